@@ -1,0 +1,1 @@
+"""thresher.fingerprints: normalisation, hashing, MinHash, LSH and the on-disk fingerprint index."""

@@ -1,0 +1,144 @@
+"""The `thresher` command: run a pipeline, write the built-in sample, print a run's funnel.
+
+Only this module configures logging. Every verb has help with an example; an error names the file
+or field at fault and exits non-zero (2 for bad usage or config, 1 for a failed run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from thresher.pipeline import __version__
+from thresher.pipeline.config import STAGE_ORDER
+
+log = logging.getLogger("thresher")
+
+RUN_EXAMPLE = """example:
+  thresher run configs/demo.toml
+  thresher run configs/commoncrawl.toml --input 's3://bucket/CC-MAIN-2024-10/*.warc.gz' \\
+      --output s3://bucket/runs/cc-2024-10 --ray-address auto
+"""
+SAMPLE_EXAMPLE = """example:
+  thresher sample /tmp/sample && thresher run configs/demo.toml --input /tmp/sample
+"""
+STATS_EXAMPLE = """example:
+  thresher stats runs/demo
+"""
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="thresher",
+        description="Web dumps in; clean, deduplicated training data out.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="example:\n  thresher run configs/demo.toml && thresher stats runs/demo\n",
+    )
+    p.add_argument("--version", action="version", version=f"thresher {__version__}")
+    p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = p.add_subparsers(dest="verb", metavar="VERB", required=True)
+
+    r = sub.add_parser(
+        "run",
+        help="run the pipeline on a dump, as a config says",
+        description="Run the pipeline: read the dump, extract, filter, deduplicate; "
+        "a rerun of the same command resumes where the last one stopped.",
+        epilog=RUN_EXAMPLE,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    r.add_argument("config", type=Path, help="TOML run config (see configs/)")
+    r.add_argument("--input", help="override the config's input: path, glob, s3:// URI")
+    r.add_argument("--output", help="override the config's output folder")
+    r.add_argument("--dry-run", action="store_true", help="print the resolved config and exit")
+    r.add_argument("--until", choices=STAGE_ORDER, help="stop after this stage")
+    r.add_argument("--ray-address", help="connect to this Ray cluster instead of starting one")
+    r.add_argument("--workers", type=int, help="tasks in flight at once (default: every CPU)")
+    r.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    s = sub.add_parser(
+        "sample",
+        help="write the built-in synthetic sample dump (WARC files)",
+        description="Write the built-in synthetic web dump that configs/demo.toml reads.",
+        epilog=SAMPLE_EXAMPLE,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    s.add_argument("out_dir", type=Path, help="folder to write the WARC files into")
+
+    st = sub.add_parser(
+        "stats",
+        help="print a run's funnel: documents and characters through every rule",
+        description="Print the funnel of a run: documents and characters in and out of every "
+        "step of every stage, and what each rule removed.",
+        epilog=STATS_EXAMPLE,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    st.add_argument("run_dir", type=Path, help="a run's output folder")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    for noisy in ("trafilatura", "htmldate", "urllib3", "filelock"):
+        logging.getLogger(noisy).setLevel(logging.ERROR)
+    try:
+        return {"run": _run, "sample": _sample, "stats": _stats}[args.verb](args)
+    except (ValueError, RuntimeError, OSError) as err:
+        # Our errors (config, input, run) are ValueError/RuntimeError with a message that names
+        # the file or field; OSError covers unreadable paths.
+        print(f"thresher {args.verb}: error: {err}", file=sys.stderr)
+        return 2 if isinstance(err, ValueError) else 1
+
+
+def _run(args: argparse.Namespace) -> int:
+    from thresher.pipeline.config import dump_toml, load_config
+
+    cfg = load_config(args.config, input=args.input, output=args.output)
+    runner = cfg.runner.model_copy(
+        update={
+            k: v
+            for k, v in {
+                "ray_address": args.ray_address,
+                "workers": args.workers,
+                "progress": False if args.no_progress else None,
+            }.items()
+            if v is not None
+        }
+    )
+    cfg = type(cfg).model_validate(cfg.model_dump() | {"runner": runner.model_dump()})
+    if args.dry_run:
+        print(dump_toml(cfg), end="")
+        return 0
+    from thresher.pipeline.runner import run
+    from thresher.pipeline.stats import format_funnel
+
+    run(cfg, until=args.until or "base")
+    print(format_funnel(Path(cfg.output)))
+    return 0
+
+
+def _sample(args: argparse.Namespace) -> int:
+    from thresher.pipeline.sample import write_sample
+
+    paths = write_sample(args.out_dir)
+    for p in paths:
+        print(p)
+    return 0
+
+
+def _stats(args: argparse.Namespace) -> int:
+    from thresher.pipeline.stats import format_funnel
+
+    print(format_funnel(args.run_dir))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

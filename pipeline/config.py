@@ -1,0 +1,142 @@
+"""The run config: TOML parsed with tomllib, validated by frozen pydantic models.
+
+Every section is the config of one stage (or of the runner); a step's section *is* the step object
+(STYLE §1), so `cfg.base.gopher_quality` is callable on a shard. Unknown keys fail with the
+field's name before any work starts (`extra="forbid"`); `load_config` names the file too.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator
+
+from thresher.pipeline.readers import ReadConfig
+from thresher.stages import BASE_STEPS
+from thresher.stages.extract import Extractor
+
+STAGE_ORDER = ("extract", "base")  # --until takes one of these
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ExactDedup(Frozen):
+    """Exact duplicates: xxh3-128 of the normalised text; one survivor per hash across the run."""
+
+    enabled: bool = True
+
+
+class _BaseFilter(Frozen):
+    """Stage 1, base filtering: per-document steps in BASE_STEPS order, then exact dedup."""
+
+    exact_dedup: ExactDedup = ExactDedup()
+
+    def steps(self) -> list[tuple[str, Any]]:
+        """The enabled per-document steps, by name, in the order they run."""
+        steps = [(name, getattr(self, name)) for name in BASE_STEPS]
+        return [(name, step) for name, step in steps if step.enabled]
+
+
+# One field per step of BASE_STEPS, each defaulting to the step's published defaults.
+BaseFilter = create_model(  # type: ignore[call-overload]
+    "BaseFilter",
+    __base__=_BaseFilter,
+    __doc__=_BaseFilter.__doc__,
+    **{name: (cls, cls()) for name, cls in BASE_STEPS.items()},
+)
+
+
+class Runner(Frozen):
+    """How the work runs: Ray cluster, parallelism, what is kept beside the shards."""
+
+    executor: Literal["ray", "local"] = "ray"  # local: in-process, one task at a time (debugging)
+    ray_address: str | None = None  # None: start a local Ray cluster for this run
+    workers: int | None = Field(None, ge=1)  # None: every CPU of the machine
+    write_rejected: bool = True  # dropped documents go to rejected/<stage>/ with their reason
+    progress: bool = True  # a progress bar in the driver (stderr)
+
+
+class RunConfig(Frozen):
+    """One run: where the dump is, where the run folder goes, and every stage's section."""
+
+    input: str | list[str]
+    output: str
+    seed: int = 0
+    read: ReadConfig = ReadConfig()
+    extract: Extractor = Extractor()
+    base: BaseFilter = BaseFilter()  # type: ignore[valid-type]
+    runner: Runner = Runner()
+
+    @field_validator("input")
+    @classmethod
+    def _input_not_empty(cls, v: str | list[str]) -> str | list[str]:
+        if not v:
+            raise ValueError("input must name at least one path, glob, s3:// URI or sample://")
+        return v
+
+
+class ConfigError(ValueError):
+    """A config file that cannot be read or does not validate; the message names file and field."""
+
+
+def _format_errors(path: str, err: ValidationError) -> str:
+    lines = [f"{path}: invalid config"]
+    for e in err.errors():
+        where = ".".join(str(p) for p in e["loc"]) or "(top level)"
+        lines.append(f"  {where}: {e['msg']}")
+    return "\n".join(lines)
+
+
+def parse_config(data: dict[str, Any], source: str = "<config>") -> RunConfig:
+    """Validate a config mapping; errors name the source and each offending field."""
+    try:
+        return RunConfig.model_validate(data)
+    except ValidationError as err:
+        raise ConfigError(_format_errors(source, err)) from None
+
+
+def load_config(path: str | Path, **overrides: Any) -> RunConfig:
+    """Read a TOML run config; `overrides` (e.g. input=, output=) replace top-level keys."""
+    p = Path(path)
+    try:
+        data = tomllib.loads(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{p}: config file not found") from None
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"{p}: not valid TOML: {err}") from None
+    data |= {k: v for k, v in overrides.items() if v is not None}
+    return parse_config(data, str(p))
+
+
+def dump_toml(cfg: RunConfig) -> str:
+    """The resolved config as TOML (what the run used; written to <output>/config.toml)."""
+    return _to_toml(cfg.model_dump(mode="json", exclude_none=True))
+
+
+def _toml_value(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int | float):
+        return repr(v)
+    if isinstance(v, list):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    s = str(v).replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{s}"'
+
+
+def _to_toml(data: dict[str, Any], prefix: str = "") -> str:
+    scalars = {k: v for k, v in data.items() if not isinstance(v, dict)}
+    tables = {k: v for k, v in data.items() if isinstance(v, dict)}
+    out = []
+    if scalars:
+        if prefix:
+            out.append(f"[{prefix}]")
+        out += [f"{k} = {_toml_value(v)}" for k, v in scalars.items()]
+        out.append("")
+    for k, v in tables.items():
+        out.append(_to_toml(v, f"{prefix}.{k}" if prefix else k))
+    return "\n".join(out)

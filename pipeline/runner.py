@@ -1,0 +1,404 @@
+"""The runner: one Ray task per shard per stage, barriers between waves, atomic writes, resume.
+
+Waves of a run (each task writes its outputs under temporary names and renames them, the shard
+last, so a shard under its final name marks its task done and a rerun skips it):
+
+  extract   one task per input file: read records, extract main text -> extract/part-N.parquet
+  base      wave 1, per extract shard: language ID and quality rules, exact fingerprint
+              -> base/_stage/part-N.parquet, fingerprints/exact/part-N.parquet
+            barrier: survivors of exact duplicates over every shard's fingerprints
+            wave 2, per shard: drop exact duplicates -> base/part-N.parquet
+
+Shard N is the N-th input file in sorted order and rows keep their input order, so the output
+does not depend on the number of workers or on which worker ran which task. The driver keeps at
+most `workers` tasks in flight and shows a progress bar; tasks never print.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from thresher.fingerprints.exact import EXACT_HASH, EXACT_SEED, exact_duplicates, exact_hashes
+from thresher.pipeline import __version__
+from thresher.pipeline.config import STAGE_ORDER, RunConfig, dump_toml
+from thresher.pipeline.io import (
+    merge_stats,
+    read_shard,
+    rejected_frame,
+    shard_name,
+    write_json_atomic,
+    write_parquet_atomic,
+    write_text_atomic,
+)
+from thresher.pipeline.readers import expand_inputs, read_records
+from thresher.pipeline.stage import Stats, passthrough
+from thresher.stages.extract import EXTRACT_SCHEMA
+
+log = logging.getLogger(__name__)
+
+BASE_EXTRA: dict[str, pl.DataType] = {
+    "lang": pl.String(),
+    "lang_score": pl.Float32(),
+    "exact_hash": pl.Binary(),
+    "dup_count": pl.UInt32(),
+}
+BASE_SCHEMA = EXTRACT_SCHEMA | BASE_EXTRA
+SHARD_STRIDE = 1 << 32  # order key = shard index * 2^32 + row: a global input order across shards
+
+
+class RunError(RuntimeError):
+    """A run that cannot go on; the message says what and where."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Tasks. Each is a plain function of (config, paths) that writes its files and returns counters;
+# the executor runs it as a Ray task or in-process.
+
+
+def extract_task(cfg: RunConfig, path: str, index: int, out: str) -> dict[str, Stats]:
+    """Read one input file and extract its documents into extract/part-N.parquet."""
+    run = Path(out)
+    read_stats: Stats = {}
+    stats: dict[str, Stats] = {"read": read_stats}  # the reader fills read_stats as it goes
+    kept: list[pl.DataFrame] = []
+    rejected: list[pl.DataFrame] = []
+    for batch in read_records(path, cfg.read, read_stats):
+        bad = batch.filter(pl.col("reject").is_not_null())
+        if bad.height:
+            rejected.append(rejected_frame(bad.rename({"reject": "reason"}), "read"))
+        good = batch.filter(pl.col("reject").is_null())
+        k, dropped, s = cfg.extract(good)
+        merge_stats(stats, "extract", s)
+        kept.append(k)
+        if dropped.height:
+            rejected.append(rejected_frame(dropped, "extract"))
+    shard = pl.concat(kept) if kept else pl.DataFrame(schema=EXTRACT_SCHEMA)
+    _finish(run, "extract", index, shard.cast(EXTRACT_SCHEMA), rejected, stats, cfg)  # type: ignore[arg-type]
+    return stats
+
+
+def base_filter_task(cfg: RunConfig, index: int, out: str) -> dict[str, Stats]:
+    """Wave 1 of base: per-document steps, then the exact fingerprint of every survivor."""
+    run = Path(out)
+    df = read_shard(run / "extract" / shard_name(index), EXTRACT_SCHEMA)
+    stats: dict[str, Stats] = {}
+    rejected: list[pl.DataFrame] = []
+    for name, step in cfg.base.steps():
+        df, dropped, s = step(df)
+        merge_stats(stats, name, s)
+        if dropped.height:
+            rejected.append(rejected_frame(dropped, "base"))
+    for col, dtype in BASE_EXTRA.items():  # a disabled step leaves its column null, not absent
+        if col not in df.columns:
+            df = df.with_columns(pl.lit(None, dtype).alias(col))
+    df = df.with_columns(exact_hash=exact_hashes(df["text"]))
+    fp = df.select(
+        "id",
+        "exact_hash",
+        order=pl.lit(index * SHARD_STRIDE, pl.Int64) + pl.int_range(pl.len(), dtype=pl.Int64),
+    )
+    stage = run / "base" / "_stage"
+    write_parquet_atomic(fp, run / "fingerprints" / "exact" / shard_name(index))
+    _write_rejected(cfg, stage / "rejected" / shard_name(index), rejected)
+    write_json_atomic(stats, stage / "stats" / f"part-{index:05d}.json", sort_keys=False)
+    write_parquet_atomic(df.select(list(BASE_SCHEMA)), stage / shard_name(index))
+    return stats
+
+
+def base_dedup_task(cfg: RunConfig, index: int, out: str, dups: pl.DataFrame) -> dict[str, Stats]:
+    """Wave 2 of base: drop exact duplicates (their survivor may sit in any shard)."""
+    run = Path(out)
+    stage = run / "base" / "_stage"
+    df = read_shard(stage / shard_name(index), BASE_SCHEMA)
+    stats = json.loads((stage / "stats" / f"part-{index:05d}.json").read_text(encoding="utf-8"))
+    rejected = [_read_if_exists(stage / "rejected" / shard_name(index))]
+    if cfg.base.exact_dedup.enabled:
+        counts = dups.group_by("survivor").agg(n=pl.len() + 1)
+        marked = df.join(dups.select("id", "survivor"), on="id", how="left", maintain_order="left")
+        marked = marked.join(
+            counts, left_on="id", right_on="survivor", how="left", maintain_order="left"
+        ).with_columns(dup_count=pl.col("n").fill_null(1).cast(pl.UInt32))
+        is_dup = marked["survivor"].is_not_null()
+        kept = marked.filter(~is_dup).select(list(BASE_SCHEMA))
+        dropped = marked.filter(is_dup).with_columns(reason=pl.lit("exact_dup"))
+        _, _, s = passthrough(df)
+        s["rows_out"] = kept.height
+        s["chars_out"] = int(kept["text"].str.len_chars().sum() or 0)
+        s["hit/exact_dup"] = dropped.height
+        s["chars/exact_dup"] = s["chars_in"] - s["chars_out"]
+        stats["exact_dedup"] = s
+        rejected.append(rejected_frame(dropped, "base", detail="survivor"))
+        df = kept
+    else:
+        df = df.with_columns(dup_count=pl.lit(1, pl.UInt32))
+    _finish(run, "base", index, df, rejected, stats, cfg)
+    return stats
+
+
+def _read_if_exists(path: Path) -> pl.DataFrame | None:
+    return pl.read_parquet(path) if path.exists() else None
+
+
+def _write_rejected(cfg: RunConfig, path: Path, frames: list[pl.DataFrame | None]) -> None:
+    if not cfg.runner.write_rejected:
+        return
+    present = [f for f in frames if f is not None and f.height]
+    if present:
+        write_parquet_atomic(pl.concat(present), path)
+
+
+def _finish(
+    run: Path,
+    stage: str,
+    index: int,
+    shard: pl.DataFrame,
+    rejected: list[pl.DataFrame | None],
+    stats: dict[str, Stats],
+    cfg: RunConfig,
+) -> None:
+    """Write a stage's rejected rows and stats, then its shard last (the completion marker)."""
+    _write_rejected(cfg, run / "rejected" / stage / shard_name(index), rejected)
+    write_json_atomic(stats, run / "stats" / stage / f"part-{index:05d}.json", sort_keys=False)
+    write_parquet_atomic(shard, run / stage / shard_name(index))
+
+
+# ---------------------------------------------------------------------------------------------
+# Executors: Ray (the default) or in-process (tests, debugging).
+
+
+@dataclass
+class Executor:
+    """Runs task functions with at most `workers` in flight; calls `done` as each finishes."""
+
+    workers: int
+    use_ray: bool = True
+    progress: bool = True
+    _remote: dict[Callable[..., Any], Any] = field(default_factory=dict)
+
+    def map(self, desc: str, fn: Callable[..., dict[str, Stats]], calls: list[tuple]) -> None:
+        if not calls:
+            return
+        bar = _progress(desc, len(calls), self.progress)
+        docs, start = 0, time.monotonic()
+
+        def done(stats: dict[str, Stats]) -> None:
+            nonlocal docs
+            docs += _docs_in(stats)
+            rate = docs / max(time.monotonic() - start, 1e-9)
+            if bar is not None:
+                bar.set_postfix_str(f"{docs:,} docs, {rate:,.0f} docs/s")
+                bar.update(1)
+
+        try:
+            if not self.use_ray:
+                for args in calls:
+                    done(fn(*args))
+                return
+            import ray
+
+            remote = self._remote.setdefault(fn, ray.remote(num_cpus=1, max_retries=3)(fn))
+            pending: list[Any] = []
+            queue = list(calls)
+            while queue or pending:
+                while queue and len(pending) < self.workers:
+                    pending.append(remote.remote(*queue.pop(0)))
+                ready, pending = ray.wait(pending, num_returns=1)
+                done(ray.get(ready[0]))
+        finally:
+            if bar is not None:
+                bar.close()
+
+
+def _docs_in(stats: dict[str, Stats]) -> int:
+    for step in ("read", "extract"):
+        if step in stats:
+            return int(stats[step].get("documents", stats[step].get("rows_in", 0)))
+    first = next(iter(stats.values()), {})
+    return int(first.get("rows_in", 0))
+
+
+def _progress(desc: str, total: int, enabled: bool) -> Any:
+    if not enabled:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit="shard", dynamic_ncols=True)
+
+
+def start_ray(address: str | None, workers: int) -> None:
+    """Connect to a Ray cluster, or start a local one (no dashboard, nothing listening outside)."""
+    import ray
+
+    if ray.is_initialized():
+        return
+    # Workers must import the installed `thresher`, whatever the driver's working directory.
+    os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
+    kwargs: dict[str, Any] = {
+        "include_dashboard": False,
+        "configure_logging": False,
+        "log_to_driver": True,
+    }
+    if address:
+        ray.init(address=address, **kwargs)
+    else:
+        ray.init(num_cpus=workers, **kwargs)
+
+
+# ---------------------------------------------------------------------------------------------
+# The driver.
+
+
+def resolve_inputs(cfg: RunConfig, run: Path) -> list[str]:
+    """Input files of the run: sample:// names are generated into the run folder."""
+    specs = [cfg.input] if isinstance(cfg.input, str) else list(cfg.input)
+    paths: list[str] = []
+    for spec in specs:
+        if spec.startswith("sample://"):
+            from thresher.pipeline.sample import resolve_sample
+
+            paths += resolve_sample(spec, run / "sample")
+        else:
+            paths += expand_inputs(spec)
+    return sorted(dict.fromkeys(paths))
+
+
+def _check_same_config(run: Path, text: str) -> None:
+    """Refuse to resume a run folder that was made with a different config (runner aside)."""
+    old = run / "config.toml"
+    if not old.exists():
+        return
+
+    def comparable(t: str) -> str:
+        # The [runner] table says how to run, not what to compute: it may change between reruns.
+        out, skip = [], False
+        for line in t.splitlines():
+            if line.startswith("["):
+                skip = line.strip() == "[runner]"
+            if not skip:
+                out.append(line)
+        return "\n".join(out)
+
+    if comparable(old.read_text(encoding="utf-8")) != comparable(text):
+        raise RunError(
+            f"{old}: the output folder holds a run made with another config; "
+            "use another --output, or delete the folder to start over"
+        )
+
+
+def run(cfg: RunConfig, until: str = STAGE_ORDER[-1]) -> dict[str, Any]:
+    """Run the pipeline up to and including `until`; returns the manifest it writes."""
+    if until not in STAGE_ORDER:
+        raise RunError(f"--until {until!r}: choose one of {', '.join(STAGE_ORDER)}")
+    run_dir = Path(cfg.output)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    config_text = dump_toml(cfg)
+    _check_same_config(run_dir, config_text)
+    write_text_atomic(config_text, run_dir / "config.toml")
+    inputs = resolve_inputs(cfg, run_dir)
+    if not inputs:
+        raise RunError(f"input {cfg.input!r} matched no files")
+    workers = cfg.runner.workers or os.cpu_count() or 1
+    use_ray = cfg.runner.executor == "ray"
+    if use_ray:
+        start_ray(cfg.runner.ray_address, workers)
+    ex = Executor(workers=workers, use_ray=use_ray, progress=cfg.runner.progress)
+    out = str(run_dir)
+    timings: dict[str, float] = {}
+    stages_done: list[str] = []
+
+    t = time.monotonic()
+    todo = [
+        (cfg, p, i, out)
+        for i, p in enumerate(inputs)
+        if not (run_dir / "extract" / shard_name(i)).exists()
+    ]
+    log.info("extract: %d input files, %d to do", len(inputs), len(todo))
+    ex.map("extract", extract_task, todo)
+    timings["extract"] = round(time.monotonic() - t, 3)
+    stages_done.append("extract")
+
+    if STAGE_ORDER.index(until) >= STAGE_ORDER.index("base"):
+        t = time.monotonic()
+        n = len(inputs)
+        final = [(run_dir / "base" / shard_name(i)).exists() for i in range(n)]
+        staged = [(run_dir / "base" / "_stage" / shard_name(i)).exists() for i in range(n)]
+        ex.map(
+            "base",
+            base_filter_task,
+            [(cfg, i, out) for i in range(n) if not final[i] and not staged[i]],
+        )
+        if not all(final):
+            dups = _exact_barrier(run_dir, n) if cfg.base.exact_dedup.enabled else None
+            ex.map(
+                "dedup",
+                base_dedup_task,
+                [(cfg, i, out, _dups_of_shard(dups, i)) for i in range(n) if not final[i]],
+            )
+        shutil.rmtree(run_dir / "base" / "_stage", ignore_errors=True)
+        timings["base"] = round(time.monotonic() - t, 3)
+        stages_done.append("base")
+
+    manifest = _manifest(cfg, run_dir, inputs, stages_done, timings)
+    write_json_atomic(manifest, run_dir / "manifest.json")
+    return manifest
+
+
+def _dups_of_shard(dups: pl.DataFrame | None, index: int) -> pl.DataFrame:
+    """The duplicate rows a shard needs: its own duplicates, and those of its survivors."""
+    if dups is None:
+        return pl.DataFrame(schema={"id": pl.String, "survivor": pl.String})
+    mine = ((pl.col("order") // SHARD_STRIDE) == index) | (
+        (pl.col("survivor_order") // SHARD_STRIDE) == index
+    )
+    return dups.filter(mine).select("id", "survivor")
+
+
+def _exact_barrier(run_dir: Path, n: int) -> pl.DataFrame:
+    """Survivors of exact duplicates over all shards; writes fingerprints/exact_dups.parquet."""
+    files = [run_dir / "fingerprints" / "exact" / shard_name(i) for i in range(n)]
+    missing = [str(f) for f in files if not f.exists()]
+    if missing:  # a shard finished before this run but its fingerprints were deleted
+        raise RunError(f"fingerprints missing for {missing}: delete base/ to recompute")
+    dups = exact_duplicates(pl.scan_parquet(files))
+    write_parquet_atomic(dups, run_dir / "fingerprints" / "exact_dups.parquet")
+    write_json_atomic(
+        {"hash": EXACT_HASH, "seed": EXACT_SEED, "shards": n, "duplicates": dups.height},
+        run_dir / "fingerprints" / "exact_meta.json",
+    )
+    return dups
+
+
+def _manifest(
+    cfg: RunConfig, run_dir: Path, inputs: list[str], stages: list[str], timings: dict[str, float]
+) -> dict[str, Any]:
+    from thresher.pipeline.io import read_stats
+
+    versions = {"thresher": __version__}
+    for mod in ("polars", "pyarrow", "ray", "trafilatura", "xxhash", "numba"):
+        try:
+            versions[mod] = __import__(mod).__version__
+        except (ImportError, AttributeError):
+            versions[mod] = "unknown"
+    return {
+        "inputs": inputs,
+        "output": str(run_dir),
+        "seed": cfg.seed,
+        "stages": {s: {"complete": True, "seconds": timings.get(s)} for s in stages},
+        "stats": {s: read_stats(run_dir, s) for s in stages},
+        "versions": versions,
+    }
+
+
+def stage_dirs(run_dir: Path) -> Iterable[str]:
+    """Stages of a run folder that have stats, in pipeline order."""
+    return [s for s in STAGE_ORDER if (run_dir / "stats" / s).is_dir()]

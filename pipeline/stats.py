@@ -1,0 +1,64 @@
+"""The funnel: documents and characters in and out of every step of every stage of a run.
+
+Built from the per-shard stats JSON alone (stats/<stage>/part-N.json), so it knows no stage: a
+step's `rows_in/rows_out/chars_in/chars_out` give its line, each `hit/<rule>` and `chars/<rule>`
+a line beneath it, and the reader's `read/<reason>` counters a summary of the records seen.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from thresher.pipeline.config import STAGE_ORDER
+from thresher.pipeline.io import read_stats
+from thresher.pipeline.stage import Stats
+
+
+def funnel(run_dir: Path) -> dict[str, dict[str, Stats]]:
+    """{stage: {step: counters}} summed over shards, stages in pipeline order."""
+    if not (run_dir / "stats").is_dir():
+        raise ValueError(f"{run_dir}: not a thresher run folder (it has no stats/)")
+    return {s: read_stats(run_dir, s) for s in STAGE_ORDER if (run_dir / "stats" / s).is_dir()}
+
+
+def _n(x: float) -> str:
+    return f"{int(x):,}"
+
+
+def format_funnel(run_dir: Path) -> str:
+    """The funnel as a table for the terminal."""
+    data = funnel(run_dir)
+    head = f"{'stage / step / rule':<34}{'docs in':>10}{'docs out':>10}{'removed':>9}"
+    head += f"{'chars in':>14}{'chars out':>14}"
+    lines = [f"funnel of {run_dir}", head, "-" * len(head)]
+    first_in: float | None = None
+    last_out: tuple[float, float] | None = None
+    for stage, steps in data.items():
+        lines.append(stage)
+        read = steps.get("read")
+        if read:
+            parts = [f"{k.removeprefix('read/')} {_n(v)}" for k, v in sorted(read.items())]
+            lines.append(f"  read: {', '.join(parts)}")
+        for step, c in steps.items():
+            if step == "read" or "rows_in" not in c:
+                continue
+            if first_in is None:
+                first_in = c["rows_in"]
+            removed = c["rows_in"] - c["rows_out"]
+            lines.append(
+                f"  {step:<32}{_n(c['rows_in']):>10}{_n(c['rows_out']):>10}{_n(removed):>9}"
+                f"{_n(c.get('chars_in', 0)):>14}{_n(c.get('chars_out', 0)):>14}"
+            )
+            for key in (k for k in c if k.startswith("hit/")):
+                rule = key.removeprefix("hit/")
+                chars = c.get(f"chars/{rule}", 0)
+                lines.append(f"    {rule:<40}{_n(c[key]):>19}{_n(chars):>14}")
+            last_out = (c["rows_out"], c.get("chars_out", 0))
+    if first_in is not None and last_out is not None:
+        share = 100 * last_out[0] / first_in if first_in else 0.0
+        lines.append("-" * len(head))
+        lines.append(
+            f"kept {_n(last_out[0])} of {_n(first_in)} documents ({share:.1f}%), "
+            f"{_n(last_out[1])} characters"
+        )
+    return "\n".join(lines)

@@ -1,0 +1,21 @@
+"""thresher.stages: one module per step; the mappings below list them, in the order they run.
+
+A new filter is its module, one line here, and its test: the config grows a `[base.<name>]`
+section from this mapping, and the runner calls the steps in this order.
+"""
+
+from __future__ import annotations
+
+from thresher.stages.c4 import C4Quality
+from thresher.stages.fineweb import FineWebQuality
+from thresher.stages.gopher import GopherQuality, GopherRepetition
+from thresher.stages.langid import LanguageFilter
+
+# Stage 1, base filtering: per-document steps (exact dedup follows them across all shards).
+BASE_STEPS: dict[str, type] = {
+    "lang": LanguageFilter,
+    "gopher_repetition": GopherRepetition,
+    "gopher_quality": GopherQuality,
+    "c4": C4Quality,
+    "fineweb": FineWebQuality,
+}

@@ -1,0 +1,113 @@
+import gzip
+import json
+import time
+from datetime import date
+
+import polars as pl
+import pytest
+from conftest import FIXTURES, needs_fixtures
+
+from thresher.stages.extract import EXTRACT_SCHEMA, Extractor, ExtractTimeout, time_limit
+
+ARTICLE = b"""<html><head><title>Council backs new bridge</title>
+<meta property="og:type" content="article">
+<meta property="article:published_time" content="2024-05-17T09:00:00Z"></head>
+<body><nav><a href="/">Home</a> | <a href="/news">News</a> | <a href="/about">About us</a></nav>
+<div class="cookie">This site uses cookies. Accept all cookies to continue.</div>
+<article><h1>Council backs new bridge</h1>
+<p>The city council voted on Tuesday to fund a new pedestrian bridge across the river, ending a
+debate that had run for more than three years and divided residents of both banks.</p>
+<p>Supporters said the bridge would cut the walk between the two largest neighbourhoods by half,
+while opponents worried about the cost and the loss of the old ferry landing.</p>
+<p>Construction is expected to begin next spring and to last about eighteen months, according to
+the engineering firm that won the contract.</p></article>
+<footer>Copyright 2024 Example Gazette. All rights reserved. Privacy policy.</footer>
+</body></html>"""
+
+
+def raw(*pages: tuple[bytes | None, str | None]) -> pl.DataFrame:
+    n = len(pages)
+    return pl.DataFrame(
+        {
+            "id": [str(i) for i in range(n)],
+            "url": [f"https://news.example.org/2024/05/17/p{i}" for i in range(n)],
+            "host": ["news.example.org"] * n,
+            "source": ["test"] * n,
+            "crawl_date": [date(2024, 6, 1)] * n,
+            "html": [p[0] for p in pages],
+            "text": [p[1] for p in pages],
+            "published": [None] * n,
+        },
+        schema={
+            "id": pl.String,
+            "url": pl.String,
+            "host": pl.String,
+            "source": pl.String,
+            "crawl_date": pl.Date,
+            "html": pl.Binary,
+            "text": pl.String,
+            "published": pl.Date,
+        },
+    )
+
+
+def test_extracts_main_text_and_metadata_without_boilerplate():
+    kept, dropped, stats = Extractor()(raw((ARTICLE, None)))
+    assert dropped.height == 0 and kept.schema == pl.Schema(EXTRACT_SCHEMA)
+    row = kept.row(0, named=True)
+    assert "pedestrian bridge" in row["text"]
+    assert "cookies" not in row["text"] and "All rights reserved" not in row["text"]
+    assert row["title"] == "Council backs new bridge"
+    assert row["published"] == date(2024, 5, 17)
+    assert row["date_source"] == "html"
+    assert row["page_type"] == "article"
+    assert stats["html_in"] == 1
+
+
+def test_text_records_pass_and_empty_pages_are_dropped_with_a_reason():
+    kept, dropped, stats = Extractor()(
+        raw((None, "Already plain text."), (b"<html><body></body></html>", None))
+    )
+    assert kept["text"].to_list() == ["Already plain text."]
+    assert dropped["reason"].to_list() == ["extract_empty"]
+    assert stats["hit/extract_empty"] == 1
+
+
+def test_time_limit_interrupts_slow_work():
+    start = time.monotonic()
+    with pytest.raises(ExtractTimeout), time_limit(0.2):
+        while True:
+            pass
+    assert time.monotonic() - start < 2
+
+
+def test_slow_page_is_rejected_with_extract_timeout(monkeypatch):
+    def slow(self, html, url):
+        while True:
+            pass
+
+    monkeypatch.setattr(Extractor, "extract_one", slow)
+    kept, dropped, stats = Extractor(timeout_s=0.2)(raw((ARTICLE, None)))
+    assert kept.height == 0 and dropped["reason"].to_list() == ["extract_timeout"]
+    assert stats["hit/extract_timeout"] == 1
+
+
+@needs_fixtures
+@pytest.mark.slow
+def test_extraction_on_annotated_pages_finds_main_text_and_leaves_boilerplate():
+    cases = [json.loads(line) for line in (FIXTURES / "html" / "cases.jsonl").open()]
+    pages = [(gzip.decompress((FIXTURES / "html" / c["file"]).read_bytes()), None) for c in cases]
+    df = raw(*pages).with_columns(url=pl.Series([c["url"] for c in cases]))
+    kept, _dropped, _ = Extractor()(df)
+    texts = dict(zip(kept["id"], kept["text"], strict=True))
+    found = absent = n_with = n_without = 0
+    for i, c in enumerate(cases):
+        text = " ".join(texts.get(str(i), "").split())
+        for s in c["with"]:
+            n_with += 1
+            found += " ".join(s.split()) in text
+        for s in c["without"]:
+            n_without += 1
+            absent += " ".join(s.split()) not in text
+    assert found / n_with >= 0.90, (found, n_with)
+    assert absent / n_without >= 0.90, (absent, n_without)
