@@ -1,0 +1,374 @@
+"""Word n-gram shingles of normalised text, hashed with XXH64: a reference and a numba fast path.
+
+Text is first normalised by `normalize_expr` (NFKC, lowercase, digits to 0, punctuation and
+symbols removed, whitespace collapsed to single spaces). The normalised text is then cut into
+tokens:
+
+- a run of characters between spaces is one word;
+- every CJK character (Han, kana, Hangul: `CJK_RANGES`) is a word of its own, because those
+  scripts do not put spaces between words; a run of other characters touching it ("gpu显卡")
+  is a separate word ("gpu", "显", "卡").
+
+A shingle is `ngram` consecutive tokens, and its bytes are the UTF-8 slice of the normalised text
+from the first byte of its first token to the last byte of its last token. So the tokens keep the
+separator they had in the text: Latin words join with one space ("the quick brown fox jumps"),
+CJK characters join with nothing ("中文文本处"), and mixed text keeps its own spacing
+("显卡 rtx 0000" from "显卡 RTX 4090"). A text with at least one but fewer than `ngram` tokens
+gives exactly one shingle, the whole normalised text, so short texts still get a fingerprint; an
+empty text (or null, or one that normalises to "") gives no shingles.
+
+Each shingle is hashed with 64-bit xxhash, XXH64, seeded: the value equals the `xxhash` library's
+`xxh64_intdigest(shingle_bytes, seed)`, so another tool can recompute it. `shingles` and
+`shingle_hashes` are the slow, plain-Python reference; `shingle_hashes_batch` is the fast path:
+a numba kernel over the raw UTF-8 bytes of a whole column, with its own XXH64 (`xxh64`).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Final
+
+import numpy as np
+import polars as pl
+import xxhash
+from numba import njit
+
+from thresher.fingerprints.normalize import normalize, normalize_expr
+
+log = logging.getLogger(__name__)
+
+SHINGLE_HASH: Final = "xxh64"
+DEFAULT_NGRAM = 5  # word 5-grams, as FineWeb and DESIGN.md
+DEFAULT_SEED = 42  # recorded with every index (MinHashParams.seed)
+
+# Code point ranges (inclusive) whose characters are one token each. Ranges below U+1100 do not
+# occur, so every 1- and 2-byte UTF-8 character is non-CJK (the kernel relies on it).
+CJK_RANGES: tuple[tuple[int, int], ...] = (
+    (0x1100, 0x11FF),  # Hangul Jamo
+    (0x2E80, 0x2FDF),  # CJK and Kangxi radicals (NFKC folds most; punctuation rules drop the rest)
+    (0x3005, 0x3007),  # 々 〆 〇
+    (0x3021, 0x3029),  # Hangzhou numerals
+    (0x3038, 0x303B),  # more Han numerals and marks
+    (0x3040, 0x30FF),  # Hiragana, Katakana
+    (0x3130, 0x318F),  # Hangul Compatibility Jamo
+    (0x31F0, 0x31FF),  # Katakana Phonetic Extensions
+    (0x3400, 0x4DBF),  # CJK Extension A
+    (0x4E00, 0x9FFF),  # CJK Unified Ideographs
+    (0xA960, 0xA97F),  # Hangul Jamo Extended-A
+    (0xAC00, 0xD7FF),  # Hangul Syllables, Jamo Extended-B
+    (0xF900, 0xFAFF),  # CJK Compatibility Ideographs
+    (0xFF66, 0xFF9F),  # halfwidth Katakana (NFKC makes them full width)
+    (0xFFA0, 0xFFDC),  # halfwidth Hangul (likewise)
+    (0x1AFF0, 0x1B16F),  # Kana Extended-B, Kana Supplement, Extended-A, Small Kana Extension
+    (0x20000, 0x323AF),  # CJK Extensions B to I, Compatibility Supplement (planes 2 and 3)
+)
+SHINGLING: Final = "words+cjk-chars,slice-of-normalised,short-text-one-shingle,v1"
+
+_CJK_CLASS = "".join(f"\\U{lo:08x}-\\U{hi:08x}" for lo, hi in CJK_RANGES)
+_TOKEN = re.compile(f"[{_CJK_CLASS}]|[^ {_CJK_CLASS}]+")
+
+
+# ---- reference (plain Python, for tests and for reading an index by hand) ------------------------
+
+
+def shingles(text: str, n: int = DEFAULT_NGRAM) -> list[bytes]:
+    """The shingles of one text, in order, as UTF-8 bytes (duplicates kept)."""
+    if n < 1:
+        raise ValueError(f"ngram must be >= 1, got {n}")
+    normalised = normalize(text)
+    spans = [m.span() for m in _TOKEN.finditer(normalised)]
+    if not spans:
+        return []
+    if len(spans) < n:
+        return [normalised[spans[0][0] : spans[-1][1]].encode("utf-8")]
+    return [
+        normalised[spans[i][0] : spans[i + n - 1][1]].encode("utf-8")
+        for i in range(len(spans) - n + 1)
+    ]
+
+
+def shingle_hashes(text: str, n: int = DEFAULT_NGRAM, seed: int = DEFAULT_SEED) -> np.ndarray:
+    """XXH64 of each shingle of one text, in order (uint64; the slow reference)."""
+    digest = xxhash.xxh64_intdigest
+    return np.array([digest(s, seed) for s in shingles(text, n)], dtype=np.uint64)
+
+
+# ---- XXH64 in numba ------------------------------------------------------------------------------
+
+_P1 = np.uint64(0x9E3779B185EBCA87)
+_P2 = np.uint64(0xC2B2AE3D27D4EB4F)
+_P3 = np.uint64(0x165667B19E3779F9)
+_P4 = np.uint64(0x85EBCA77C2B2AE63)
+_P5 = np.uint64(0x27D4EB2F165667C5)
+_U0 = np.uint64(0)
+_U64 = np.uint64(64)
+
+
+@njit(cache=True)
+def _rotl(x: np.uint64, r: np.uint64) -> np.uint64:
+    return (x << r) | (x >> (_U64 - r))
+
+
+_U8 = np.uint64(8)
+
+
+@njit(cache=True)
+def _read64(d: np.ndarray, p: int) -> np.uint64:
+    # Little endian, byte by byte with an unsigned index: numba then emits no negative-index
+    # fix-up, and LLVM folds the eight loads into one unaligned 64-bit load.
+    q = np.uint64(p)
+    v = np.uint64(d[q + np.uint64(7)])
+    for k in range(6, -1, -1):
+        v = (v << _U8) | np.uint64(d[q + np.uint64(k)])
+    return v
+
+
+@njit(cache=True)
+def _read32(d: np.ndarray, p: int) -> np.uint64:
+    q = np.uint64(p)
+    v = np.uint64(d[q + np.uint64(3)])
+    for k in range(2, -1, -1):
+        v = (v << _U8) | np.uint64(d[q + np.uint64(k)])
+    return v
+
+
+@njit(cache=True)
+def _round(acc: np.uint64, lane: np.uint64) -> np.uint64:
+    acc = acc + lane * _P2
+    acc = _rotl(acc, np.uint64(31))
+    return acc * _P1
+
+
+@njit(cache=True)
+def _merge(acc: np.uint64, v: np.uint64) -> np.uint64:
+    acc = acc ^ _round(_U0, v)
+    return acc * _P1 + _P4
+
+
+@njit(cache=True)
+def xxh64(data: np.ndarray, start: int, length: int, seed: np.uint64) -> np.uint64:
+    """XXH64 of data[start:start+length] (uint8 array), equal to xxhash.xxh64_intdigest."""
+    p = start
+    end = start + length
+    if length >= 32:
+        v1 = seed + _P1 + _P2
+        v2 = seed + _P2
+        v3 = seed
+        v4 = seed - _P1
+        limit = end - 32
+        while p <= limit:
+            v1 = _round(v1, _read64(data, p))
+            v2 = _round(v2, _read64(data, p + 8))
+            v3 = _round(v3, _read64(data, p + 16))
+            v4 = _round(v4, _read64(data, p + 24))
+            p += 32
+        h = (
+            _rotl(v1, np.uint64(1))
+            + _rotl(v2, np.uint64(7))
+            + _rotl(v3, np.uint64(12))
+            + _rotl(v4, np.uint64(18))
+        )
+        h = _merge(h, v1)
+        h = _merge(h, v2)
+        h = _merge(h, v3)
+        h = _merge(h, v4)
+    else:
+        h = seed + _P5
+    h = h + np.uint64(length)
+    while p + 8 <= end:
+        h = h ^ _round(_U0, _read64(data, p))
+        h = _rotl(h, np.uint64(27)) * _P1 + _P4
+        p += 8
+    if p + 4 <= end:
+        h = h ^ (_read32(data, p) * _P1)
+        h = _rotl(h, np.uint64(23)) * _P2 + _P3
+        p += 4
+    while p < end:
+        h = h ^ (np.uint64(data[np.uint64(p)]) * _P5)
+        h = _rotl(h, np.uint64(11)) * _P1
+        p += 1
+    h = h ^ (h >> np.uint64(33))
+    h = h * _P2
+    h = h ^ (h >> np.uint64(29))
+    h = h * _P3
+    return h ^ (h >> np.uint64(32))
+
+
+def xxh64_bytes(b: bytes, seed: int = DEFAULT_SEED) -> int:
+    """The numba XXH64 of a bytes object (for tests; use xxhash for single values)."""
+    return int(xxh64(np.frombuffer(b, dtype=np.uint8), 0, len(b), np.uint64(seed)))
+
+
+# ---- the fast path: tokens and shingle hashes over raw UTF-8 bytes ------------------------------
+
+_CJK_LO = np.array([lo for lo, _ in CJK_RANGES], dtype=np.int64)
+_CJK_HI = np.array([hi for _, hi in CJK_RANGES], dtype=np.int64)
+
+
+@njit(cache=True)
+def _is_cjk(cp: int) -> bool:
+    for i in range(_CJK_LO.shape[0]):
+        if cp < _CJK_LO[i]:
+            return False  # ranges are sorted
+        if cp <= _CJK_HI[i]:
+            return True
+    return False
+
+
+@njit(cache=True)
+def _byte(d: np.ndarray, p: int) -> int:
+    return d[np.uint64(p)]  # unsigned index: no negative-index fix-up in the hot loops
+
+
+@njit(cache=True)
+def _char(d: np.ndarray, p: int, c: int) -> tuple[int, int]:
+    """Width and code point of the 3- or 4-byte UTF-8 character at p (lead byte c >= 0xE0)."""
+    if c < 0xF0:
+        cp = ((c & 0x0F) << 12) | ((_byte(d, p + 1) & 0x3F) << 6) | (_byte(d, p + 2) & 0x3F)
+        return 3, cp
+    cp = (
+        ((c & 0x07) << 18)
+        | ((_byte(d, p + 1) & 0x3F) << 12)
+        | ((_byte(d, p + 2) & 0x3F) << 6)
+        | (_byte(d, p + 3) & 0x3F)
+    )
+    return 4, cp
+
+
+@njit(cache=True)
+def _tokens(data: np.ndarray, start: int, end: int, ts: np.ndarray, te: np.ndarray) -> int:
+    """Write the byte spans of the tokens of data[start:end] into ts/te; return their count.
+
+    The text is normalised, valid UTF-8: separators are single ASCII spaces, and 1- and 2-byte
+    characters are never CJK. Capacity needed: (end - start) // 2 + 1 (a token is at least one
+    byte and is followed by a space or by a CJK token of three or more bytes).
+    """
+    k = 0
+    p = start
+    while p < end:
+        c = _byte(data, p)
+        if c == 0x20:
+            p += 1
+            continue
+        ts[k] = p
+        if c >= 0xE0:
+            w, cp = _char(data, p, c)
+            p += w
+            if _is_cjk(cp):
+                te[k] = p
+                k += 1
+                continue
+        # The rest of a non-CJK word: up to a space, a CJK character or the end.
+        while p < end:
+            c = _byte(data, p)
+            if c < 0x80:
+                if c == 0x20:
+                    break
+                p += 1
+            elif c < 0xE0:
+                p += 2 if c >= 0xC0 else 1  # a stray continuation byte counts as one
+            else:
+                w, cp = _char(data, p, c)
+                if _is_cjk(cp):
+                    break
+                p += w
+        te[k] = p
+        k += 1
+    return k
+
+
+@njit(cache=True)
+def _doc_hashes(
+    data: np.ndarray,
+    start: int,
+    end: int,
+    n: int,
+    seed: np.uint64,
+    ts: np.ndarray,
+    te: np.ndarray,
+    out: np.ndarray,
+) -> int:
+    """Write the XXH64 of each shingle of data[start:end] into out; return their count."""
+    k = _tokens(data, start, end, ts, te)
+    if k == 0:
+        return 0
+    if k < n:
+        out[0] = xxh64(data, ts[0], te[k - 1] - ts[0], seed)
+        return 1
+    m = k - n + 1
+    for i in range(m):
+        out[i] = xxh64(data, ts[i], te[i + n - 1] - ts[i], seed)
+    return m
+
+
+def scratch_size(starts: np.ndarray, ends: np.ndarray) -> int:
+    """Token capacity that any one document of the batch can need (see _tokens)."""
+    longest = int((ends - starts).max()) if starts.size else 0
+    return longest // 2 + 2
+
+
+@njit(cache=True)
+def _batch_hashes(
+    data: np.ndarray, starts: np.ndarray, ends: np.ndarray, n: int, seed: np.uint64, cap: int
+) -> tuple[np.ndarray, np.ndarray]:
+    ts = np.empty(cap, dtype=np.int64)
+    te = np.empty(cap, dtype=np.int64)
+    buf = np.empty(cap, dtype=np.uint64)
+    offsets = np.zeros(starts.shape[0] + 1, dtype=np.int64)
+    # Two passes, count then fill: hashing twice is cheaper than sizing the output for the worst
+    # case (one token per two bytes, 4x the text).
+    total = 0
+    for d in range(starts.shape[0]):
+        total += _doc_hashes(data, starts[d], ends[d], n, seed, ts, te, buf)
+    out = np.empty(total, dtype=np.uint64)
+    pos = 0
+    for d in range(starts.shape[0]):
+        m = _doc_hashes(data, starts[d], ends[d], n, seed, ts, te, buf)
+        out[pos : pos + m] = buf[:m]
+        pos += m
+        offsets[d + 1] = pos
+    return out, offsets
+
+
+def normalised_utf8(texts: pl.Series, *, normalised: bool = False) -> tuple[np.ndarray, ...]:
+    """The UTF-8 bytes of the (normalised) texts as one buffer: (data, starts, ends).
+
+    No Python runs per document: polars normalises the column and Arrow hands over its buffers.
+    A null text gets an empty span.
+    """
+    if texts.dtype == pl.Null:
+        texts = texts.cast(pl.String)
+    if texts.dtype != pl.String:
+        raise TypeError(f"texts must be a String series, got {texts.dtype} ({texts.name!r})")
+    if not normalised:
+        texts = pl.select(normalize_expr(pl.lit(texts))).to_series()
+    arr = texts.to_arrow(compat_level=pl.CompatLevel.oldest())
+    off_dtype = np.int64 if arr.type == "large_string" else np.int32
+    _, off_buf, data_buf = arr.buffers()
+    offsets = np.frombuffer(off_buf, dtype=off_dtype)[arr.offset : arr.offset + len(arr) + 1]
+    offsets = offsets.astype(np.int64)
+    data = (
+        np.frombuffer(data_buf, dtype=np.uint8)
+        if data_buf is not None and data_buf.size
+        else np.zeros(0, dtype=np.uint8)
+    )
+    starts = offsets[:-1].copy()
+    ends = offsets[1:].copy()
+    if arr.null_count:
+        nulls = arr.is_null().to_numpy(zero_copy_only=False)
+        ends[nulls] = starts[nulls]
+    return data, starts, ends
+
+
+def shingle_hashes_batch(
+    texts: pl.Series, n: int = DEFAULT_NGRAM, seed: int = DEFAULT_SEED
+) -> tuple[np.ndarray, np.ndarray]:
+    """XXH64 of every shingle of every text: (hashes uint64, offsets int64 of len(texts) + 1).
+
+    Document i's hashes are hashes[offsets[i]:offsets[i + 1]], in the order of `shingle_hashes`.
+    """
+    if n < 1:
+        raise ValueError(f"ngram must be >= 1, got {n}")
+    data, starts, ends = normalised_utf8(texts)
+    return _batch_hashes(data, starts, ends, n, np.uint64(seed), scratch_size(starts, ends))

@@ -1,0 +1,297 @@
+"""Shingles, XXH64 and MinHash: bit-exact against the xxhash library, deterministic, and tracking
+the exact Jaccard similarity of real near-duplicate pairs."""
+
+import gzip
+import itertools
+import json
+import random
+
+import numpy as np
+import polars as pl
+import pytest
+import xxhash
+from conftest import FIXTURES, needs_fixtures
+from datasketch import MinHash
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pydantic import ValidationError
+
+from thresher.fingerprints.minhash import (
+    EMPTY,
+    MinHashParams,
+    jaccard,
+    permutations,
+    signatures,
+)
+from thresher.fingerprints.shingles import (
+    DEFAULT_SEED,
+    shingle_hashes,
+    shingle_hashes_batch,
+    shingles,
+    xxh64_bytes,
+)
+
+NEARDUP = FIXTURES / "neardup"
+# Short texts in scripts without fixtures here (Korean), and mixed-script edge cases.
+EXTRA = [
+    "안녕하세요 세계 여러분, 오늘은 2024년 5월 1일입니다.",
+    "显卡 RTX 4090 很贵 gpu显卡 和 ＲＴＸ５０９０",
+    "カタカナとひらがな、漢字。Tokyo 東京タワー 333m",
+    "𠀀𠀁𠀂 rare Han (plane 2) 𪚥 and emoji 🎉 gone",
+    "e\u0301 café ｆｕｌｌ ﬁ ligature ½ ² ℌ",
+    "a",
+    "",
+    "   \t\n ",
+    "!!! ??? ...",
+]
+
+
+def real_texts() -> list[str]:
+    """Real text in 15 languages (incl. Chinese and Japanese with Latin and digits) and English
+    essays; falls back to EXTRA alone without fixtures."""
+    texts = list(EXTRA)
+    if FIXTURES.is_dir():
+        lid = [json.loads(line) for line in (FIXTURES / "lid" / "sentences.jsonl").open()]
+        texts += [r["text"] for r in lid[::5]]
+        texts += [r["text"] for r in lid if r["lang"] in ("zh", "ja")][:60]
+        clough = [json.loads(line) for line in (NEARDUP / "clough" / "corpus.jsonl").open()]
+        texts += [r["text"] for r in clough[:20]]
+    return texts
+
+
+# ---- XXH64 and shingles --------------------------------------------------------------------------
+
+
+@settings(deadline=None)  # the first example compiles the kernel, or loads it from cache
+@given(st.binary(max_size=300), st.integers(0, 2**64 - 1))
+def test_numba_xxh64_equals_the_xxhash_library(data, seed):
+    assert xxh64_bytes(data, seed) == xxhash.xxh64_intdigest(data, seed)
+
+
+def test_numba_xxh64_equals_the_library_on_real_shingles():
+    checked = 0
+    for text in real_texts():
+        for sh in shingles(text, 5) + shingles(text, 2):
+            assert xxh64_bytes(sh, DEFAULT_SEED) == xxhash.xxh64_intdigest(sh, DEFAULT_SEED)
+            checked += 1
+    assert checked > 100
+
+
+def test_shingles_are_slices_of_the_normalised_text():
+    assert shingles("The quick, brown fox!", 2) == [b"the quick", b"quick brown", b"brown fox"]
+    assert shingles("Only three words", 5) == [b"only three words"]  # short text: one shingle
+    assert shingles("", 5) == shingles(" ?! ", 5) == []
+    # CJK: each character is a word; they join with nothing, as in the text.
+    assert [s.decode() for s in shingles("中文文本", 2)] == ["中文", "文文", "文本"]
+    assert [s.decode() for s in shingles("안녕하세요", 3)] == ["안녕하", "녕하세", "하세요"]
+    # Mixed: words and CJK characters keep the spacing they had.
+    assert [s.decode() for s in shingles("显卡 RTX 4090", 2)] == ["显卡", "卡 rtx", "rtx 0000"]
+    assert [s.decode() for s in shingles("gpu显卡", 2)] == ["gpu显", "显卡"]
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 5, 9])
+def test_fast_shingle_hashes_equal_the_reference_on_real_text(n):
+    texts = real_texts()
+    hashes, offsets = shingle_hashes_batch(pl.Series(texts), n)
+    assert offsets.shape == (len(texts) + 1,)
+    for i, text in enumerate(texts):
+        got = hashes[offsets[i] : offsets[i + 1]]
+        want = shingle_hashes(text, n)
+        assert set(got.tolist()) == set(want.tolist()), text
+        np.testing.assert_array_equal(got, want)  # the same order, too
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.text(
+            st.sampled_from("ab c 中文 한글 かな ẞé1,\t") | st.characters(codec="utf-8"),
+            max_size=40,
+        ),
+        max_size=8,
+    ),
+    st.integers(1, 6),
+)
+def test_fast_shingle_hashes_equal_the_reference_on_any_text(texts, n):
+    hashes, offsets = shingle_hashes_batch(pl.Series(texts, dtype=pl.String), n, seed=7)
+    for i, text in enumerate(texts):
+        np.testing.assert_array_equal(
+            hashes[offsets[i] : offsets[i + 1]], shingle_hashes(text, n, 7)
+        )
+
+
+# ---- signatures ----------------------------------------------------------------------------------
+
+
+def reference_signature(text: str, num_perm: int, ngram: int, seed: int) -> np.ndarray:
+    """The documented family in plain numpy: min over shingles of ((a*x + b) mod 2^64) >> 32."""
+    x = shingle_hashes(text, ngram, seed)
+    if x.size == 0:
+        return np.full(num_perm, EMPTY, dtype=np.uint32)
+    a, b = permutations(num_perm, seed)
+    values = (a[:, None] * x[None, :] + b[:, None]) >> np.uint64(32)  # uint64 wraps mod 2^64
+    return values.min(axis=1).astype(np.uint32)
+
+
+def test_signatures_follow_the_documented_family():
+    texts = real_texts()[:40]
+    sigs = signatures(pl.Series(texts), num_perm=37, ngram=3, seed=11)
+    assert sigs.dtype == np.uint32 and sigs.shape == (len(texts), 37)
+    for text, sig in zip(texts, sigs, strict=True):
+        np.testing.assert_array_equal(sig, reference_signature(text, 37, 3, 11))
+
+
+def test_empty_and_null_texts_get_the_all_max_signature():
+    sigs = signatures(pl.Series(["", None, " ... ", "real words here"]))
+    assert (sigs[:3] == EMPTY).all()
+    assert (sigs[3] != EMPTY).any()
+    assert signatures(pl.Series([], dtype=pl.String)).shape == (0, 112)
+    assert signatures(pl.Series([None, None])).shape == (2, 112)  # a Null-typed column
+
+
+def test_signatures_reject_a_non_text_column():
+    with pytest.raises(TypeError, match="String"):
+        signatures(pl.Series("n", [1, 2]))
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.sampled_from(real_texts()), min_size=1, max_size=20), st.randoms())
+def test_signatures_are_deterministic_across_batches_and_orders(texts, rnd):
+    whole = signatures(pl.Series(texts))
+    cut = rnd.randint(0, len(texts))
+    parts = np.vstack([signatures(pl.Series(texts[:cut])), signatures(pl.Series(texts[cut:]))])
+    np.testing.assert_array_equal(whole, parts)
+    order = list(range(len(texts)))
+    rnd.shuffle(order)
+    shuffled = signatures(pl.Series([texts[i] for i in order]))
+    np.testing.assert_array_equal(shuffled, whole[order])
+    np.testing.assert_array_equal(signatures(pl.Series(texts)), whole)
+
+
+def test_another_seed_changes_almost_every_position():
+    text = pl.Series([EXTRA[0] + " " + EXTRA[1]])
+    assert (signatures(text, seed=1) != signatures(text, seed=2)).mean() > 0.9
+
+
+def test_normalised_input_skips_normalisation_and_gives_the_same_signature():
+    from thresher.fingerprints.normalize import normalize
+
+    texts = real_texts()[:10]
+    normalised = pl.Series([normalize(t) for t in texts])
+    np.testing.assert_array_equal(
+        signatures(normalised, normalised=True), signatures(pl.Series(texts))
+    )
+
+
+def test_jaccard_estimate_shapes_and_values():
+    sigs = signatures(pl.Series(["one two three four five six", "one two three four five six"]))
+    assert jaccard(sigs[0], sigs[1]) == 1.0
+    assert jaccard(sigs, sigs[::-1]).shape == (2,)
+    with pytest.raises(ValueError, match="length"):
+        jaccard(sigs[0], sigs[0, :10])
+
+
+def test_params_are_frozen_strict_and_round_trip_through_json():
+    params = MinHashParams()
+    assert (params.num_perm, params.ngram, params.hash) == (112, 5, "xxh64")
+    assert MinHashParams.model_validate_json(params.model_dump_json()) == params
+    assert MinHashParams(seed=1) != params
+    with pytest.raises(ValidationError, match="num_prem"):
+        MinHashParams(num_prem=128)
+    with pytest.raises(ValidationError):
+        MinHashParams(permutation="modular-mersenne-61")
+    with pytest.raises(ValidationError):
+        params.num_perm = 128
+    texts = pl.Series(real_texts()[:5])
+    np.testing.assert_array_equal(
+        MinHashParams(num_perm=16).signatures(texts), signatures(texts, 16)
+    )
+
+
+# ---- tracking Jaccard on real near-duplicates --------------------------------------------------
+
+
+def bound(j: np.ndarray, variance_per_j: float, slack: float) -> np.ndarray:
+    """4.5 standard errors of a MinHash estimate (binomial) plus slack for small J, where the
+    binomial is skewed; the chance that any of ~1000 pairs exceeds it is below 1%."""
+    return 4.5 * np.sqrt(j * (1 - j) * variance_per_j) + slack
+
+
+def exact_jaccard(a: set[bytes], b: set[bytes]) -> float:
+    return len(a & b) / len(a | b) if a | b else 1.0
+
+
+@pytest.fixture(scope="module")
+def clough() -> dict:
+    """The Clough corpus: every pair of texts on the same task (sources, copies, rewrites, and
+    independent answers), with exact 5-gram Jaccard from the reference shingle sets."""
+    rows = [json.loads(line) for line in (NEARDUP / "clough" / "corpus.jsonl").open()]
+    texts = [r["text"] for r in rows]
+    sets = [set(shingles(t, 5)) for t in texts]
+    pairs = [
+        (i, j)
+        for i, j in itertools.combinations(range(len(rows)), 2)
+        if rows[i]["task"] == rows[j]["task"]
+    ]
+    exact = np.array([exact_jaccard(sets[i], sets[j]) for i, j in pairs])
+    return {"rows": rows, "texts": texts, "sets": sets, "pairs": pairs, "exact": exact}
+
+
+@needs_fixtures
+def test_estimate_tracks_exact_jaccard_on_clough_pairs(clough):
+    num_perm = 112
+    sigs = signatures(pl.Series(clough["texts"]), num_perm=num_perm)
+    exact = clough["exact"]
+    est = np.array([jaccard(sigs[i], sigs[j]) for i, j in clough["pairs"]])
+    assert len(exact) == 950 and (exact > 0.5).sum() >= 5  # a spread of similarities
+    err = est - exact
+    assert (np.abs(err) <= bound(exact, 1 / num_perm, 1 / num_perm)).all()
+    assert np.abs(err).max() < 0.15
+    # Calibrated, not just bounded: errors are about one standard error, and unbiased.
+    mid = (exact > 0.05) & (exact < 0.95)
+    z = err[mid] / np.sqrt(exact[mid] * (1 - exact[mid]) / num_perm)
+    assert 0.7 < np.sqrt(np.mean(z**2)) < 1.4
+    assert abs(err[mid].mean()) < 3 * np.sqrt(np.mean(exact[mid] * (1 - exact[mid])) / num_perm)
+    # Pairs with no shingle in common never agree anywhere.
+    assert (est[exact == 0] == 0).all()
+
+
+@needs_fixtures
+def test_estimate_agrees_with_datasketch_on_the_same_shingles(clough):
+    ours = signatures(pl.Series(clough["texts"]), num_perm=112)
+    theirs = []
+    for s in clough["sets"]:
+        m = MinHash(num_perm=128, seed=1)
+        m.update_batch(list(s))
+        theirs.append(m)
+    exact = clough["exact"]
+    est = np.array([jaccard(ours[i], ours[j]) for i, j in clough["pairs"]])
+    ds = np.array([theirs[i].jaccard(theirs[j]) for i, j in clough["pairs"]])
+    assert (np.abs(est - ds) <= bound(exact, 1 / 112 + 1 / 128, 1 / 112 + 1 / 128)).all()
+    mid = (exact > 0.05) & (exact < 0.95)
+    assert abs(np.mean(est[mid] - ds[mid])) < 0.01
+
+
+@needs_fixtures
+def test_estimate_finds_exactly_the_known_duplicate_articles():
+    path = NEARDUP / "minhash" / "articles_1000.train.gz"
+    with gzip.open(path, "rt") as f:
+        docs = dict(line.rstrip("\n").split(" ", 1) for line in f)
+    truth = {
+        frozenset(line.split()) for line in (NEARDUP / "minhash" / "articles_1000.truth").open()
+    }
+    ids = list(docs)
+    sigs = signatures(pl.Series([docs[i] for i in ids]))
+    found = set()
+    for i in range(len(ids)):
+        agree = (sigs[i + 1 :] == sigs[i]).mean(axis=1)
+        found |= {frozenset((ids[i], ids[i + 1 + k])) for k in np.flatnonzero(agree >= 0.5)}
+    assert found == truth
+    # And on the truth pairs (J about 0.96) and on random pairs (J about 0), within the bound.
+    pos = {d: k for k, d in enumerate(ids)}
+    rnd = random.Random(0)
+    pairs = [tuple(p) for p in truth] + [tuple(rnd.sample(ids, 2)) for _ in range(100)]
+    for a, b in pairs:
+        j = exact_jaccard(set(shingles(docs[a])), set(shingles(docs[b])))
+        est = jaccard(sigs[pos[a]], sigs[pos[b]])
+        assert abs(est - j) <= bound(np.array(j), 1 / 112, 1 / 112), (a, b, j, est)
