@@ -49,10 +49,13 @@ def format_funnel(run_dir: Path) -> str:
                 f"  {step:<32}{_n(c['rows_in']):>10}{_n(c['rows_out']):>10}{_n(removed):>9}"
                 f"{_n(c.get('chars_in', 0)):>14}{_n(c.get('chars_out', 0)):>14}"
             )
-            for key in (k for k in c if k.startswith("hit/")):
-                rule = key.removeprefix("hit/")
-                chars = c.get(f"chars/{rule}", 0)
-                lines.append(f"    {rule:<40}{_n(c[key]):>19}{_n(chars):>14}")
+            for key in (k for k in c if k.startswith(("hit/", "chars/"))):
+                rule = key.split("/", 1)[1]
+                if key.startswith("hit/"):
+                    chars = c.get(f"chars/{rule}", 0)
+                    lines.append(f"    {rule:<40}{_n(c[key]):>19}{_n(chars):>14}")
+                elif f"hit/{rule}" not in c:  # characters removed from kept documents
+                    lines.append(f"    {rule:<40}{'-':>19}{_n(c[key]):>14}")
             last_out = (c["rows_out"], c.get("chars_out", 0))
     if first_in is not None and last_out is not None:
         share = 100 * last_out[0] / first_in if first_in else 0.0

@@ -25,7 +25,12 @@ GopherRepetition drops a document when
 Lines are the non-empty pieces between "\\n" (datatrove splits on "\\n+"); paragraphs are split on
 two or more "\\n". A repeat counts each time after the first occurrence. n-grams are over tokens,
 punctuation included, and an n-gram's characters are its tokens' lengths plus one space per gap;
-duplicated n-grams follow datatrove's scan (`textstats.ngram_repetition`).
+duplicated n-grams follow datatrove's scan (`textstats.ngram_repetition`). One deliberate
+difference: datatrove 0.10 counts a duplicated n-gram's characters with its tokens joined by
+nothing (and its top n-grams with spaces), then divides by the length of the text, spaces
+included; we count the spaces inside duplicated n-grams too, which is the Gopher paper's
+"fraction of characters contained within duplicate n-grams". On web pages this drops a few more
+documents (5 of 755 in benchmarks/bench_base.py); on dense code/math text, clearly more.
 
 CJK (rows with lang zh/ja/ko, or mostly CJK characters, see `textstats`): every CJK character is
 one word, so word counts and n-grams work on Chinese and Japanese text without a segmenter (and a
