@@ -23,7 +23,7 @@ RUN_EXAMPLE = """example:
       --output s3://bucket/runs/cc-2024-10 --ray-address auto
 """
 SAMPLE_EXAMPLE = """example:
-  thresher sample /tmp/sample && thresher run configs/demo.toml --input /tmp/sample
+  thresher sample /tmp/sample && thresher run configs/demo.toml --input '/tmp/sample/*.warc.gz'
 """
 STATS_EXAMPLE = """example:
   thresher stats runs/demo

@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator
 
+from thresher.pipeline.dedup import NearDedup
 from thresher.pipeline.readers import ReadConfig
 from thresher.stages import BASE_STEPS
 from thresher.stages.extract import Extractor
@@ -34,6 +35,7 @@ class _BaseFilter(Frozen):
     """Stage 1, base filtering: per-document steps in BASE_STEPS order, then exact dedup."""
 
     exact_dedup: ExactDedup = ExactDedup()
+    near_dedup: NearDedup = NearDedup()
 
     def steps(self) -> list[tuple[str, Any]]:
         """The enabled per-document steps, by name, in the order they run."""

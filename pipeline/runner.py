@@ -29,8 +29,17 @@ from typing import Any
 import polars as pl
 
 from thresher.fingerprints.exact import EXACT_HASH, EXACT_SEED, exact_duplicates, exact_hashes
+from thresher.fingerprints.index import write_meta
 from thresher.pipeline import __version__
 from thresher.pipeline.config import STAGE_ORDER, RunConfig, dump_toml
+from thresher.pipeline.dedup import (
+    SHARD_STRIDE,
+    band_task,
+    keep_task,
+    labels_task,
+    shard_fingerprints,
+    verify_task,
+)
 from thresher.pipeline.io import (
     merge_stats,
     read_shard,
@@ -41,7 +50,7 @@ from thresher.pipeline.io import (
     write_text_atomic,
 )
 from thresher.pipeline.readers import expand_inputs, read_records
-from thresher.pipeline.stage import Stats, passthrough
+from thresher.pipeline.stage import Stats, drop_where
 from thresher.stages.extract import EXTRACT_SCHEMA
 
 log = logging.getLogger(__name__)
@@ -50,10 +59,10 @@ BASE_EXTRA: dict[str, pl.DataType] = {
     "lang": pl.String(),
     "lang_score": pl.Float32(),
     "exact_hash": pl.Binary(),
-    "dup_count": pl.UInt32(),
+    "dup_cluster": pl.String(),  # id of the cluster's first document; null when no duplicate
+    "dup_count": pl.UInt32(),  # documents in the cluster (1 when no duplicate)
 }
 BASE_SCHEMA = EXTRACT_SCHEMA | BASE_EXTRA
-SHARD_STRIDE = 1 << 32  # order key = shard index * 2^32 + row: a global input order across shards
 
 
 class RunError(RuntimeError):
@@ -108,6 +117,8 @@ def base_filter_task(cfg: RunConfig, index: int, out: str) -> dict[str, Stats]:
         order=pl.lit(index * SHARD_STRIDE, pl.Int64) + pl.int_range(pl.len(), dtype=pl.Int64),
     )
     stage = run / "base" / "_stage"
+    if cfg.base.near_dedup.enabled:
+        shard_fingerprints(cfg.base.near_dedup, df, index, run / "fingerprints")
     write_parquet_atomic(fp, run / "fingerprints" / "exact" / shard_name(index))
     _write_rejected(cfg, stage / "rejected" / shard_name(index), rejected)
     write_json_atomic(stats, stage / "stats" / f"part-{index:05d}.json", sort_keys=False)
@@ -115,33 +126,39 @@ def base_filter_task(cfg: RunConfig, index: int, out: str) -> dict[str, Stats]:
     return stats
 
 
-def base_dedup_task(cfg: RunConfig, index: int, out: str, dups: pl.DataFrame) -> dict[str, Stats]:
-    """Wave 2 of base: drop exact duplicates (their survivor may sit in any shard)."""
+def base_dedup_task(
+    cfg: RunConfig, index: int, out: str, decisions: pl.DataFrame
+) -> dict[str, Stats]:
+    """Wave 2 of base: drop duplicates (their survivor may sit in any shard); mark survivors.
+
+    `decisions` holds this shard's documents that are in a duplicate cluster: id, survivor_id,
+    dup_cluster, dup_count and reason (null for the survivor, else exact_dup or near_dup).
+    """
     run = Path(out)
     stage = run / "base" / "_stage"
     df = read_shard(stage / shard_name(index), BASE_SCHEMA)
     stats = json.loads((stage / "stats" / f"part-{index:05d}.json").read_text(encoding="utf-8"))
     rejected = [_read_if_exists(stage / "rejected" / shard_name(index))]
-    if cfg.base.exact_dedup.enabled:
-        counts = dups.group_by("survivor").agg(n=pl.len() + 1)
-        marked = df.join(dups.select("id", "survivor"), on="id", how="left", maintain_order="left")
-        marked = marked.join(
-            counts, left_on="id", right_on="survivor", how="left", maintain_order="left"
-        ).with_columns(dup_count=pl.col("n").fill_null(1).cast(pl.UInt32))
-        is_dup = marked["survivor"].is_not_null()
-        kept = marked.filter(~is_dup).select(list(BASE_SCHEMA))
-        dropped = marked.filter(is_dup).with_columns(reason=pl.lit("exact_dup"))
-        _, _, s = passthrough(df)
-        s["rows_out"] = kept.height
-        s["chars_out"] = int(kept["text"].str.len_chars().sum() or 0)
-        s["hit/exact_dup"] = dropped.height
-        s["chars/exact_dup"] = s["chars_in"] - s["chars_out"]
-        stats["exact_dedup"] = s
-        rejected.append(rejected_frame(dropped, "base", detail="survivor"))
-        df = kept
-    else:
-        df = df.with_columns(dup_count=pl.lit(1, pl.UInt32))
-    _finish(run, "base", index, df, rejected, stats, cfg)
+    marked = (
+        df.drop("dup_cluster", "dup_count")
+        .join(
+            decisions.select("id", "survivor_id", "dup_cluster", "dup_count", "reason"),
+            on="id",
+            how="left",
+            maintain_order="left",
+        )
+        .with_columns(dup_count=pl.col("dup_count").fill_null(1).cast(pl.UInt32))
+    )
+    kept, dropped, s = drop_where(
+        marked,
+        {
+            "exact_dup": pl.col("reason") == "exact_dup",
+            "near_dup": pl.col("reason") == "near_dup",
+        },
+    )
+    stats["dedup"] = s
+    rejected.append(rejected_frame(dropped, "base", detail="survivor_id"))
+    _finish(run, "base", index, kept.select(list(BASE_SCHEMA)), rejected, stats, cfg)
     return stats
 
 
@@ -185,9 +202,13 @@ class Executor:
     progress: bool = True
     _remote: dict[Callable[..., Any], Any] = field(default_factory=dict)
 
-    def map(self, desc: str, fn: Callable[..., dict[str, Stats]], calls: list[tuple]) -> None:
+    def map(
+        self, desc: str, fn: Callable[..., dict[str, Stats]], calls: list[tuple]
+    ) -> list[dict[str, Stats]]:
+        """Run fn(*args) for every args in calls; results in the order of `calls`."""
+        results: list[dict[str, Stats]] = [{} for _ in calls]
         if not calls:
-            return
+            return results
         bar = _progress(desc, len(calls), self.progress)
         docs, start = 0, time.monotonic()
 
@@ -201,19 +222,24 @@ class Executor:
 
         try:
             if not self.use_ray:
-                for args in calls:
-                    done(fn(*args))
-                return
+                for i, args in enumerate(calls):
+                    results[i] = fn(*args)
+                    done(results[i])
+                return results
             import ray
 
             remote = self._remote.setdefault(fn, ray.remote(num_cpus=1, max_retries=3)(fn))
-            pending: list[Any] = []
-            queue = list(calls)
+            pending: dict[Any, int] = {}
+            queue = list(enumerate(calls))
             while queue or pending:
                 while queue and len(pending) < self.workers:
-                    pending.append(remote.remote(*queue.pop(0)))
-                ready, pending = ray.wait(pending, num_returns=1)
-                done(ray.get(ready[0]))
+                    i, args = queue.pop(0)
+                    pending[remote.remote(*args)] = i
+                ready, _ = ray.wait(list(pending), num_returns=1)
+                i = pending.pop(ready[0])
+                results[i] = ray.get(ready[0])
+                done(results[i])
+            return results
         finally:
             if bar is not None:
                 bar.close()
@@ -338,11 +364,11 @@ def run(cfg: RunConfig, until: str = STAGE_ORDER[-1]) -> dict[str, Any]:
             [(cfg, i, out) for i in range(n) if not final[i] and not staged[i]],
         )
         if not all(final):
-            dups = _exact_barrier(run_dir, n) if cfg.base.exact_dedup.enabled else None
+            decisions = _dedup_barrier(cfg, ex, run_dir, n)
             ex.map(
                 "dedup",
                 base_dedup_task,
-                [(cfg, i, out, _dups_of_shard(dups, i)) for i in range(n) if not final[i]],
+                [(cfg, i, out, _of_shard(decisions, i)) for i in range(n) if not final[i]],
             )
         shutil.rmtree(run_dir / "base" / "_stage", ignore_errors=True)
         timings["base"] = round(time.monotonic() - t, 3)
@@ -353,29 +379,98 @@ def run(cfg: RunConfig, until: str = STAGE_ORDER[-1]) -> dict[str, Any]:
     return manifest
 
 
-def _dups_of_shard(dups: pl.DataFrame | None, index: int) -> pl.DataFrame:
-    """The duplicate rows a shard needs: its own duplicates, and those of its survivors."""
-    if dups is None:
-        return pl.DataFrame(schema={"id": pl.String, "survivor": pl.String})
-    mine = ((pl.col("order") // SHARD_STRIDE) == index) | (
-        (pl.col("survivor_order") // SHARD_STRIDE) == index
-    )
-    return dups.filter(mine).select("id", "survivor")
+DECISIONS_SCHEMA: dict[str, pl.DataType] = {
+    "order": pl.Int64(),
+    "id": pl.String(),
+    "survivor_id": pl.String(),
+    "dup_cluster": pl.String(),
+    "dup_count": pl.UInt32(),
+    "reason": pl.String(),
+}
 
 
-def _exact_barrier(run_dir: Path, n: int) -> pl.DataFrame:
-    """Survivors of exact duplicates over all shards; writes fingerprints/exact_dups.parquet."""
-    files = [run_dir / "fingerprints" / "exact" / shard_name(i) for i in range(n)]
+def _of_shard(decisions: pl.DataFrame, index: int) -> pl.DataFrame:
+    """The rows of the decisions table that belong to one shard."""
+    return decisions.filter((pl.col("order") // SHARD_STRIDE) == index)
+
+
+def _dedup_barrier(cfg: RunConfig, ex: Executor, run_dir: Path, n: int) -> pl.DataFrame:
+    """Duplicate clusters over all shards, and what to do with each member.
+
+    Exact duplicates (same xxh3-128) are edges of the same graph as verified near-duplicate
+    candidates, so one cluster holds both. Returns (and writes to fingerprints/clusters.parquet)
+    one row per document in a cluster of two or more.
+    """
+    fp = run_dir / "fingerprints"
+    files = [fp / "exact" / shard_name(i) for i in range(n)]
     missing = [str(f) for f in files if not f.exists()]
     if missing:  # a shard finished before this run but its fingerprints were deleted
         raise RunError(f"fingerprints missing for {missing}: delete base/ to recompute")
-    dups = exact_duplicates(pl.scan_parquet(files))
-    write_parquet_atomic(dups, run_dir / "fingerprints" / "exact_dups.parquet")
-    write_json_atomic(
-        {"hash": EXACT_HASH, "seed": EXACT_SEED, "shards": n, "duplicates": dups.height},
-        run_dir / "fingerprints" / "exact_meta.json",
+    ids = pl.scan_parquet(files).select("order", "id")
+    empty = pl.DataFrame(schema={"src": pl.Int64, "dst": pl.Int64})
+    exact = (
+        exact_duplicates(pl.scan_parquet(files)).select(src="order", dst="survivor_order")
+        if cfg.base.exact_dedup.enabled
+        else empty
     )
-    return dups
+    near = cfg.base.near_dedup
+    if near.enabled:
+        for work in ("edges", "verified", "labels", "clusters"):  # a partial earlier barrier
+            shutil.rmtree(fp / work, ignore_errors=True)
+        bands, _ = near.lsh_params()
+        ex.map("lsh bands", band_task, [(near, b, str(fp)) for b in range(bands)])
+        shard_of = pl.col("src") // SHARD_STRIDE
+        ex.map(
+            "verify",
+            verify_task,
+            [(near, i, str(fp), exact.filter(shard_of == i)) for i in range(n)],
+        )
+        parts = range(near.partitions)
+        for round_ in range(64):
+            results = ex.map(
+                f"labels {round_}", labels_task, [(near, p, str(fp), round_) for p in parts]
+            )
+            if sum(int(r["labels"]["changed"]) for r in results) == 0 and round_ > 0:
+                break
+        else:
+            raise RunError("dedup: label propagation did not converge in 64 rounds")
+        ex.map("keep", keep_task, [(near, p, str(fp), round_) for p in parts])
+        clusters = pl.scan_parquet(sorted((fp / "clusters").glob("part-*.parquet")))
+    else:
+        labels = (
+            exact.lazy()
+            .select(node="src", label="dst")
+            .pipe(lambda e: pl.concat([e, e.select(node="label", label="label").unique()]))
+        )
+        clusters = labels.with_columns(
+            survivor="label", cluster_size=pl.len().over("label"), exact=pl.lit(True)
+        )
+    decisions = (
+        clusters.join(ids.rename({"order": "node"}), on="node")
+        .join(ids.select(survivor="order", survivor_id="id"), on="survivor")
+        .join(ids.select(label="order", dup_cluster="id"), on="label")
+        .select(
+            order="node",
+            id="id",
+            survivor_id="survivor_id",
+            dup_cluster="dup_cluster",
+            dup_count=pl.col("cluster_size").cast(pl.UInt32),
+            reason=pl.when(pl.col("node") == pl.col("survivor"))
+            .then(None)
+            .when(pl.col("exact"))
+            .then(pl.lit("exact_dup"))
+            .otherwise(pl.lit("near_dup")),
+        )
+        .sort("order")
+        .collect()
+        .cast(DECISIONS_SCHEMA)  # type: ignore[arg-type]
+    )
+    write_parquet_atomic(decisions, fp / "clusters.parquet")
+    params: dict[str, Any] = {"exact_hash": EXACT_HASH, "exact_seed": EXACT_SEED, "shards": n}
+    if near.enabled:
+        params |= near.index_params() | {"verify_similarity": near.min_similarity()}
+    write_meta(fp, params)
+    return decisions
 
 
 def _manifest(

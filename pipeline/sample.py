@@ -7,37 +7,38 @@ composed by a seeded generator from the sentence banks and templates in
 are invented), so a seed gives the same bytes on every call and in every process. The warcinfo
 records, each page's `<meta name="generator">` and the request User-Agent say it is synthetic.
 
-What it holds at the default n_pages=400 and seed 0 (other sizes scale the shares, with at least
-one page of each kind; n_pages >= 50):
+What it holds at the default n_pages=400 (the plan, any seed; other sizes scale the shares, with
+at least one page of each kind; n_pages >= 50), with the seed-0 figures after "seed 0:":
 
-    400 HTML pages (HTTP 200, text/html), in truth by kind:
+    400 HTML pages (HTTP 200, text/html), in the truth by kind:
       article  353   248 English originals: news 62, tech 40, general 34 (recipes, travel,
                      hobbies, reviews), code 28, math 28, law 28, science 28; 25 in other
-                     languages: de 6, fr 6, es 6, zh 6, ja 1; 40 exact copies (of 32 pages) and
-                     40 near copies (of 37 pages). With copies: news 108, tech 59, general 56,
-                     science 37, law 33, math 31, code 29 (news + tech 42 %).
+                     languages: de 6, fr 6, es 6, zh 6, ja 1; 40 exact copies and 40 near copies
+                     of them (seed 0: of 31 and 33 pages; with copies news 112, general 56, tech
+                     51, math 35, science 34, code 33, law 32; news + tech 41 %)
       spam      47   keyword_stuffing 8, link_farm 6, city_template 10, list_lines 6,
                      lorem_ipsum 5, too_short 6, machine_generated 6
     3 other responses: a 404, a 301 to one of the pages, a PDF (application/pdf)
     1 metadata record; 4 warcinfo records; a request record before every response
-    languages (truth `lang`): en 366, de 9, zh 7, fr 6, es 6, la 5 (the lorem ipsum pages), ja 1
-    publication years: 2021 11 (Nov-Dec), 2022 60, 2023 54, 2024 65, 2025 63, 2026 52 (to
-      Oct 25), no date 95; shown as url 144, meta 129, visible 118, time 83, jsonld 72 pages
-    47 hosts; 4 files of 350-375 KB (1.47 MB), truth 261 KB; about 0.4 s to generate
+    seed 0: languages (truth `lang`) en 368, fr 8, de 6, es 6, zh 6, la 5 (the lorem ipsum
+      pages), ja 1; publication years 2021 11 (Nov-Dec), 2022 62, 2023 69, 2024 61, 2025 65,
+      2026 52 (to Oct 25), none 80; dates shown in the url 145, visible 135, meta 132,
+      jsonld 105, time 69 pages; 46 hosts used of 47; WARC files of 360-380 KB (1.49 MB
+      in all), truth 263 KB; about 0.4 s to generate
 
 Articles look like real pages: `<article>` holds the main text (`<h1>` title, byline and date
-line, `<p>` paragraphs, `<h2>` headings, `<pre><code>` blocks, lists) of about 340-870 words
-(English; 140-430 in other languages) inside boilerplate an extractor must remove: navigation,
+line, `<p>` paragraphs, `<h2>` headings, `<pre><code>` blocks, lists) of about 300-900 words
+(English; 130-430 in other languages) inside boilerplate an extractor must remove: navigation,
 cookie banners ("This site uses cookies..."), breadcrumbs, share bars, sidebars of related links,
 newsletter boxes, comment sections, footers; the hosts use different templates. Pages not meant
-as copies share few word 5-grams (99 % of pairs below 0.035 Jaccard, none above 0.2): sentence
-templates are dealt from shuffled decks shared by all pages, and their slots are filled with
-page-level choices (names, places, numbers).
+as copies share few word 5-grams (seed 0: 99 % of pairs below 0.035 Jaccard, none above 0.2):
+sentence templates are dealt from shuffled decks shared by all pages, and their slots are filled
+with page-level choices (names, places, numbers).
 
   * Exact copies carry the very same `<article>` on another URL in another template (another
     host, or the same host's print/AMP view). Near copies swap synonyms for 1-5 % of the words,
-    add or drop a paragraph and show another date line (5-gram Jaccard 0.74-0.93 with the first
-    copy). Copies of a page sit in different WARC files.
+    add or drop a paragraph and show another date line (5-gram Jaccard about 0.73-0.93 with the
+    group's first page). Copies of a page sit in different WARC files.
   * Spam fails the heuristic filters of stages/ (Gopher, C4, FineWeb): keyword stuffing and
     town doorway pages ("Best cheap plumber in TOWN", one per town, a near-copy family by design:
     `template_group`) on repetition, link farms and lists on line rules, lorem ipsum, very short
@@ -48,8 +49,9 @@ page-level choices (names, places, numbers).
   * Dates: spread evenly over 2021-11-01..2026-10-25 (every month has pages) and given the ways
     the web gives them: `article:published_time` meta, JSON-LD `datePublished`, `<time
     datetime>`, a visible line ("Published on May 17, 2024"), the URL (`/2024/05/17/slug`), or
-    not at all. News pages carry og:type article and JSON-LD NewsArticle. Crawl dates (WARC-Date)
-    are 2026-10-27, -28, -30 and -31, one per file.
+    not at all. News pages carry og:type article and JSON-LD NewsArticle, and most open with a
+    wire dateline ("GREYWATER, May 23 (The Example Gazette) — ..."). Crawl dates (WARC-Date) are
+    2026-10-27, -28, -30 and -31, one per file.
 
 Files written into out_dir:
     sample-00000.warc.gz .. sample-00003.warc.gz   WARC/1.0, one gzip member per record, gzip

@@ -92,7 +92,7 @@ def test_run_writes_shards_rejected_and_stats(tmp_path):
     assert base.filter(pl.col("id") == "a0")["dup_count"].item() == 2
     stats = manifest["stats"]["base"]
     assert stats["lang"]["hit/other_language"] == 1
-    assert stats["exact_dedup"]["hit/exact_dup"] == 1
+    assert stats["dedup"]["hit/exact_dup"] == 1
     assert (out / "config.toml").exists() and (out / "manifest.json").exists()
     assert not (out / "base" / "_stage").exists()
     assert not list(out.rglob("*.tmp"))
@@ -144,3 +144,73 @@ def test_no_input_is_a_clear_error(tmp_path):
     )
     with pytest.raises(ValueError, match="none"):
         run(cfg)
+
+
+def long_text(seed: int, n: int = 200) -> str:
+    """A deterministic text of n distinct-ish words (letters only: digits would fold to 0)."""
+    import random
+
+    rng = random.Random(seed)
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    return " ".join(
+        "".join(rng.choice(letters) for _ in range(rng.randint(3, 8))) for _ in range(n)
+    )
+
+
+def test_near_duplicates_across_shards_keep_the_newest(tmp_path):
+    original = long_text(1)
+    words = original.split()
+    words[100] = "changed"  # one word of 200: 5-gram Jaccard about 0.95
+    d = tmp_path / "dump"
+    write_jsonl(
+        d / "a.jsonl",
+        [
+            {"id": "old", "text": original, "date": "2020-01-01"},
+            {"id": "other", "text": long_text(2), "date": "2020-01-01"},
+        ],
+    )
+    write_jsonl(d / "b.jsonl", [{"id": "new", "text": " ".join(words), "date": "2024-05-01"}])
+    cfg = parse_config(
+        {
+            "input": str(d),
+            "output": str(tmp_path / "run"),
+            "read": {"date_field": "date"},
+            "base": {
+                "lang": {"enabled": False},
+                "gopher_repetition": {"enabled": False},
+                "gopher_quality": {"enabled": False},
+                "c4": {"enabled": False},
+                "fineweb": {"enabled": False},
+            },
+            "runner": {"executor": "local", "progress": False},
+        }
+    )
+    run(cfg)
+    out = tmp_path / "run"
+    kept = pl.read_parquet(out / "base" / "*.parquet")
+    assert sorted(kept["id"]) == ["new", "other"]
+    assert kept.filter(pl.col("id") == "new")["dup_count"].item() == 2
+    rejected = pl.read_parquet(out / "rejected" / "base" / "*.parquet")
+    assert rejected.select("id", "reason", "detail").rows() == [("old", "near_dup", "new")]
+
+
+def test_a_corrupted_index_file_is_refused(tmp_path):
+    from thresher.fingerprints.index import FingerprintIndexError, open_index
+
+    run(config(tmp_path))
+    fp = tmp_path / "run" / "fingerprints"
+    meta = open_index(fp)
+    assert meta["params"]["bands"] * meta["params"]["rows"] <= meta["params"]["num_perm"]
+    victim = fp / "minhash" / "part-00001.parquet"
+    data = bytearray(victim.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    victim.write_bytes(bytes(data))
+    with pytest.raises(FingerprintIndexError, match="part-00001.parquet: checksum mismatch"):
+        open_index(fp)
+    with pytest.raises(FingerprintIndexError, match="parameter num_perm"):
+        victim.write_bytes(
+            bytes(data[: len(data) // 2])
+            + bytes([data[len(data) // 2] ^ 0xFF])
+            + bytes(data[len(data) // 2 + 1 :])
+        )
+        open_index(fp, {"num_perm": 64})
