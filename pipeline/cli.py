@@ -25,6 +25,9 @@ RUN_EXAMPLE = """example:
 SAMPLE_EXAMPLE = """example:
   thresher sample /tmp/sample && thresher run configs/demo.toml --input '/tmp/sample/*.warc.gz'
 """
+DEDUP_EXAMPLE = """example:
+  thresher dedup 'corpus/*.jsonl.gz' --output runs/dedup && thresher stats runs/dedup
+"""
 STATS_EXAMPLE = """example:
   thresher stats runs/demo
 """
@@ -76,6 +79,20 @@ def _parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     st.add_argument("run_dir", type=Path, help="a run's output folder")
+
+    d = sub.add_parser(
+        "dedup",
+        help="only deduplicate documents (exact and MinHash near-duplicates)",
+        description="Run only the fingerprint index over documents (Parquet or JSONL with id and "
+        "text, or WARC) and write clusters.parquet (id, dup_cluster, dup_count, keep, reason), "
+        "the index and the funnel.",
+        epilog=DEDUP_EXAMPLE,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    d.add_argument("input", help="documents: path, folder, glob or s3:// URI")
+    d.add_argument("--output", required=True, help="output folder")
+    d.add_argument("--config", type=Path, help="TOML config (its [base.near_dedup] etc.)")
+    d.add_argument("--workers", type=int, help="tasks in flight at once (default: every CPU)")
     return p
 
 
@@ -89,7 +106,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     for noisy in ("trafilatura", "htmldate", "urllib3", "filelock"):
         logging.getLogger(noisy).setLevel(logging.ERROR)
     try:
-        return {"run": _run, "sample": _sample, "stats": _stats}[args.verb](args)
+        verbs = {"run": _run, "sample": _sample, "stats": _stats, "dedup": _dedup}
+        return verbs[args.verb](args)
     except (ValueError, RuntimeError, OSError) as err:
         # Our errors (config, input, run) are ValueError/RuntimeError with a message that names
         # the file or field; OSError covers unreadable paths.
@@ -121,6 +139,25 @@ def _run(args: argparse.Namespace) -> int:
 
     run(cfg, until=args.until or "base")
     print(format_funnel(Path(cfg.output)))
+    return 0
+
+
+def _dedup(args: argparse.Namespace) -> int:
+    from thresher.pipeline.config import load_config, parse_config
+    from thresher.pipeline.runner import dedup_only
+    from thresher.pipeline.stats import format_funnel
+
+    if args.config:
+        cfg = load_config(args.config, input=args.input, output=args.output)
+    else:
+        cfg = parse_config({"input": args.input, "output": args.output})
+    if args.workers:
+        runner = cfg.runner.model_copy(update={"workers": args.workers})
+        cfg = type(cfg).model_validate(cfg.model_dump() | {"runner": runner.model_dump()})
+    clusters = dedup_only(cfg)
+    print(format_funnel(Path(cfg.output)))
+    removed = clusters.height - int(clusters["keep"].sum())
+    print(f"clusters.parquet: {clusters.height:,} documents, {removed:,} duplicates removed")
     return 0
 
 

@@ -51,6 +51,7 @@ from thresher.pipeline.io import (
 )
 from thresher.pipeline.readers import expand_inputs, read_records
 from thresher.pipeline.stage import Stats, drop_where
+from thresher.stages import BASE_STEPS
 from thresher.stages.extract import EXTRACT_SCHEMA
 
 log = logging.getLogger(__name__)
@@ -497,3 +498,33 @@ def _manifest(
 def stage_dirs(run_dir: Path) -> Iterable[str]:
     """Stages of a run folder that have stats, in pipeline order."""
     return [s for s in STAGE_ORDER if (run_dir / "stats" / s).is_dir()]
+
+
+def dedup_only(cfg: RunConfig) -> pl.DataFrame:
+    """Only the fingerprint index: every per-document filter off, then exact and near dedup.
+
+    Writes `<output>/clusters.parquet` with one row per input document: id, dup_cluster,
+    dup_count, keep, reason (exact_dup / near_dup for a removed copy), survivor_id.
+    """
+    steps_off = {name: {"enabled": False} for name in BASE_STEPS}
+    data = cfg.model_dump()
+    data["base"] = data["base"] | steps_off
+    cfg = type(cfg).model_validate(data)
+    run(cfg)
+    out = Path(cfg.output)
+    ids = pl.scan_parquet(out / "extract" / "*.parquet").select("id")
+    decisions = pl.scan_parquet(out / "fingerprints" / "clusters.parquet")
+    clusters = (
+        ids.join(decisions.drop("order"), on="id", how="left", maintain_order="left")
+        .select(
+            "id",
+            "dup_cluster",
+            pl.col("dup_count").fill_null(1),
+            keep=pl.col("reason").is_null(),
+            reason="reason",
+            survivor_id="survivor_id",
+        )
+        .collect()
+    )
+    write_parquet_atomic(clusters, out / "clusters.parquet")
+    return clusters

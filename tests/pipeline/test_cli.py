@@ -3,7 +3,7 @@ from conftest import REPO
 
 from thresher.pipeline.cli import main
 
-VERBS = ["run", "sample", "stats"]
+VERBS = ["run", "sample", "stats", "dedup"]
 
 
 @pytest.mark.parametrize("verb", VERBS)

@@ -202,15 +202,12 @@ def test_a_corrupted_index_file_is_refused(tmp_path):
     meta = open_index(fp)
     assert meta["params"]["bands"] * meta["params"]["rows"] <= meta["params"]["num_perm"]
     victim = fp / "minhash" / "part-00001.parquet"
-    data = bytearray(victim.read_bytes())
-    data[len(data) // 2] ^= 0xFF
-    victim.write_bytes(bytes(data))
-    with pytest.raises(FingerprintIndexError, match="part-00001.parquet: checksum mismatch"):
+    good = victim.read_bytes()
+    bad = bytearray(good)
+    bad[len(bad) // 2] ^= 0xFF
+    victim.write_bytes(bytes(bad))
+    with pytest.raises(FingerprintIndexError, match=r"part-00001\.parquet: checksum mismatch"):
         open_index(fp)
-    with pytest.raises(FingerprintIndexError, match="parameter num_perm"):
-        victim.write_bytes(
-            bytes(data[: len(data) // 2])
-            + bytes([data[len(data) // 2] ^ 0xFF])
-            + bytes(data[len(data) // 2 + 1 :])
-        )
+    victim.write_bytes(good)
+    with pytest.raises(FingerprintIndexError, match="parameter num_perm is 112 in the index"):
         open_index(fp, {"num_perm": 64})
