@@ -145,7 +145,9 @@ def choose_survivors(members: pl.DataFrame, policy: KeepPolicy) -> pl.DataFrame:
 
     `members` has `node` (order), `label` (cluster) and, as the policy needs, `published`,
     `crawl_date` (newest: published date, else crawl date; ties to the earlier document),
-    `quality` (best), `n_chars` (longest). Returns node, label, survivor, cluster_size.
+    `quality` (best), `n_chars` (longest), and optionally `prefer` (bool): a preferred member
+    survives before any other (an earlier index's document, in incremental dedup). Returns node,
+    label, survivor, cluster_size.
     """
     key: list[pl.Expr]
     if policy == "newest":
@@ -159,6 +161,8 @@ def choose_survivors(members: pl.DataFrame, policy: KeepPolicy) -> pl.DataFrame:
         key, desc = [], []
     else:
         raise ValueError(f"keep policy {policy!r}: choose newest, best, longest or first")
+    if "prefer" in members.columns:
+        key, desc = [pl.col("prefer").fill_null(False), *key], [True, *desc]
     ranked = members.sort([*key, pl.col("node")], descending=[*desc, False])
     survivors = ranked.group_by("label", maintain_order=True).agg(
         survivor=pl.col("node").first(), cluster_size=pl.len()

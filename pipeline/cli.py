@@ -93,6 +93,15 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("--output", required=True, help="output folder")
     d.add_argument("--config", type=Path, help="TOML config (its [base.near_dedup] etc.)")
     d.add_argument("--workers", type=int, help="tasks in flight at once (default: every CPU)")
+
+    dr = sub.add_parser(
+        "dedup-report",
+        help="print a run's dedup rates: per source, host, crawl month; cluster sizes",
+        description="Summarise report/dedup.json of a run (built from the fingerprint index).",
+        epilog="example:\n  thresher dedup-report runs/demo\n",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    dr.add_argument("run_dir", type=Path, help="a run's output folder")
     return p
 
 
@@ -106,7 +115,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     for noisy in ("trafilatura", "htmldate", "urllib3", "filelock"):
         logging.getLogger(noisy).setLevel(logging.ERROR)
     try:
-        verbs = {"run": _run, "sample": _sample, "stats": _stats, "dedup": _dedup}
+        verbs = {
+            "run": _run,
+            "sample": _sample,
+            "stats": _stats,
+            "dedup": _dedup,
+            "dedup-report": _dedup_report,
+        }
         return verbs[args.verb](args)
     except (ValueError, RuntimeError, OSError) as err:
         # Our errors (config, input, run) are ValueError/RuntimeError with a message that names
@@ -158,6 +173,13 @@ def _dedup(args: argparse.Namespace) -> int:
     print(format_funnel(Path(cfg.output)))
     removed = clusters.height - int(clusters["keep"].sum())
     print(f"clusters.parquet: {clusters.height:,} documents, {removed:,} duplicates removed")
+    return 0
+
+
+def _dedup_report(args: argparse.Namespace) -> int:
+    from thresher.pipeline.dedup_report import format_report
+
+    print(format_report(args.run_dir))
     return 0
 
 

@@ -40,6 +40,20 @@ from thresher.pipeline.io import shard_name, write_parquet_atomic
 from thresher.pipeline.stage import Stats
 
 SHARD_STRIDE = 1 << 32  # order = shard index * 2^32 + row: the global input order
+# Documents of the k-th earlier index (`against`) get order - (k + 1) * 2^56: negative, so they
+# sort before this run's documents and survive their clusters; apart per index.
+OLD_STRIDE = 1 << 56
+INDEX_KEYS = (
+    "num_perm",
+    "ngram",
+    "seed",
+    "hash",
+    "permutation",
+    "shingling",
+    "normalisation",
+    "bands",
+    "rows",
+)
 
 
 class NearDedup(BaseModel):
@@ -58,6 +72,9 @@ class NearDedup(BaseModel):
     # None: threshold less 2.5 standard errors of the estimate at the threshold
     verify_threshold: float | None = Field(None, gt=0, le=1)
     keep: KeepPolicy = "newest"
+    # Earlier runs (their folders, or their fingerprints/ folders) whose surviving documents
+    # this run deduplicates against: a new document that matches one is removed, old ones stay.
+    against: list[str] = []
     partitions: int = Field(8, ge=1)  # node / label partitions of the clustering rounds
     hash_ranges: int = Field(4, ge=1)  # slices of each band processed one at a time
 
@@ -83,6 +100,44 @@ class NearDedup(BaseModel):
     def index_params(self) -> dict[str, Any]:
         bands, rows = self.lsh_params()
         return self.minhash().model_dump() | {"bands": bands, "rows": rows}
+
+
+def fingerprint_dir(path: str | Path) -> Path:
+    """The fingerprints/ folder of a run folder (or the folder itself if it is one)."""
+    p = Path(path)
+    return p / "fingerprints" if (p / "fingerprints").is_dir() else p
+
+
+def index_roots(cfg: NearDedup, fp_dir: str | Path) -> list[tuple[Path, int]]:
+    """This run's index (order offset 0) and each earlier index it deduplicates against."""
+    roots = [(Path(fp_dir), 0)]
+    roots += [(fingerprint_dir(a), -(k + 1) * OLD_STRIDE) for k, a in enumerate(cfg.against)]
+    return roots
+
+
+def scan_index(roots: list[tuple[Path, int]], pattern: str) -> pl.LazyFrame | None:
+    """Files matching `pattern` under every index root, `order` shifted by the root's offset.
+
+    Documents that an earlier index removed as duplicates are left out: only its survivors
+    stand for it.
+    """
+    frames = []
+    for root, offset in roots:
+        files = sorted(root.glob(pattern))
+        if not files:
+            continue
+        lf = pl.scan_parquet(files)
+        if offset:
+            removed = (
+                pl.scan_parquet(root / "clusters.parquet")
+                .filter(pl.col("reason").is_not_null())
+                .select("order")
+                .collect()["order"]
+            )
+            lf = lf.filter(~pl.col("order").is_in(removed.implode()))
+            lf = lf.with_columns(pl.col("order") + offset)
+        frames.append(lf)
+    return pl.concat(frames, how="vertical_relaxed") if frames else None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -120,12 +175,12 @@ def shard_fingerprints(cfg: NearDedup, df: pl.DataFrame, index: int, fp_dir: Pat
 def band_task(cfg: NearDedup, band: int, fp_dir: str) -> dict[str, Stats]:
     """Star edges of one band, `hash_ranges` slices of the band-hash space at a time."""
     root = Path(fp_dir)
-    files = sorted((root / "bands" / f"band={band:02d}").glob("part-*.parquet"))
+    scan = scan_index(index_roots(cfg, root), f"bands/band={band:02d}/part-*.parquet")
     width = (1 << 64) // cfg.hash_ranges
-    parts = []
-    for r in range(cfg.hash_ranges):
+    parts = [pl.DataFrame(schema={"src": pl.Int64, "dst": pl.Int64})]
+    for r in range(cfg.hash_ranges if scan is not None else 0):
         lo, hi = r * width, (1 << 64) if r == cfg.hash_ranges - 1 else (r + 1) * width
-        rows = pl.scan_parquet(files).filter(
+        rows = scan.filter(  # type: ignore[union-attr]
             (pl.col("band_hash") >= pl.lit(lo, pl.UInt64))
             & (pl.col("band_hash") <= pl.lit(hi - 1, pl.UInt64))
         )
@@ -152,8 +207,8 @@ def verify_task(cfg: NearDedup, index: int, fp_dir: str, exact: pl.DataFrame) ->
     if cfg.verify == "signature" and edges.height:
         need = pl.concat([edges["src"], edges["dst"]]).unique().implode()
         sigs = (
-            pl.scan_parquet(sorted((root / "minhash").glob("part-*.parquet")))
-            .filter(pl.col("order").is_in(need))
+            scan_index(index_roots(cfg, root), "minhash/part-*.parquet")
+            .filter(pl.col("order").is_in(need))  # type: ignore[union-attr]
             .select("order", "sig")
             .collect()
         )
@@ -166,7 +221,8 @@ def verify_task(cfg: NearDedup, index: int, fp_dir: str, exact: pl.DataFrame) ->
 
 
 def _node_part(col: str, parts: int) -> pl.Expr:
-    return (pl.col(col) % parts).cast(pl.Int64)
+    # orders of earlier indexes are negative: keep the partition in 0..parts-1 all the same
+    return ((pl.col(col) % parts) + parts) % parts
 
 
 def labels_task(cfg: NearDedup, part: int, fp_dir: str, round_: int) -> dict[str, Stats]:
@@ -204,13 +260,14 @@ def keep_task(cfg: NearDedup, part: int, fp_dir: str, round_: int) -> dict[str, 
         .collect()
     )
     attrs = (
-        pl.scan_parquet(sorted((root / "minhash").glob("part-*.parquet")))
-        .filter(pl.col("order").is_in(labels["node"].implode()))
+        scan_index(index_roots(cfg, root), "minhash/part-*.parquet")
+        .filter(pl.col("order").is_in(labels["node"].implode()))  # type: ignore[union-attr]
         .select("order", "published", "crawl_date", "n_chars", "exact_hash")
         .collect()
     )
     members = labels.join(attrs.rename({"order": "node"}), on="node", how="left")
-    chosen = choose_survivors(members, cfg.keep)
+    # a document of an earlier index always survives its cluster: old data is not reprocessed
+    chosen = choose_survivors(members.with_columns(prefer=pl.col("node") < 0), cfg.keep)
     hashes = members.select("node", "exact_hash")
     chosen = (
         chosen.join(hashes, on="node")

@@ -29,17 +29,21 @@ from typing import Any
 import polars as pl
 
 from thresher.fingerprints.exact import EXACT_HASH, EXACT_SEED, exact_duplicates, exact_hashes
-from thresher.fingerprints.index import write_meta
+from thresher.fingerprints.index import open_index, write_meta
 from thresher.pipeline import __version__
 from thresher.pipeline.config import STAGE_ORDER, RunConfig, dump_toml
 from thresher.pipeline.dedup import (
+    INDEX_KEYS,
     SHARD_STRIDE,
     band_task,
+    index_roots,
     keep_task,
     labels_task,
+    scan_index,
     shard_fingerprints,
     verify_task,
 )
+from thresher.pipeline.dedup_report import build_report
 from thresher.pipeline.io import (
     merge_stats,
     read_shard,
@@ -372,6 +376,7 @@ def run(cfg: RunConfig, until: str = STAGE_ORDER[-1]) -> dict[str, Any]:
                 [(cfg, i, out, _of_shard(decisions, i)) for i in range(n) if not final[i]],
             )
         shutil.rmtree(run_dir / "base" / "_stage", ignore_errors=True)
+        build_report(run_dir)
         timings["base"] = round(time.monotonic() - t, 3)
         stages_done.append("base")
 
@@ -407,14 +412,24 @@ def _dedup_barrier(cfg: RunConfig, ex: Executor, run_dir: Path, n: int) -> pl.Da
     missing = [str(f) for f in files if not f.exists()]
     if missing:  # a shard finished before this run but its fingerprints were deleted
         raise RunError(f"fingerprints missing for {missing}: delete base/ to recompute")
-    ids = pl.scan_parquet(files).select("order", "id")
+    near = cfg.base.near_dedup
+    roots = index_roots(near, fp) if near.enabled else [(fp, 0)]
+    for root, _ in roots[1:]:  # earlier indexes: intact, and made with the same parameters
+        meta = open_index(root)
+        theirs = {k: meta["params"].get(k) for k in INDEX_KEYS}
+        ours = {k: near.index_params()[k] for k in INDEX_KEYS}
+        if theirs != ours:
+            clash = {k: (theirs[k], ours[k]) for k in INDEX_KEYS if theirs[k] != ours[k]}
+            raise RunError(f"{root}: index made with other parameters (theirs, ours): {clash}")
+    exact_files = scan_index(roots, "exact/part-*.parquet")
+    assert exact_files is not None  # this run's files exist (checked above)
+    ids = exact_files.select("order", "id")
     empty = pl.DataFrame(schema={"src": pl.Int64, "dst": pl.Int64})
     exact = (
-        exact_duplicates(pl.scan_parquet(files)).select(src="order", dst="survivor_order")
+        exact_duplicates(exact_files).select(src="order", dst="survivor_order")
         if cfg.base.exact_dedup.enabled
         else empty
     )
-    near = cfg.base.near_dedup
     if near.enabled:
         for work in ("edges", "verified", "labels", "clusters"):  # a partial earlier barrier
             shutil.rmtree(fp / work, ignore_errors=True)
@@ -447,7 +462,8 @@ def _dedup_barrier(cfg: RunConfig, ex: Executor, run_dir: Path, n: int) -> pl.Da
             survivor="label", cluster_size=pl.len().over("label"), exact=pl.lit(True)
         )
     decisions = (
-        clusters.join(ids.rename({"order": "node"}), on="node")
+        clusters.filter(pl.col("node") >= 0)  # earlier indexes' documents are not this run's
+        .join(ids.rename({"order": "node"}), on="node")
         .join(ids.select(survivor="order", survivor_id="id"), on="survivor")
         .join(ids.select(label="order", dup_cluster="id"), on="label")
         .select(

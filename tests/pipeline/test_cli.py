@@ -3,7 +3,7 @@ from conftest import REPO
 
 from thresher.pipeline.cli import main
 
-VERBS = ["run", "sample", "stats", "dedup"]
+VERBS = ["run", "sample", "stats", "dedup", "dedup-report"]
 
 
 @pytest.mark.parametrize("verb", VERBS)

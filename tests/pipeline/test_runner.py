@@ -96,6 +96,13 @@ def test_run_writes_shards_rejected_and_stats(tmp_path):
     assert (out / "config.toml").exists() and (out / "manifest.json").exists()
     assert not (out / "base" / "_stage").exists()
     assert not list(out.rglob("*.tmp"))
+    report = json.loads((out / "report" / "dedup.json").read_text())
+    assert (report["documents"], report["exact_dup"], report["near_dup"]) == (6, 1, 0)
+    assert report["cluster_sizes"][0] == {"size": "2", "clusters": 1}
+    assert {g["key"]: g["exact_dup"] for g in report["by_source"]} == {"a": 0, "b": 1}
+    from thresher.pipeline.dedup_report import format_report
+
+    assert "exact duplicates 1 (16.7%)" in format_report(out)
     text = format_funnel(out)
     assert "exact_dup" in text and "other_language" in text
     assert "kept 5 of 7 documents" in text
@@ -211,3 +218,81 @@ def test_a_corrupted_index_file_is_refused(tmp_path):
     victim.write_bytes(good)
     with pytest.raises(FingerprintIndexError, match="parameter num_perm is 112 in the index"):
         open_index(fp, {"num_perm": 64})
+
+
+def test_incremental_dedup_against_an_earlier_index(tmp_path):
+    """Run A, then B = A's input plus new pages against A's index: only new, non-duplicate
+    pages survive in B, and A is not reprocessed."""
+    filters_off = {
+        name: {"enabled": False}
+        for name in ("lang", "gopher_repetition", "gopher_quality", "c4", "fineweb")
+    }
+    a_rows = [{"id": f"a{i}", "text": long_text(10 + i)} for i in range(4)]
+    a_rows.append({"id": "a_copy", "text": a_rows[0]["text"].upper()})  # removed within A
+    write_jsonl(tmp_path / "a" / "a.jsonl", a_rows)
+    run_a = tmp_path / "run_a"
+    run(
+        parse_config(
+            {
+                "input": str(tmp_path / "a"),
+                "output": str(run_a),
+                "base": filters_off,
+                "runner": {"executor": "local", "progress": False},
+            }
+        )
+    )
+    a_files = {p: p.stat().st_mtime_ns for p in run_a.rglob("*.parquet")}
+
+    near = long_text(11).split()
+    near[50] = "different"
+    new_rows = [
+        {"id": "b_near", "text": " ".join(near)},  # near copy of a1
+        {"id": "b_exact", "text": long_text(12)},  # exact copy of a2
+        {"id": "b_copy_of_removed", "text": a_rows[0]["text"]},  # a0's text again
+        {"id": "b_new", "text": long_text(99)},
+        {"id": "b_new_twice", "text": long_text(98)},
+        {"id": "b_new_twice_2", "text": long_text(98) + " again"},
+    ]
+    write_jsonl(tmp_path / "b" / "a.jsonl", a_rows)
+    write_jsonl(tmp_path / "b" / "b.jsonl", new_rows)
+    run_b = tmp_path / "run_b"
+    run(
+        parse_config(
+            {
+                "input": str(tmp_path / "b"),
+                "output": str(run_b),
+                "base": filters_off | {"near_dedup": {"against": [str(run_a)], "keep": "first"}},
+                "runner": {"executor": "local", "progress": False},
+            }
+        )
+    )
+    kept = pl.read_parquet(run_b / "base" / "*.parquet")
+    assert sorted(kept["id"]) == ["b_new", "b_new_twice"]
+    rejected = pl.read_parquet(run_b / "rejected" / "base" / "*.parquet")
+    detail = dict(zip(rejected["id"], rejected["detail"], strict=True))
+    assert detail["b_near"] == "a1" and detail["b_exact"] == "a2"
+    assert detail["b_copy_of_removed"] == "a0"
+    # A's own documents, read again, match their indexed selves (or, for a_copy, a0)
+    assert {i: detail[i] for i in ("a0", "a1", "a2", "a3", "a_copy")} == {
+        "a0": "a0",
+        "a1": "a1",
+        "a2": "a2",
+        "a3": "a3",
+        "a_copy": "a0",
+    }
+    assert {p: p.stat().st_mtime_ns for p in run_a.rglob("*.parquet")} == a_files
+
+
+def test_incremental_dedup_refuses_an_index_made_otherwise(tmp_path):
+    run_a = tmp_path / "run"
+    run(config(tmp_path))
+    other = parse_config(
+        {
+            "input": str(tmp_path / "dump"),
+            "output": str(tmp_path / "run_b"),
+            "base": {"near_dedup": {"against": [str(run_a)], "num_perm": 64}},
+            "runner": {"executor": "local", "progress": False},
+        }
+    )
+    with pytest.raises(RunError, match="num_perm"):
+        run(other)
