@@ -131,21 +131,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from thresher.pipeline.config import dump_toml, load_config
+    from thresher.pipeline.config import dump_toml, load_config, with_runner
 
     cfg = load_config(args.config, input=args.input, output=args.output)
-    runner = cfg.runner.model_copy(
-        update={
-            k: v
-            for k, v in {
-                "ray_address": args.ray_address,
-                "workers": args.workers,
-                "progress": False if args.no_progress else None,
-            }.items()
-            if v is not None
-        }
+    cfg = with_runner(
+        cfg,
+        ray_address=args.ray_address,
+        workers=args.workers,
+        progress=False if args.no_progress else None,
     )
-    cfg = type(cfg).model_validate(cfg.model_dump() | {"runner": runner.model_dump()})
     if args.dry_run:
         print(dump_toml(cfg), end="")
         return 0
@@ -158,7 +152,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _dedup(args: argparse.Namespace) -> int:
-    from thresher.pipeline.config import load_config, parse_config
+    from thresher.pipeline.config import load_config, parse_config, with_runner
     from thresher.pipeline.runner import dedup_only
     from thresher.pipeline.stats import format_funnel
 
@@ -166,9 +160,7 @@ def _dedup(args: argparse.Namespace) -> int:
         cfg = load_config(args.config, input=args.input, output=args.output)
     else:
         cfg = parse_config({"input": args.input, "output": args.output})
-    if args.workers:
-        runner = cfg.runner.model_copy(update={"workers": args.workers})
-        cfg = type(cfg).model_validate(cfg.model_dump() | {"runner": runner.model_dump()})
+    cfg = with_runner(cfg, workers=args.workers)
     clusters = dedup_only(cfg)
     print(format_funnel(Path(cfg.output)))
     removed = clusters.height - int(clusters["keep"].sum())

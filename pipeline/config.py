@@ -114,6 +114,12 @@ def load_config(path: str | Path, **overrides: Any) -> RunConfig:
     return parse_config(data, str(p))
 
 
+def with_runner(cfg: RunConfig, **updates: Any) -> RunConfig:
+    """The config with [runner] options replaced (None values leave an option as it is)."""
+    runner = cfg.runner.model_dump() | {k: v for k, v in updates.items() if v is not None}
+    return parse_config(cfg.model_dump() | {"runner": runner})
+
+
 def dump_toml(cfg: RunConfig) -> str:
     """The resolved config as TOML (what the run used; written to <output>/config.toml)."""
     return _to_toml(cfg.model_dump(mode="json", exclude_none=True))

@@ -16,7 +16,7 @@ needs_fixtures = pytest.mark.skipif(
 )
 
 
-def docs(*texts: str | None, lang: str = "en") -> pl.DataFrame:
+def docs(*texts: str | None, lang: str | None = "en") -> pl.DataFrame:
     """A frame of documents with ids "0", "1", ... and the given texts."""
     return pl.DataFrame(
         {
@@ -26,3 +26,8 @@ def docs(*texts: str | None, lang: str = "en") -> pl.DataFrame:
         },
         schema={"id": pl.String, "text": pl.String, "lang": pl.String},
     )
+
+
+def fired(stats: dict[str, int | float]) -> set[str]:
+    """The rules that dropped at least one document."""
+    return {key.removeprefix("hit/") for key, n in stats.items() if key.startswith("hit/") and n}

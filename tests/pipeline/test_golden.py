@@ -13,7 +13,7 @@ import polars as pl
 import pytest
 from conftest import REPO
 
-from thresher.pipeline.config import load_config
+from thresher.pipeline.config import load_config, with_runner
 from thresher.pipeline.runner import run
 from thresher.pipeline.stats import funnel
 
@@ -34,9 +34,7 @@ def sample_runs(tmp_path_factory):
     cfgs = {}
     for workers in (2, 1):
         cfg = load_config(REPO / "configs" / "demo.toml", output=str(base / f"w{workers}"))
-        cfg = type(cfg).model_validate(
-            cfg.model_dump() | {"runner": {"workers": workers, "progress": False}}
-        )
+        cfg = with_runner(cfg, workers=workers, progress=False)
         cfgs[workers] = cfg
         run(cfg)
     return cfgs, base

@@ -7,41 +7,17 @@ import json
 import pickle
 import re
 from collections import Counter
-from pathlib import Path
 
 import polars as pl
 import pytest
+from conftest import FIXTURES, docs, fired
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
+from prose import P1, P2, P3, SCHEMA
 
 from thresher.stages.fineweb import FineWebQuality
 
-FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures"
-
-P1 = (
-    "Most vegetables grow best in a spot that gets at least six hours of direct sun each day. "
-    "Before you plant anything, take a week to watch how the light moves across your yard, and "
-    "note which corners stay wet after a heavy rain. Good soil matters more than any fertilizer "
-    "you can buy, so mix in a few inches of compost and turn it over with a fork. Raised beds warm "
-    "up faster in the spring and drain well, which is why many new gardeners start with one or two "
-    "of them."
-)
-P2 = (
-    "The town was founded in 1847 by a small group of families who had traveled west along the "
-    "river in search of cheap farmland. Within twenty years it had a mill, two churches and a "
-    "school that served children from the surrounding valleys. The railway arrived in 1889 and "
-    "changed everything: grain could now be shipped to the city in a single day, and the "
-    "population doubled before the end of the century. Many of the brick buildings on Main Street "
-    "date from that period and are still in use today."
-)
-P3 = (
-    "To make a simple tomato sauce, warm a generous splash of olive oil in a heavy pan and add two "
-    "cloves of sliced garlic. Let the garlic sizzle gently until it smells sweet, but take care "
-    "that it does not brown. Pour in a can of whole tomatoes, crush them with the back of a spoon, "
-    "and season with salt and a pinch of sugar. After twenty minutes of slow simmering the sauce "
-    "will thicken and turn glossy, ready to be tossed with pasta or spread on a pizza base."
-)
 SENTENCES = [s for p in (P1, P2, P3) for s in re.split(r"(?<=\.) ", p)]
 PROSE = "\n".join([P1, P2, P3])
 ZH = (
@@ -56,19 +32,6 @@ JA = (
     "市内には二千を超える寺や神社があり、毎年たくさんの観光客が訪れます。\n"
     "春には桜が咲き、秋には山の木々が赤や黄色に色づいて、町全体がとても美しくなります。"
 )
-
-SCHEMA = {"id": pl.String, "text": pl.String, "lang": pl.String}
-
-
-def docs(*texts: str | None, lang: str | None = "en") -> pl.DataFrame:
-    return pl.DataFrame(
-        {"id": [str(i) for i in range(len(texts))], "text": texts, "lang": [lang] * len(texts)},
-        schema=SCHEMA,
-    )
-
-
-def fired(stats: dict[str, int | float]) -> set[str]:
-    return {key.removeprefix("hit/") for key, n in stats.items() if key.startswith("hit/") and n}
 
 
 HEADLINES = [
