@@ -24,7 +24,7 @@ from typing import Any, Literal
 
 import numpy as np
 import polars as pl
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from thresher.fingerprints.cluster import (
     KeepPolicy,
@@ -77,6 +77,16 @@ class NearDedup(BaseModel):
     against: list[str] = []
     partitions: int = Field(8, ge=1)  # node / label partitions of the clustering rounds
     hash_ranges: int = Field(4, ge=1)  # slices of each band processed one at a time
+
+    @field_validator("keep")
+    @classmethod
+    def _keep_has_its_column(cls, v: str) -> str:
+        if v == "best":
+            raise ValueError(
+                "keep = 'best' ranks by a quality score column, and this version computes none; "
+                "choose newest, longest or first"
+            )
+        return v
 
     def minhash(self) -> MinHashParams:
         return MinHashParams(num_perm=self.num_perm, ngram=self.ngram, seed=self.seed)

@@ -51,3 +51,10 @@ def test_steps_are_frozen():
     cfg = load_config(REPO / "configs" / "demo.toml")
     with pytest.raises(ValueError):
         cfg.base.lang.min_score = 0.1  # type: ignore[misc]
+
+
+def test_keep_best_is_refused_until_a_quality_score_exists(tmp_path):
+    p = tmp_path / "c.toml"
+    p.write_text('input = "x"\noutput = "y"\n[base.near_dedup]\nkeep = "best"\n')
+    with pytest.raises(ConfigError, match=r"base\.near_dedup\.keep.*quality score"):
+        load_config(p)
