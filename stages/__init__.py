@@ -10,9 +10,11 @@ from thresher.stages.c4 import C4Quality
 from thresher.stages.fineweb import FineWebQuality
 from thresher.stages.gopher import GopherQuality, GopherRepetition
 from thresher.stages.langid import LanguageFilter
+from thresher.stages.urlfilter import UrlFilter
 
 # Stage 1, base filtering: per-document steps (exact dedup follows them across all shards).
 BASE_STEPS: dict[str, type] = {
+    "url": UrlFilter,  # first: the cheapest, and it reads no text
     "lang": LanguageFilter,
     "gopher_repetition": GopherRepetition,
     "gopher_quality": GopherQuality,
