@@ -56,6 +56,10 @@ def format_funnel(run_dir: Path) -> str:
                     lines.append(f"    {rule:<40}{_n(c[key]):>19}{_n(chars):>14}")
                 elif f"hit/{rule}" not in c:  # characters removed from kept documents
                     lines.append(f"    {rule:<40}{'-':>19}{_n(c[key]):>14}")
+            known = ("rows_in", "rows_out", "chars_in", "chars_out", "hit/", "chars/")
+            extra = {k: v for k, v in c.items() if not k.startswith(known)}
+            if extra:  # counters of steps that change text rather than drop it, e.g. pii/email
+                lines.append("    " + ", ".join(f"{k} {_n(v)}" for k, v in extra.items()))
             last_out = (c["rows_out"], c.get("chars_out", 0))
     if first_in is not None and last_out is not None:
         share = 100 * last_out[0] / first_in if first_in else 0.0

@@ -10,6 +10,7 @@ from thresher.stages.c4 import C4Quality
 from thresher.stages.fineweb import FineWebQuality
 from thresher.stages.gopher import GopherQuality, GopherRepetition
 from thresher.stages.langid import LanguageFilter
+from thresher.stages.pii import PiiRedactor
 from thresher.stages.urlfilter import UrlFilter
 
 # Stage 1, base filtering: per-document steps (exact dedup follows them across all shards).
@@ -20,4 +21,6 @@ BASE_STEPS: dict[str, type] = {
     "gopher_quality": GopherQuality,
     "c4": C4Quality,
     "fineweb": FineWebQuality,
+    # last: it drops nothing, and copies that differ only in an address dedup as one
+    "pii": PiiRedactor,
 }

@@ -225,7 +225,7 @@ def test_incremental_dedup_against_an_earlier_index(tmp_path):
     pages survive in B, and A is not reprocessed."""
     filters_off = {
         name: {"enabled": False}
-        for name in ("url", "lang", "gopher_repetition", "gopher_quality", "c4", "fineweb")
+        for name in ("url", "lang", "gopher_repetition", "gopher_quality", "c4", "fineweb", "pii")
     }
     a_rows = [{"id": f"a{i}", "text": long_text(10 + i)} for i in range(4)]
     a_rows.append({"id": "a_copy", "text": a_rows[0]["text"].upper()})  # removed within A
