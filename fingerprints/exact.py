@@ -18,11 +18,15 @@ EXACT_HASH = "xxh3_128"
 EXACT_SEED = 0
 
 
-def exact_hashes(texts: pl.Series) -> pl.Series:
-    """The exact fingerprint of each text (16-byte Binary; null text gives null)."""
-    normalised = pl.select(normalize_expr(pl.lit(texts))).to_series()
+def exact_hashes(texts: pl.Series, *, normalised: bool = False) -> pl.Series:
+    """The exact fingerprint of each text (16-byte Binary; null text gives null).
+
+    `normalised=True` skips normalize_expr for a column that already went through it.
+    """
+    if not normalised:
+        texts = pl.select(normalize_expr(pl.lit(texts))).to_series()
     digest = xxhash.xxh3_128_digest
-    out = [None if t is None else digest(t.encode("utf-8"), EXACT_SEED) for t in normalised]
+    out = [None if t is None else digest(t.encode("utf-8"), EXACT_SEED) for t in texts]
     return pl.Series("exact_hash", out, dtype=pl.Binary)
 
 

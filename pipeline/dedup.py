@@ -35,7 +35,7 @@ from thresher.fingerprints.cluster import (
     propagate_round,
 )
 from thresher.fingerprints.lsh import band_hashes, choose_bands
-from thresher.fingerprints.minhash import MinHashParams
+from thresher.fingerprints.minhash import MinHashParams, signatures
 from thresher.pipeline.io import shard_name, write_parquet_atomic
 from thresher.pipeline.stage import Stats
 
@@ -154,11 +154,17 @@ def scan_index(roots: list[tuple[Path, int]], pattern: str) -> pl.LazyFrame | No
 # Wave 1: per shard.
 
 
-def shard_fingerprints(cfg: NearDedup, df: pl.DataFrame, index: int, fp_dir: Path) -> None:
-    """Signatures, keep-policy attributes and band files of one shard's documents."""
+def shard_fingerprints(
+    cfg: NearDedup, df: pl.DataFrame, normalised: pl.Series, index: int, fp_dir: Path
+) -> None:
+    """Signatures, keep-policy attributes and band files of one shard's documents.
+
+    `normalised` is the shard's text after normalize_expr (computed once for both fingerprints).
+    """
     order = np.arange(df.height, dtype=np.int64) + index * SHARD_STRIDE
     has_text = (df["text"].str.len_chars().fill_null(0) > 0).to_numpy()
-    sigs = cfg.minhash().signatures(df["text"])
+    p = cfg.minhash()
+    sigs = signatures(normalised, p.num_perm, p.ngram, p.seed, normalised=True)
     attrs = pl.DataFrame(
         {
             "order": order,

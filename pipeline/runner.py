@@ -21,7 +21,7 @@ import logging
 import os
 import shutil
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,6 +30,7 @@ import polars as pl
 
 from thresher.fingerprints.exact import EXACT_HASH, EXACT_SEED, exact_duplicates, exact_hashes
 from thresher.fingerprints.index import open_index, write_meta
+from thresher.fingerprints.normalize import normalize_expr
 from thresher.pipeline import __version__
 from thresher.pipeline.config import STAGE_ORDER, RunConfig, dump_toml
 from thresher.pipeline.dedup import (
@@ -115,7 +116,9 @@ def base_filter_task(cfg: RunConfig, index: int, out: str) -> dict[str, Stats]:
     for col, dtype in BASE_EXTRA.items():  # a disabled step leaves its column null, not absent
         if col not in df.columns:
             df = df.with_columns(pl.lit(None, dtype).alias(col))
-    df = df.with_columns(exact_hash=exact_hashes(df["text"]))
+    # normalise once: the exact hash and the MinHash signatures read the same normalised text
+    normalised = df.select(normalize_expr("text")).to_series()
+    df = df.with_columns(exact_hash=exact_hashes(normalised, normalised=True))
     fp = df.select(
         "id",
         "exact_hash",
@@ -123,7 +126,7 @@ def base_filter_task(cfg: RunConfig, index: int, out: str) -> dict[str, Stats]:
     )
     stage = run / "base" / "_stage"
     if cfg.base.near_dedup.enabled:
-        shard_fingerprints(cfg.base.near_dedup, df, index, run / "fingerprints")
+        shard_fingerprints(cfg.base.near_dedup, df, normalised, index, run / "fingerprints")
     write_parquet_atomic(fp, run / "fingerprints" / "exact" / shard_name(index))
     _write_rejected(cfg, stage / "rejected" / shard_name(index), rejected)
     write_json_atomic(stats, stage / "stats" / f"part-{index:05d}.json", sort_keys=False)
@@ -509,11 +512,6 @@ def _manifest(
         "stats": {s: read_stats(run_dir, s) for s in stages},
         "versions": versions,
     }
-
-
-def stage_dirs(run_dir: Path) -> Iterable[str]:
-    """Stages of a run folder that have stats, in pipeline order."""
-    return [s for s in STAGE_ORDER if (run_dir / "stats" / s).is_dir()]
 
 
 def dedup_only(cfg: RunConfig) -> pl.DataFrame:
