@@ -31,13 +31,8 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import json
 import logging
-import os
 import re
-import shutil
-import subprocess
-import sys
 import tempfile
 from collections.abc import Iterator
 from importlib.metadata import version
@@ -46,8 +41,15 @@ from typing import Any
 
 import polars as pl
 
+from thresher.pipeline.fasttext_train import heldout as _heldout
+from thresher.pipeline.fasttext_train import (
+    load_fresh,
+    read_jsonl,
+    sha256_file,
+    sha256_order,
+    train_fasttext,
+)
 from thresher.pipeline.io import write_json_atomic
-from thresher.stages.langid import load_fasttext
 from thresher.stages.mgt import MAX_CHARS, machine_scores, model_input
 
 log = logging.getLogger(__name__)
@@ -62,15 +64,6 @@ LABELS = ("machine", "human")
 
 # a sentence ends at . ! ? before a space, or at one closing quote or bracket after them
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|(?<=[.!?][\"'”’)\]])\s+")
-
-
-def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
-    """Records of a JSONL file, gzip or plain."""
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", encoding="utf-8") as f:
-        for line in f:
-            if line.strip():
-                yield json.loads(line)
 
 
 def chunk_text(
@@ -106,9 +99,8 @@ def chunk_text(
 
 
 def heldout(group: str, percent: int = HELDOUT_PERCENT) -> bool:
-    """True for the held-out side: the group's sha256 falls in the first `percent` of the range."""
-    digest = hashlib.sha256(group.encode("utf-8")).digest()
-    return int.from_bytes(digest[:8], "big") % 100 < percent
+    """True for the held-out side (see the module docstring)."""
+    return _heldout(group, percent)
 
 
 def _machine_rows(fixtures_dir: Path) -> Iterator[dict[str, str]]:
@@ -169,18 +161,14 @@ def write_split(dataset: pl.DataFrame, split: str, path: Path) -> int:
     return rows.height
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def _data_files(fixtures_dir: Path) -> dict[str, Any]:
     """sha256 of every input file; the HTML pages as one digest over `name sha256` lines."""
-    files: dict[str, Any] = {n: _sha256(fixtures_dir / n) for n in (MACHINE_FILE, *HUMAN_FILES)}
+    files: dict[str, Any] = {n: sha256_file(fixtures_dir / n) for n in (MACHINE_FILE, *HUMAN_FILES)}
     cases = fixtures_dir / HTML_DIR / "cases.jsonl"
     if cases.is_file():
-        files[f"{HTML_DIR}/cases.jsonl"] = _sha256(cases)
+        files[f"{HTML_DIR}/cases.jsonl"] = sha256_file(cases)
     pages = sorted((fixtures_dir / HTML_DIR).glob("*.html.gz"))
-    listing = "".join(f"{p.name} {_sha256(p)}\n" for p in pages)
+    listing = "".join(f"{p.name} {sha256_file(p)}\n" for p in pages)
     files[f"{HTML_DIR}/*.html.gz"] = {
         "files": len(pages),
         "sha256_of_listing": hashlib.sha256(listing.encode()).hexdigest(),
@@ -215,18 +203,6 @@ QUANTIZE_PARAMS: dict[str, Any] = {
 }
 THRESHOLD = 0.5  # P(machine) at or above this is machine: the operating point of the card
 
-# fastText 0.9.2 (this wheel) trains reproducibly only as the first model of a process: a second
-# train_supervised in the same process gave other bytes, once even NaN. So every training runs in
-# a fresh interpreter that imports nothing but fasttext.
-_TRAIN_SCRIPT = """
-import json, sys
-import fasttext
-job = json.loads(sys.argv[1])
-model = fasttext.train_supervised(input=job["input"], seed=job["seed"], **job["params"])
-model.quantize(input=job["input"], **job["quantize"])
-model.save_model(job["output"])
-"""
-
 
 def fasttext_lines(df: pl.DataFrame) -> list[str]:
     """`__label__<label> <text as the step feeds it>` per row."""
@@ -239,35 +215,9 @@ def train_model(train: pl.DataFrame, out_path: Path, seed: int = 0) -> None:
 
     The rows are shuffled by the sha256 of their text, a fixed order that mixes the labels.
     """
-    keys = [hashlib.sha256(t.encode("utf-8")).hexdigest() for t in train["text"]]
-    train = train.with_columns(_key=pl.Series(keys)).sort("_key")
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory() as tmp:
-        train_file = Path(tmp) / "train.txt"
-        train_file.write_text("".join(f"{s}\n" for s in fasttext_lines(train)), encoding="utf-8")
-        tmp_out = Path(tmp) / "model.ftz"
-        job = {
-            "input": str(train_file),
-            "output": str(tmp_out),
-            "seed": seed,
-            "params": FASTTEXT_PARAMS,
-            "quantize": QUANTIZE_PARAMS,
-        }
-        run = subprocess.run(
-            [sys.executable, "-c", _TRAIN_SCRIPT, json.dumps(job)],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if run.returncode != 0:
-            raise RuntimeError(f"fastText training failed: {run.stderr.strip()[-2000:]}")
-        shutil.move(tmp_out, out_path.with_name(out_path.name + ".tmp"))
-        os.replace(out_path.with_name(out_path.name + ".tmp"), out_path)
-
-
-def _load(model_path: Path) -> Any:
-    # not load_fasttext's per-process cache: a retrained file under the same path must be re-read
-    return load_fasttext.__wrapped__(str(model_path))
+    order = sha256_order(train["text"].to_list())
+    lines = fasttext_lines(train[order])
+    train_fasttext(lines, out_path, FASTTEXT_PARAMS, QUANTIZE_PARAMS, seed=seed)
 
 
 def metrics(is_machine: list[bool], flagged: list[bool]) -> dict[str, float]:
@@ -304,7 +254,7 @@ def evaluate_mgt(
     bad = sorted({str(r.get("label")) for r in rows} - set(LABELS))
     if bad:
         raise ValueError(f"{data_jsonl}: label must be one of {LABELS}, got {bad}")
-    scores = score_texts(_load(Path(model_path)), [r["text"] for r in rows])
+    scores = score_texts(load_fresh(Path(model_path)), [r["text"] for r in rows])
     is_machine = [r["label"] == "machine" for r in rows]
     out: dict[str, Any] = metrics(is_machine, [s >= threshold for s in scores])
     out |= {"machine": sum(is_machine), "human": len(rows) - sum(is_machine)}
@@ -329,7 +279,7 @@ def train_mgt(fixtures_dir: str | Path, out_dir: str | Path, seed: int = 0) -> d
         write_split(dataset, "heldout", heldout_file)
         figures = evaluate_mgt(model_path, heldout_file)
     held = dataset.filter((pl.col("split") == "heldout") & (pl.col("label") == "human"))
-    flagged = [s >= THRESHOLD for s in score_texts(_load(model_path), held["text"].to_list())]
+    flagged = [s >= THRESHOLD for s in score_texts(load_fresh(model_path), held["text"].to_list())]
     by_source = (
         held.with_columns(
             source=pl.col("source").map_elements(_source_name, return_dtype=pl.String),
@@ -348,7 +298,7 @@ def train_mgt(fixtures_dir: str | Path, out_dir: str | Path, seed: int = 0) -> d
     )
     card: dict[str, Any] = {
         "model": model_path.name,
-        "sha256": _sha256(model_path),
+        "sha256": sha256_file(model_path),
         "bytes": model_path.stat().st_size,
         "task": "P(machine-written) of English text; labels machine, human",
         "input": f"first {MAX_CHARS} characters, whitespace flattened to single spaces "
