@@ -93,10 +93,15 @@ def _format_errors(path: str, err: ValidationError) -> str:
     return "\n".join(lines)
 
 
-def parse_config(data: dict[str, Any], source: str = "<config>") -> RunConfig:
-    """Validate a config mapping; errors name the source and each offending field."""
+def parse_config(
+    data: dict[str, Any], source: str = "<config>", base_dir: str | Path | None = None
+) -> RunConfig:
+    """Validate a config mapping; errors name the source and each offending field. Relative
+    paths of files the config names (block lists, models) are taken from `base_dir` (the config
+    file's folder) when given, else from the working directory."""
+    context = {"base_dir": str(base_dir)} if base_dir is not None else None
     try:
-        return RunConfig.model_validate(data)
+        return RunConfig.model_validate(data, context=context)
     except ValidationError as err:
         raise ConfigError(_format_errors(source, err)) from None
 
@@ -111,7 +116,7 @@ def load_config(path: str | Path, **overrides: Any) -> RunConfig:
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"{p}: not valid TOML: {err}") from None
     data |= {k: v for k, v in overrides.items() if v is not None}
-    return parse_config(data, str(p))
+    return parse_config(data, str(p), base_dir=p.resolve().parent)
 
 
 def with_runner(cfg: RunConfig, **updates: Any) -> RunConfig:

@@ -46,6 +46,10 @@ with page-level choices (names, places, numbers).
     purpose: they are for the machine-generated-text step.
   * English prose passes those filters; code and math pages often do not (Gopher's share of
     alphabetic tokens, C4's curly bracket rule), as with real pages.
+  * Personal data, for the PII step: some English articles end with a contact line (news 30 %,
+    law and general 20 %, tech 15 %; its own RNG, so the rest of the page does not depend on it):
+    an email address, a fictional phone number (NANP 555-01xx or Ofcom's 020 7946 0xxx), and on
+    tech pages a public IPv4 address (seed 0, after base filtering: 47 emails, 36 phones, 3 IPs).
   * Dates: spread evenly over 2021-11-01..2026-10-25 (every month has pages) and given the ways
     the web gives them: `article:published_time` meta, JSON-LD `datePublished`, `<time
     datetime>`, a visible line ("Published on May 17, 2024"), the URL (`/2024/05/17/slug`), or
@@ -122,6 +126,9 @@ SPAM = {
     "too_short": 6,
     "machine_generated": 6,
 }
+# share of English articles per domain that end with a contact line (email, phone or IP)
+CONTACT_SHARE = {"news": 0.3, "tech": 0.15, "law": 0.2, "general": 0.2}
+CONTACT_MAIL_HOSTS = ("newsroom.example", "mail.example.org", "example.net")
 EXACT_DUP_SHARE = 0.10  # pages that are exact copies of another page's main text
 NEAR_DUP_SHARE = 0.10  # pages that are edited copies
 MIN_PAGES = 50
@@ -1135,10 +1142,41 @@ class Generator:
         if any(close):
             blocks.append(("p", " ".join(s for s in close if s)))
         author = ex.expand("{$person}") if domain != "law" or sub == "explainer" else None
+        contact = self._contact(domain, title, author)
+        if contact:
+            blocks.append(("p", contact))
         page = Page("article", "en", domain, sub, title, blocks, None, author=author)
         if domain == "news" and self.rng.random() < 0.75:  # "RIVERTON, May 17 (Wire) -- ..."
             page.extra["dateline"] = ex.expand("{$town}").upper()
         return page
+
+    def _contact(self, domain: str, title: str, author: str | None) -> str | None:
+        """A contact line with personal data (email, phone, a server's IP) on some articles, for
+        the PII step. Its own RNG, keyed by the title, so the rest of the page is unchanged."""
+        rng = random.Random(f"thresher-sample:{self.seed}:contact:{title}")
+        share = CONTACT_SHARE.get(domain, 0.0)
+        if rng.random() >= share:
+            return None
+        first, last = (author or rng.choice(("Dana Whitlock", "Emeka Oduya"))).split(" ", 1)
+        user = f"{first}.{last}".lower().replace(" ", "")
+        mail = f"{user}@{rng.choice(CONTACT_MAIL_HOSTS)}"
+        # fictional numbers: NANP 555-01xx and Ofcom's drama range 020 7946 0xxx
+        phone = rng.choice(
+            (f"+1 415 555 01{rng.randint(0, 99):02d}", f"020 7946 0{rng.randint(0, 999):03d}")
+        )
+        if domain == "tech":
+            ip = f"93.184.{rng.randint(1, 254)}.{rng.randint(1, 254)}"
+            return (
+                f"Mirror downloads are served from {ip} while the main site moves; report "
+                f"problems to {mail}."
+            )
+        return rng.choice(
+            (
+                f"Have a tip or a correction? Email {mail} or call {phone}.",
+                f"Contact {first} {last} at {mail} or on {phone}.",
+                f"Questions about this article can be sent to {mail}.",
+            )
+        )
 
     def _special_news(
         self, sub: str, ex: Expander, used: dict[str, set[int]], target: int

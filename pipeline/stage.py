@@ -13,9 +13,11 @@ Counter names, so that `thresher stats` can build the funnel without knowing any
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Protocol
 
 import polars as pl
+from pydantic import ValidationInfo
 
 Stats = dict[str, int | float]
 StepResult = tuple[pl.DataFrame, pl.DataFrame, Stats]  # kept, dropped (with `reason`), counters
@@ -70,3 +72,15 @@ def drop_where(df: pl.DataFrame, rules: Mapping[str, pl.Expr]) -> StepResult:
         stats[f"hit/{name}"] = int(mask.sum() or 0)
         stats[f"chars/{name}"] = int(lengths.filter(mask).sum() or 0)
     return kept, dropped, stats
+
+
+def config_path(path: str, info: ValidationInfo) -> Path:
+    """A file named in config, as an absolute path (so that a worker with another working
+    directory reads the same file). A relative path is taken from the config file's folder when
+    the config came from a file (`load_config` passes it as the validation context `base_dir`),
+    else from the working directory."""
+    p = Path(path).expanduser()
+    base = (info.context or {}).get("base_dir")
+    if not p.is_absolute() and base is not None:
+        p = Path(base) / p
+    return p.resolve()

@@ -51,13 +51,12 @@ import logging
 import os
 import time
 from functools import lru_cache
-from pathlib import Path
 from typing import Literal
 
 import polars as pl
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from thresher.pipeline.stage import StepResult, drop_where
+from thresher.pipeline.stage import StepResult, config_path, drop_where
 
 log = logging.getLogger(__name__)
 
@@ -233,14 +232,13 @@ class UrlFilter(BaseModel):
 
     @field_validator("domain_files", "url_files", "banned_words_files", "soft_banned_words_files")
     @classmethod
-    def _files_exist(cls, paths: list[str]) -> list[str]:
-        # Absolute, so that a worker whose working directory differs reads the same file.
+    def _files_exist(cls, paths: list[str], info: ValidationInfo) -> list[str]:
         out = []
         for path in paths:
-            p = Path(path).expanduser()
+            p = config_path(path, info)
             if not p.is_file():
-                raise ValueError(f"{path}: no such list file (working directory {Path.cwd()})")
-            out.append(str(p.resolve()))
+                raise ValueError(f"{path}: no such list file ({p})")
+            out.append(str(p))
         return out
 
     @field_validator("extra_domains", "allow_domains")

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 from pydantic import ValidationError
 
+from thresher.pipeline.config import ConfigError, load_config
 from thresher.stages.urlfilter import UrlFilter, load_list
 
 SCHEMA = {"id": pl.String, "url": pl.String, "host": pl.String, "text": pl.String}
@@ -268,6 +269,22 @@ def test_paths_are_made_absolute(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     assert step.domain_files == [str(tmp_path / "lists" / "domains")]
     monkeypatch.chdir("/")  # a Ray worker may start elsewhere
     assert kept_ids(step, pages("http://a.test/", "http://b.test/")) == ["1"]
+
+
+def test_relative_paths_in_a_config_file_are_taken_from_its_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write(tmp_path / "conf" / "lists" / "domains", "a.test")
+    config = tmp_path / "conf" / "run.toml"
+    config.write_text(
+        'input = "x.jsonl"\noutput = "out"\n[base.url]\ndomain_files = ["lists/domains"]\n'
+    )
+    monkeypatch.chdir("/")
+    cfg = load_config(config)
+    assert cfg.base.url.domain_files == [str(tmp_path / "conf" / "lists" / "domains")]
+    (tmp_path / "conf" / "lists" / "domains").unlink()
+    with pytest.raises(ConfigError, match=r"base\.url\.domain_files.*lists/domains"):
+        load_config(config)
 
 
 @pytest.mark.parametrize("bad", ["", "example.com/path", "exa mple.com", "user@example.com"])
