@@ -7,10 +7,12 @@ or field at fault and exits non-zero (2 for bad usage or config, 1 for a failed 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from thresher.pipeline import __version__
 from thresher.pipeline.config import STAGE_ORDER
@@ -28,6 +30,7 @@ SAMPLE_EXAMPLE = """example:
 DEDUP_EXAMPLE = """example:
   thresher dedup 'corpus/*.jsonl.gz' --output runs/dedup && thresher stats runs/dedup
 """
+TRAINERS = {"mgt": "thresher.pipeline.mgt_train", "domains": "thresher.pipeline.domain_train"}
 STATS_EXAMPLE = """example:
   thresher stats runs/demo
 """
@@ -102,6 +105,62 @@ def _parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     dr.add_argument("run_dir", type=Path, help="a run's output folder")
+
+    mx = sub.add_parser(
+        "mix",
+        help="plan and write the training mixture again from a finished run",
+        description="Re-plan and re-emit mixture/ (text and token shards, mixture.json) from a "
+        "finished run's shards, with the [mixture] section of CONFIG; no stage is recomputed. "
+        "The other sections must match the run's config.",
+        epilog="example:\n  thresher run configs/demo.toml && thresher mix configs/demo.toml\n",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    mx.add_argument("config", type=Path, help="TOML run config (its [mixture] may differ)")
+    mx.add_argument("--output", help="override the config's output folder (the run to remix)")
+    mx.add_argument("--workers", type=int, help="tasks in flight at once (default: every CPU)")
+    mx.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    for name, what, train_cfg, data_help in (
+        ("mgt", "machine-generated-text classifier", "configs/mgt-train.toml",
+         "JSONL with text and label (machine | human)"),
+        ("domains", "domain classifier (code, math, law, science, general)",
+         "configs/domains-train.toml",
+         "JSONL with text and label (labels the model lacks count as general)"),
+    ):  # fmt: skip
+        t = sub.add_parser(
+            f"train-{name}",
+            help=f"train the {what} from a training config",
+            description=f"Train the {what}: a quantized fastText model and its card (data "
+            "files with sha256, parameters, held-out figures). With the shipped config it "
+            "reproduces the shipped model byte for byte.",
+            epilog=f"example:\n  thresher train-{name} {train_cfg}\n",
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        t.add_argument("config", type=Path, help="TOML training config")
+        t.add_argument("--output", type=Path, help="override the config's output folder")
+        e = sub.add_parser(
+            f"eval-{name}",
+            help=f"evaluate the {what} on labelled JSONL",
+            description=f"Score labelled texts with the {what} (the shipped model unless "
+            "--model) and print precision, recall and F1.",
+            epilog=f"example:\n  thresher eval-{name} heldout.jsonl --json\n",
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        e.add_argument("data", type=Path, help=data_help)
+        e.add_argument("--model", type=Path, help="a .ftz/.bin model (default: the shipped one)")
+        e.add_argument("--json", action="store_true", help="print one JSON object")
+
+    ed = sub.add_parser(
+        "eval-dates",
+        help="evaluate publication-date extraction on pages with known dates",
+        description="Run the extraction's date decision on a folder of HTML pages with their "
+        "true dates (the layout of ../shared/fixtures/dates) and print exact-day accuracy, "
+        "within-30-days accuracy and coverage.",
+        epilog="example:\n  thresher eval-dates ../shared/fixtures/dates\n",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    ed.add_argument("directory", type=Path, help="folder of pages and their cases file")
+    ed.add_argument("--json", action="store_true", help="print one JSON object")
     return p
 
 
@@ -121,6 +180,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             "stats": _stats,
             "dedup": _dedup,
             "dedup-report": _dedup_report,
+            "mix": _mix,
+            "train-mgt": _train,
+            "eval-mgt": _eval_mgt,
+            "train-domains": _train,
+            "eval-domains": _eval_domains,
+            "eval-dates": _eval_dates,
         }
         return verbs[args.verb](args)
     except (ValueError, RuntimeError, OSError) as err:
@@ -146,7 +211,7 @@ def _run(args: argparse.Namespace) -> int:
     from thresher.pipeline.runner import run
     from thresher.pipeline.stats import format_funnel
 
-    run(cfg, until=args.until or "base")
+    run(cfg, until=args.until or STAGE_ORDER[-1])
     print(format_funnel(Path(cfg.output)))
     return 0
 
@@ -165,6 +230,83 @@ def _dedup(args: argparse.Namespace) -> int:
     print(format_funnel(Path(cfg.output)))
     removed = clusters.height - int(clusters["keep"].sum())
     print(f"clusters.parquet: {clusters.height:,} documents, {removed:,} duplicates removed")
+    return 0
+
+
+def _mix(args: argparse.Namespace) -> int:
+    from thresher.pipeline.config import load_config, with_runner
+    from thresher.pipeline.runner import remix
+
+    cfg = load_config(args.config, output=args.output)
+    cfg = with_runner(cfg, workers=args.workers, progress=False if args.no_progress else None)
+    summary = remix(cfg)
+    _print_mixture(summary)
+    return 0
+
+
+def _print_mixture(summary: dict[str, Any]) -> None:
+    print(f"{'bucket':<24}{'target':>8}{'achieved':>10}{'tokens':>14}{'docs':>9}{'epochs':>8}")
+    for b in summary["buckets"]:
+        print(
+            f"{b['name']:<24}{b['target_share']:>8.3f}{b['achieved_share']:>10.3f}"
+            f"{b['tokens']:>14,}{b['documents']:>9,}{b['epochs']:>8.2f}"
+        )
+
+
+def _print_json_or(args: argparse.Namespace, result: dict[str, Any], text: str) -> None:
+    print(json.dumps(result, sort_keys=True) if args.json else text)
+
+
+def _train(args: argparse.Namespace) -> int:
+    """train-mgt / train-domains: both modules have load_train_config and train_<name>."""
+    import importlib
+
+    name = args.verb.removeprefix("train-")
+    module = importlib.import_module(TRAINERS[name])
+    cfg = module.load_train_config(args.config, output=args.output)
+    card = getattr(module, f"train_{name}")(cfg)
+    print(json.dumps(card["heldout"], sort_keys=True))
+    return 0
+
+
+def _eval_mgt(args: argparse.Namespace) -> int:
+    from thresher.pipeline.mgt_train import evaluate_mgt
+
+    r = evaluate_mgt(args.model, args.data)
+    text = (
+        f"{args.data}: {r['machine']:,} machine, {r['human']:,} human texts "
+        f"(threshold {r['threshold']})\n"
+        f"precision {r['precision']:.4f}  recall {r['recall']:.4f}  f1 {r['f1']:.4f}  "
+        f"fpr {r['fpr']:.4f} (share of human texts flagged)"
+    )
+    _print_json_or(args, r, text)
+    return 0
+
+
+def _eval_domains(args: argparse.Namespace) -> int:
+    from thresher.pipeline.domain_train import evaluate_domains
+
+    r = evaluate_domains(args.model, args.data)
+    rows = [f"{'label':<12}{'precision':>10}{'recall':>10}{'f1':>10}{'support':>9}"]
+    for label, m in sorted((k, v) for k, v in r.items() if isinstance(v, dict)):
+        rows.append(
+            f"{label:<12}{m['precision']:>10.4f}{m['recall']:>10.4f}{m['f1']:>10.4f}"
+            f"{m['support']:>9,}"
+        )
+    rows.append(f"macro F1 {r['macro_f1']:.4f}")
+    _print_json_or(args, r, "\n".join(rows))
+    return 0
+
+
+def _eval_dates(args: argparse.Namespace) -> int:
+    from thresher.pipeline.eval_dates import evaluate_dates
+
+    r = evaluate_dates(args.directory)
+    text = (
+        f"{args.directory}: {r['n']:,} pages; exact day {r['exact_day']:.4f}, "
+        f"within 30 days {r['within_30_days']:.4f}, coverage {r['coverage']:.4f}"
+    )
+    _print_json_or(args, r, text)
     return 0
 
 

@@ -9,20 +9,17 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator
+from pydantic import BaseModel, Field, ValidationError, create_model, field_validator
 
 from thresher.pipeline.dedup import NearDedup
 from thresher.pipeline.readers import ReadConfig
+from thresher.pipeline.stage import Frozen
 from thresher.stages import BASE_STEPS
 from thresher.stages.extract import Extractor
 
-STAGE_ORDER = ("extract", "base")  # --until takes one of these
-
-
-class Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+STAGE_ORDER = ("extract", "base", "domains", "recency", "mixture")  # --until takes one of these
 
 
 class ExactDedup(Frozen):
@@ -85,29 +82,37 @@ class ConfigError(ValueError):
     """A config file that cannot be read or does not validate; the message names file and field."""
 
 
-def _format_errors(path: str, err: ValidationError) -> str:
-    lines = [f"{path}: invalid config"]
+def _format_errors(path: str, err: ValidationError, what: str = "config") -> str:
+    lines = [f"{path}: invalid {what}"]
     for e in err.errors():
         where = ".".join(str(p) for p in e["loc"]) or "(top level)"
         lines.append(f"  {where}: {e['msg']}")
     return "\n".join(lines)
 
 
-def parse_config(
-    data: dict[str, Any], source: str = "<config>", base_dir: str | Path | None = None
-) -> RunConfig:
-    """Validate a config mapping; errors name the source and each offending field. Relative
-    paths of files the config names (block lists, models) are taken from `base_dir` (the config
-    file's folder) when given, else from the working directory."""
+M = TypeVar("M", bound=BaseModel)
+
+
+def validate_config(
+    model: type[M],
+    data: dict[str, Any],
+    source: str = "<config>",
+    base_dir: str | Path | None = None,
+    what: str = "config",
+) -> M:
+    """Validate a config mapping as `model`; errors name the source and each offending field.
+    Relative paths of files the config names (block lists, models) are taken from `base_dir`
+    (the config file's folder) when given, else from the working directory."""
     context = {"base_dir": str(base_dir)} if base_dir is not None else None
     try:
-        return RunConfig.model_validate(data, context=context)
+        return model.model_validate(data, context=context)
     except ValidationError as err:
-        raise ConfigError(_format_errors(source, err)) from None
+        raise ConfigError(_format_errors(source, err, what)) from None
 
 
-def load_config(path: str | Path, **overrides: Any) -> RunConfig:
-    """Read a TOML run config; `overrides` (e.g. input=, output=) replace top-level keys."""
+def read_toml(path: str | Path, **overrides: Any) -> dict[str, Any]:
+    """A TOML file as a mapping; `overrides` replace top-level keys (None leaves a key as it is).
+    A missing or malformed file is a ConfigError naming it."""
     p = Path(path)
     try:
         data = tomllib.loads(p.read_text(encoding="utf-8"))
@@ -115,8 +120,20 @@ def load_config(path: str | Path, **overrides: Any) -> RunConfig:
         raise ConfigError(f"{p}: config file not found") from None
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"{p}: not valid TOML: {err}") from None
-    data |= {k: v for k, v in overrides.items() if v is not None}
-    return parse_config(data, str(p), base_dir=p.resolve().parent)
+    return data | {k: v for k, v in overrides.items() if v is not None}
+
+
+def parse_config(
+    data: dict[str, Any], source: str = "<config>", base_dir: str | Path | None = None
+) -> RunConfig:
+    """Validate a run config mapping (see validate_config)."""
+    return validate_config(RunConfig, data, source, base_dir)
+
+
+def load_config(path: str | Path, **overrides: Any) -> RunConfig:
+    """Read a TOML run config; `overrides` (e.g. input=, output=) replace top-level keys."""
+    p = Path(path)
+    return parse_config(read_toml(p, **overrides), str(p), base_dir=p.resolve().parent)
 
 
 def with_runner(cfg: RunConfig, **updates: Any) -> RunConfig:

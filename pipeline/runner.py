@@ -210,17 +210,15 @@ class Executor:
     progress: bool = True
     _remote: dict[Callable[..., Any], Any] = field(default_factory=dict)
 
-    def map(
-        self, desc: str, fn: Callable[..., dict[str, Stats]], calls: list[tuple]
-    ) -> list[dict[str, Stats]]:
+    def map(self, desc: str, fn: Callable[..., Any], calls: list[tuple]) -> list[Any]:
         """Run fn(*args) for every args in calls; results in the order of `calls`."""
-        results: list[dict[str, Stats]] = [{} for _ in calls]
+        results: list[Any] = [{} for _ in calls]
         if not calls:
             return results
         bar = _progress(desc, len(calls), self.progress)
         docs, start = 0, time.monotonic()
 
-        def done(stats: dict[str, Stats]) -> None:
+        def done(stats: Any) -> None:
             nonlocal docs
             docs += _docs_in(stats)
             rate = docs / max(time.monotonic() - start, 1e-9)
@@ -252,13 +250,22 @@ class Executor:
             if bar is not None:
                 bar.close()
 
+    def mapper(self, desc: str) -> Callable[[Callable[..., Any], list[tuple]], list[Any]]:
+        """`map_fn(fn, calls)` for stage modules that run their own waves (domains, mixture)."""
+        return lambda fn, calls: self.map(desc, fn, calls)
 
-def _docs_in(stats: dict[str, Stats]) -> int:
+
+def _docs_in(stats: Any) -> int:
+    """Documents a task read, for the progress bar (0 when its result does not say)."""
+    if not isinstance(stats, dict) or not stats:
+        return 0
     for step in ("read", "extract"):
-        if step in stats:
+        if isinstance(stats.get(step), dict):
             return int(stats[step].get("documents", stats[step].get("rows_in", 0)))
-    first = next(iter(stats.values()), {})
-    return int(first.get("rows_in", 0))
+    first = next(iter(stats.values()))
+    if isinstance(first, dict):
+        return int(first.get("rows_in", 0))
+    return int(stats.get("rows_in", 0) or 0)
 
 
 def _progress(desc: str, total: int, enabled: bool) -> Any:
@@ -267,6 +274,15 @@ def _progress(desc: str, total: int, enabled: bool) -> Any:
     from tqdm import tqdm
 
     return tqdm(total=total, desc=desc, unit="shard", dynamic_ncols=True)
+
+
+def executor(cfg: RunConfig) -> Executor:
+    """The run's executor, as [runner] says; starts or joins Ray when it is the Ray one."""
+    workers = cfg.runner.workers or os.cpu_count() or 1
+    use_ray = cfg.runner.executor == "ray"
+    if use_ray:
+        start_ray(cfg.runner.ray_address, workers)
+    return Executor(workers=workers, use_ray=use_ray, progress=cfg.runner.progress)
 
 
 def start_ray(address: str | None, workers: int) -> None:
@@ -341,11 +357,7 @@ def run(cfg: RunConfig, until: str = STAGE_ORDER[-1]) -> dict[str, Any]:
     inputs = resolve_inputs(cfg, run_dir)
     if not inputs:
         raise RunError(f"input {cfg.input!r} matched no files")
-    workers = cfg.runner.workers or os.cpu_count() or 1
-    use_ray = cfg.runner.executor == "ray"
-    if use_ray:
-        start_ray(cfg.runner.ray_address, workers)
-    ex = Executor(workers=workers, use_ray=use_ray, progress=cfg.runner.progress)
+    ex = executor(cfg)
     out = str(run_dir)
     timings: dict[str, float] = {}
     stages_done: list[str] = []
@@ -383,9 +395,154 @@ def run(cfg: RunConfig, until: str = STAGE_ORDER[-1]) -> dict[str, Any]:
         timings["base"] = round(time.monotonic() - t, 3)
         stages_done.append("base")
 
+    n = len(inputs)
+    for stage, runner in (
+        ("domains", _domains_stage),
+        ("recency", _recency_stage),
+        ("mixture", _mixture_stage),
+    ):
+        if STAGE_ORDER.index(until) < STAGE_ORDER.index(stage):
+            break
+        section = getattr(cfg, stage, None)
+        if section is None or not section.enabled:
+            continue
+        t = time.monotonic()
+        runner(cfg, ex, run_dir, n)
+        timings[stage] = round(time.monotonic() - t, 3)
+        stages_done.append(stage)
+
     manifest = _manifest(cfg, run_dir, inputs, stages_done, timings)
     write_json_atomic(manifest, run_dir / "manifest.json")
     return manifest
+
+
+# ---------------------------------------------------------------------------------------------
+# Stage 2 (domains), stage 3 (recency) and the mixture. Their modules hold the logic; the runner
+# gives them shards, a Ray-backed map and the run folder, and writes each stage's funnel stats.
+
+
+def _upstream(cfg: RunConfig, stage: str) -> str:
+    """The folder a stage reads: the nearest enabled stage before it."""
+    before = STAGE_ORDER[: STAGE_ORDER.index(stage)]
+    for name in reversed(before):
+        if name in ("extract", "base") or getattr(cfg, name).enabled:
+            return name
+    return "extract"
+
+
+def distribution(counters: Stats, prefix: str) -> Stats:
+    """`<prefix>docs/<x>` and `<prefix>chars/<x>` counters renamed `docs:<x>` / `chars:<x>`:
+    the funnel shows them as a distribution table, not as removed documents."""
+    out: Stats = {}
+    for key, value in counters.items():
+        for kind in ("docs", "chars"):
+            if key.startswith(f"{prefix}{kind}/"):
+                out[f"{kind}:{key.removeprefix(f'{prefix}{kind}/')}"] = value
+    return out
+
+
+def _shard_totals(df: pl.DataFrame) -> Stats:
+    chars = int(df.select(pl.col("text").str.len_chars().sum()).item() or 0)
+    return {"rows_in": df.height, "rows_out": df.height, "chars_in": chars, "chars_out": chars}
+
+
+def domains_stats_task(cfg: RunConfig, index: int, out: str) -> dict[str, Stats]:
+    """The funnel counters of one domains shard: documents and characters per domain and per
+    source of the label (classifier or site)."""
+    from thresher.stages.domains import domain_stats
+
+    run = Path(out)
+    df = pl.read_parquet(run / "domains" / shard_name(index))
+    counters = domain_stats(df)
+    stats = {"domains": _shard_totals(df) | distribution(counters, "")}
+    extra = {k: v for k, v in counters.items() if k.startswith("source/")}
+    stats["domains"] |= extra
+    write_json_atomic(stats, run / "stats" / "domains" / f"part-{index:05d}.json", sort_keys=False)
+    return stats
+
+
+def _domains_stage(cfg: RunConfig, ex: Executor, run_dir: Path, n: int) -> None:
+    from thresher.stages.domains import run_domains
+
+    shards = [run_dir / _upstream(cfg, "domains") / shard_name(i) for i in range(n)]
+    summary = run_domains(shards, run_dir / "domains", cfg.domains, ex.mapper("domains"))
+    write_json_atomic(summary, run_dir / "domains" / "summary.json", sort_keys=False)
+    todo = [
+        (cfg, i, str(run_dir))
+        for i in range(n)
+        if not (run_dir / "stats" / "domains" / f"part-{i:05d}.json").exists()
+    ]
+    ex.map("domain stats", domains_stats_task, todo)
+
+
+def recency_task(cfg: RunConfig, index: int, out: str, src: str, as_of: Any) -> dict[str, Stats]:
+    """Stage 3 on one shard: age, bucket, weight and news/tech flag; token counts when the
+    mixture follows (counted here, in the shard tasks, so the sampler reads them)."""
+    from thresher.stages.recency import apply_recency, recency_stats
+
+    run = Path(out)
+    df = pl.read_parquet(run / src / shard_name(index))
+    df = apply_recency(df, cfg.recency, as_of)
+    if cfg.mixture.enabled:
+        from thresher.pipeline.mixture import add_tokens
+
+        df = add_tokens(df, cfg.mixture.tokenizer)
+    counters = recency_stats(df)
+    step = _shard_totals(df) | distribution(counters, "")
+    step |= {k: v for k, v in counters.items() if not k.startswith(("docs/", "chars/"))}
+    if "n_tokens" in df.columns:
+        step["tokens"] = int(df["n_tokens"].sum() or 0)
+    stats = {"recency": step}
+    _finish(run, "recency", index, df, [], stats, cfg)
+    return stats
+
+
+def _as_of(cfg: RunConfig, run_dir: Path, n: int) -> Any:
+    """`recency.as_of`, else the latest crawl date of the run's documents (never the clock)."""
+    from thresher.stages.recency import default_as_of
+
+    if cfg.recency.as_of is not None:
+        return cfg.recency.as_of
+    shards = [str(run_dir / "extract" / shard_name(i)) for i in range(n)]
+    latest = pl.scan_parquet(shards).select(pl.col("crawl_date").max()).collect().item()
+    return default_as_of([latest])
+
+
+def _recency_stage(cfg: RunConfig, ex: Executor, run_dir: Path, n: int) -> None:
+    as_of = _as_of(cfg, run_dir, n)
+    src = _upstream(cfg, "recency")
+    todo = [
+        (cfg, i, str(run_dir), src, as_of)
+        for i in range(n)
+        if not (run_dir / "recency" / shard_name(i)).exists()
+    ]
+    log.info("recency: as_of %s, reading %s/", as_of, src)
+    ex.map("recency", recency_task, todo)
+
+
+def _mixture_stage(cfg: RunConfig, ex: Executor, run_dir: Path, n: int) -> dict[str, Any]:
+    from thresher.pipeline.mixture import make_mixture
+
+    shards = [run_dir / _upstream(cfg, "mixture") / shard_name(i) for i in range(n)]
+    seed = cfg.mixture.seed if cfg.mixture.seed is not None else cfg.seed
+    return make_mixture(shards, run_dir / "mixture", cfg.mixture, seed, ex.mapper("mixture"))
+
+
+def remix(cfg: RunConfig) -> dict[str, Any]:
+    """`thresher mix`: plan and write the mixture again from a finished run's shards, without
+    recomputing any stage (the old mixture/ is replaced)."""
+    run_dir = Path(cfg.output)
+    manifest = run_dir / "manifest.json"
+    if not manifest.exists():
+        raise RunError(f"{run_dir}: no finished run here (no manifest.json); run it first")
+    n = len(json.loads(manifest.read_text(encoding="utf-8"))["inputs"])
+    src = _upstream(cfg, "mixture")
+    missing = [i for i in range(n) if not (run_dir / src / shard_name(i)).exists()]
+    if missing:
+        raise RunError(f"{run_dir / src}: {len(missing)} of {n} shards missing; rerun the run")
+    ex = executor(cfg)
+    shutil.rmtree(run_dir / "mixture", ignore_errors=True)
+    return _mixture_stage(cfg, ex, run_dir, n)
 
 
 DECISIONS_SCHEMA: dict[str, pl.DataType] = {

@@ -42,8 +42,10 @@ with page-level choices (names, places, numbers).
   * Spam fails the heuristic filters of stages/ (Gopher, C4, FineWeb): keyword stuffing and
     town doorway pages ("Best cheap plumber in TOWN", one per town, a near-copy family by design:
     `template_group`) on repetition, link farms and lists on line rules, lorem ipsum, very short
-    pages. The machine-like pages (a bigram chain over the banks; spun SEO filler) pass them on
-    purpose: they are for the machine-generated-text step.
+    pages. The machine-like pages pass them on purpose: they are for the machine-generated-text
+    step. A third are essays written by a language model (Claude wrote the `llm.*` bank of
+    sample_spam.txt for this sample), the kind of text the step's classifier learnt; a third
+    spun SEO filler; a third word salad from a bigram chain over the banks.
   * English prose passes those filters; code and math pages often do not (Gopher's share of
     alphabetic tokens, C4's curly bracket rule), as with real pages.
   * Personal data, for the PII step: some English articles end with a contact line (news 30 %,
@@ -1478,7 +1480,11 @@ class Generator:
         return Page("spam", "en", None, None, title, [("p", text)], None)
 
     def _machine_generated(self, ex: Expander, used: dict[str, set[int]], index: int) -> Page:
-        if index % 2 == 0:
+        """Three kinds in turn: an essay written by a language model (the `llm.*` bank), spun
+        SEO filler around a keyword, word salad from a bigram chain."""
+        if index % 3 == 0:
+            return self._llm_essay(ex, used)
+        if index % 3 == 2:
             return self._markov(ex)
         spam = self.banks["spam"]
         ex.fixed["kw"] = self.rng.choice(spam.pool("seo", "topic"))
@@ -1491,6 +1497,18 @@ class Generator:
                 if h:
                     blocks.append(("h2", h))
         title = ex(self.rng.choice(spam.items("seo.title")))
+        return Page("spam", "en", None, None, title, blocks, None)
+
+    def _llm_essay(self, ex: Expander, used: dict[str, set[int]]) -> Page:
+        """Paragraphs from the bank of model-written reflections, and a model-written close."""
+        blocks: list[Block] = []
+        for _ in range(self.rng.randint(4, 6)):
+            sents = [self.take(ex, "spam", "llm.body", used) for _ in range(self.rng.randint(1, 2))]
+            blocks.append(("p", " ".join(s for s in sents if s)))
+        close = self.take(ex, "spam", "llm.close", used)
+        if close:
+            blocks.append(("p", close))
+        title = ex(self.rng.choice(self.banks["spam"].items("llm.title")))
         return Page("spam", "en", None, None, title, blocks, None)
 
     def _markov(self, ex: Expander) -> Page:

@@ -17,10 +17,17 @@ from pathlib import Path
 from typing import Protocol
 
 import polars as pl
-from pydantic import ValidationInfo
+from pydantic import BaseModel, ConfigDict, ValidationInfo
 
 Stats = dict[str, int | float]
 StepResult = tuple[pl.DataFrame, pl.DataFrame, Stats]  # kept, dropped (with `reason`), counters
+
+
+class Frozen(BaseModel):
+    """Base of config models: immutable (so a step can be shipped to workers and hashed), and
+    an unknown key is an error that names it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
 
 class Step(Protocol):

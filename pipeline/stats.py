@@ -25,6 +25,19 @@ def _n(x: float) -> str:
     return f"{int(x):,}"
 
 
+def _distribution(c: Stats) -> list[str]:
+    """Lines for `docs:<x>` / `chars:<x>` counters (a stage that labels documents rather than
+    dropping them: domains, age buckets): documents, characters and the share of characters."""
+    names = [k.removeprefix("docs:") for k in c if k.startswith("docs:")]
+    total = sum(c.get(f"chars:{x}", 0) for x in names)
+    out = []
+    for x in names:
+        chars = c.get(f"chars:{x}", 0)
+        share = f"{100 * chars / total:.1f}% of chars" if total else ""
+        out.append(f"    {x:<40}{_n(c[f'docs:{x}']):>19}{_n(chars):>14}  {share}")
+    return out
+
+
 def format_funnel(run_dir: Path) -> str:
     """The funnel as a table for the terminal."""
     data = funnel(run_dir)
@@ -56,7 +69,9 @@ def format_funnel(run_dir: Path) -> str:
                     lines.append(f"    {rule:<40}{_n(c[key]):>19}{_n(chars):>14}")
                 elif f"hit/{rule}" not in c:  # characters removed from kept documents
                     lines.append(f"    {rule:<40}{'-':>19}{_n(c[key]):>14}")
+            lines += _distribution(c)
             known = ("rows_in", "rows_out", "chars_in", "chars_out", "hit/", "chars/")
+            known += ("docs:", "chars:")
             extra = {k: v for k, v in c.items() if not k.startswith(known)}
             if extra:  # counters of steps that change text rather than drop it, e.g. pii/email
                 lines.append("    " + ", ".join(f"{k} {_n(v)}" for k, v in extra.items()))

@@ -10,6 +10,7 @@ from thresher.stages.c4 import C4Quality
 from thresher.stages.fineweb import FineWebQuality
 from thresher.stages.gopher import GopherQuality, GopherRepetition
 from thresher.stages.langid import LanguageFilter
+from thresher.stages.mgt import MachineText
 from thresher.stages.pii import PiiRedactor
 from thresher.stages.urlfilter import UrlFilter
 
@@ -17,6 +18,8 @@ from thresher.stages.urlfilter import UrlFilter
 BASE_STEPS: dict[str, type] = {
     "url": UrlFilter,  # first: the cheapest, and it reads no text
     "lang": LanguageFilter,
+    # after lang: the model and the function-word profile are English; other languages pass
+    "mgt": MachineText,
     "gopher_repetition": GopherRepetition,
     "gopher_quality": GopherQuality,
     "c4": C4Quality,

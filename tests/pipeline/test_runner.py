@@ -14,6 +14,7 @@ import pytest
 from thresher.pipeline.config import parse_config
 from thresher.pipeline.runner import RunError, run
 from thresher.pipeline.stats import format_funnel
+from thresher.stages import BASE_STEPS
 
 PROSE = [
     "The river rose through the night and by morning the lower streets of the town were flooded.",
@@ -66,6 +67,7 @@ def config(tmp: Path, **runner):
                 "gopher_quality": {"enabled": False},
                 "c4": {"enabled": False},
                 "fineweb": {"enabled": False},
+                "mgt": {"enabled": False},
             },
             "runner": {"executor": "local", "progress": False} | runner,
         }
@@ -188,6 +190,7 @@ def test_near_duplicates_across_shards_keep_the_newest(tmp_path):
                 "gopher_quality": {"enabled": False},
                 "c4": {"enabled": False},
                 "fineweb": {"enabled": False},
+                "mgt": {"enabled": False},
             },
             "runner": {"executor": "local", "progress": False},
         }
@@ -225,7 +228,7 @@ def test_incremental_dedup_against_an_earlier_index(tmp_path):
     pages survive in B, and A is not reprocessed."""
     filters_off = {
         name: {"enabled": False}
-        for name in ("url", "lang", "gopher_repetition", "gopher_quality", "c4", "fineweb", "pii")
+        for name in BASE_STEPS
     }
     a_rows = [{"id": f"a{i}", "text": long_text(10 + i)} for i in range(4)]
     a_rows.append({"id": "a_copy", "text": a_rows[0]["text"].upper()})  # removed within A
