@@ -161,6 +161,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     ed.add_argument("directory", type=Path, help="folder of pages and their cases file")
     ed.add_argument("--json", action="store_true", help="print one JSON object")
+    ed.add_argument(
+        "--htmldate", action="store_true", help="also score htmldate alone, for comparison"
+    )
     return p
 
 
@@ -299,14 +302,10 @@ def _eval_domains(args: argparse.Namespace) -> int:
 
 
 def _eval_dates(args: argparse.Namespace) -> int:
-    from thresher.pipeline.eval_dates import evaluate_dates
+    from thresher.pipeline.eval_dates import evaluate_dates, format_report
 
-    r = evaluate_dates(args.directory)
-    text = (
-        f"{args.directory}: {r['n']:,} pages; exact day {r['exact_day']:.4f}, "
-        f"within 30 days {r['within_30_days']:.4f}, coverage {r['coverage']:.4f}"
-    )
-    _print_json_or(args, r, text)
+    r = evaluate_dates(args.directory, compare_htmldate=args.htmldate)
+    _print_json_or(args, r, format_report(r))
     return 0
 
 

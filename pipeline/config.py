@@ -18,6 +18,7 @@ from thresher.pipeline.readers import ReadConfig
 from thresher.pipeline.stage import Frozen
 from thresher.stages import BASE_STEPS
 from thresher.stages.extract import Extractor
+from thresher.stages.recency import Recency
 
 STAGE_ORDER = ("extract", "base", "domains", "recency", "mixture")  # --until takes one of these
 
@@ -68,6 +69,7 @@ class RunConfig(Frozen):
     read: ReadConfig = ReadConfig()
     extract: Extractor = Extractor()
     base: BaseFilter = BaseFilter()  # type: ignore[valid-type]
+    recency: Recency = Recency()
     runner: Runner = Runner()
 
     @field_validator("input")

@@ -21,8 +21,9 @@ import logging
 import os
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -425,20 +426,22 @@ def _upstream(cfg: RunConfig, stage: str) -> str:
     """The folder a stage reads: the nearest enabled stage before it."""
     before = STAGE_ORDER[: STAGE_ORDER.index(stage)]
     for name in reversed(before):
-        if name in ("extract", "base") or getattr(cfg, name).enabled:
+        section = getattr(cfg, name, None)
+        if name in ("extract", "base") or (section is not None and section.enabled):
             return name
     return "extract"
 
 
-def distribution(counters: Stats, prefix: str) -> Stats:
-    """`<prefix>docs/<x>` and `<prefix>chars/<x>` counters renamed `docs:<x>` / `chars:<x>`:
-    the funnel shows them as a distribution table, not as removed documents."""
-    out: Stats = {}
-    for key, value in counters.items():
-        for kind in ("docs", "chars"):
-            if key.startswith(f"{prefix}{kind}/"):
-                out[f"{kind}:{key.removeprefix(f'{prefix}{kind}/')}"] = value
-    return out
+def distribution(counters: Stats, names: Iterable[str], flag: bool = False) -> Stats:
+    """`docs/<x>` and `chars/<x>` counters of the given names renamed `docs:<x>` / `chars:<x>`
+    (`flag_docs:` / `flag_chars:` for overlapping subsets): the funnel shows them as a
+    distribution with shares of characters, not as removed documents."""
+    prefix = "flag_" if flag else ""
+    return {
+        f"{prefix}{kind}:{x}": counters.get(f"{kind}/{x}", 0)
+        for x in names
+        for kind in ("docs", "chars")
+    }
 
 
 def _shard_totals(df: pl.DataFrame) -> Stats:
@@ -454,9 +457,9 @@ def domains_stats_task(cfg: RunConfig, index: int, out: str) -> dict[str, Stats]
     run = Path(out)
     df = pl.read_parquet(run / "domains" / shard_name(index))
     counters = domain_stats(df)
-    stats = {"domains": _shard_totals(df) | distribution(counters, "")}
-    extra = {k: v for k, v in counters.items() if k.startswith("source/")}
-    stats["domains"] |= extra
+    labels = [k.removeprefix("docs/") for k in counters if k.startswith("docs/")]
+    stats = {"domains": _shard_totals(df) | distribution(counters, labels)}
+    stats["domains"] |= {k: v for k, v in counters.items() if k.startswith("source/")}
     write_json_atomic(stats, run / "stats" / "domains" / f"part-{index:05d}.json", sort_keys=False)
     return stats
 
@@ -478,18 +481,19 @@ def _domains_stage(cfg: RunConfig, ex: Executor, run_dir: Path, n: int) -> None:
 def recency_task(cfg: RunConfig, index: int, out: str, src: str, as_of: Any) -> dict[str, Stats]:
     """Stage 3 on one shard: age, bucket, weight and news/tech flag; token counts when the
     mixture follows (counted here, in the shard tasks, so the sampler reads them)."""
-    from thresher.stages.recency import apply_recency, recency_stats
+    from thresher.stages.recency import BUCKETS, apply_recency, recency_stats
 
     run = Path(out)
     df = pl.read_parquet(run / src / shard_name(index))
     df = apply_recency(df, cfg.recency, as_of)
-    if cfg.mixture.enabled:
+    mixture = getattr(cfg, "mixture", None)
+    if mixture is not None and mixture.enabled:
         from thresher.pipeline.mixture import add_tokens
 
-        df = add_tokens(df, cfg.mixture.tokenizer)
+        df = add_tokens(df, mixture.tokenizer)
     counters = recency_stats(df)
-    step = _shard_totals(df) | distribution(counters, "")
-    step |= {k: v for k, v in counters.items() if not k.startswith(("docs/", "chars/"))}
+    step = _shard_totals(df) | distribution(counters, BUCKETS)
+    step |= distribution(counters, ("recent", "news_tech", "recent_news_tech"), flag=True)
     if "n_tokens" in df.columns:
         step["tokens"] = int(df["n_tokens"].sum() or 0)
     stats = {"recency": step}
@@ -498,14 +502,22 @@ def recency_task(cfg: RunConfig, index: int, out: str, src: str, as_of: Any) -> 
 
 
 def _as_of(cfg: RunConfig, run_dir: Path, n: int) -> Any:
-    """`recency.as_of`, else the latest crawl date of the run's documents (never the clock)."""
-    from thresher.stages.recency import default_as_of
-
+    """`recency.as_of`, else the latest crawl date of the run's documents (never the clock);
+    input without crawl dates (JSONL, Parquet) falls back to the latest publication date, and
+    input with no date at all to 1970-01-01 (every document is then undated: ages are null
+    whatever as_of is)."""
     if cfg.recency.as_of is not None:
         return cfg.recency.as_of
     shards = [str(run_dir / "extract" / shard_name(i)) for i in range(n)]
-    latest = pl.scan_parquet(shards).select(pl.col("crawl_date").max()).collect().item()
-    return default_as_of([latest])
+    latest = (
+        pl.scan_parquet(shards)
+        .select(pl.col("crawl_date").max(), pl.col("published").max())
+        .collect()
+        .row(0)
+    )
+    if latest[0] is None:
+        log.warning("recency: no crawl dates in the input; as_of from publication dates")
+    return latest[0] or latest[1] or date(1970, 1, 1)
 
 
 def _recency_stage(cfg: RunConfig, ex: Executor, run_dir: Path, n: int) -> None:

@@ -28,13 +28,14 @@ def _n(x: float) -> str:
 def _distribution(c: Stats) -> list[str]:
     """Lines for `docs:<x>` / `chars:<x>` counters (a stage that labels documents rather than
     dropping them: domains, age buckets): documents, characters and the share of characters."""
-    names = [k.removeprefix("docs:") for k in c if k.startswith("docs:")]
-    total = sum(c.get(f"chars:{x}", 0) for x in names)
     out = []
-    for x in names:
-        chars = c.get(f"chars:{x}", 0)
-        share = f"{100 * chars / total:.1f}% of chars" if total else ""
-        out.append(f"    {x:<40}{_n(c[f'docs:{x}']):>19}{_n(chars):>14}  {share}")
+    for kind in ("", "flag_"):  # flag_: overlapping subsets (e.g. recent news+tech), not a split
+        names = [k.removeprefix(f"{kind}docs:") for k in c if k.startswith(f"{kind}docs:")]
+        total = sum(c.get(f"{kind}chars:{x}", 0) for x in names) if not kind else c["chars_out"]
+        for x in names:
+            chars = c.get(f"{kind}chars:{x}", 0)
+            share = f"{100 * chars / total:.1f}% of chars" if total else ""
+            out.append(f"    {x:<40}{_n(c[f'{kind}docs:{x}']):>19}{_n(chars):>14}  {share}")
     return out
 
 
@@ -71,7 +72,7 @@ def format_funnel(run_dir: Path) -> str:
                     lines.append(f"    {rule:<40}{'-':>19}{_n(c[key]):>14}")
             lines += _distribution(c)
             known = ("rows_in", "rows_out", "chars_in", "chars_out", "hit/", "chars/")
-            known += ("docs:", "chars:")
+            known += ("docs:", "chars:", "flag_docs:", "flag_chars:")
             extra = {k: v for k, v in c.items() if not k.startswith(known)}
             if extra:  # counters of steps that change text rather than drop it, e.g. pii/email
                 lines.append("    " + ", ".join(f"{k} {_n(v)}" for k, v in extra.items()))

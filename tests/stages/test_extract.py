@@ -59,7 +59,8 @@ def test_extracts_main_text_and_metadata_without_boilerplate():
     assert "cookies" not in row["text"] and "All rights reserved" not in row["text"]
     assert row["title"] == "Council backs new bridge"
     assert row["published"] == date(2024, 5, 17)
-    assert row["date_source"] == "html"
+    assert row["date_source"] == "url"  # /2024/05/17/ in the URL; the meta tag agrees
+    assert row["date_confidence"] == pytest.approx(0.95)
     assert row["page_type"] == "article"
     assert stats["html_in"] == 1
 
@@ -82,7 +83,7 @@ def test_time_limit_interrupts_slow_work():
 
 
 def test_slow_page_is_rejected_with_extract_timeout(monkeypatch):
-    def slow(self, html, url):
+    def slow(self, html, url, crawl_date=None, input_date=None):
         while True:
             pass
 
@@ -111,3 +112,42 @@ def test_extraction_on_annotated_pages_finds_main_text_and_leaves_boilerplate():
             absent += " ".join(s.split()) not in text
     assert found / n_with >= 0.90, (found, n_with)
     assert absent / n_without >= 0.90, (absent, n_without)
+
+
+def with_urls(df: pl.DataFrame, *urls: str | None) -> pl.DataFrame:
+    return df.with_columns(url=pl.Series(list(urls), dtype=pl.String))
+
+
+def test_html_date_from_markup_when_the_url_has_none():
+    kept, _, stats = Extractor()(with_urls(raw((ARTICLE, None)), "https://x.org/bridge"))
+    row = kept.row(0, named=True)
+    assert (row["published"], row["date_source"]) == (date(2024, 5, 17), "meta")
+    assert stats["date/meta"] == 1
+
+
+def test_dates_after_the_crawl_are_discarded():
+    late = ARTICLE.replace(b"2024-05-17T09:00:00Z", b"2024-07-01T09:00:00Z")  # crawl: 2024-06-01
+    kept, _, _ = Extractor()(with_urls(raw((late, None)), "https://x.org/bridge"))
+    row = kept.row(0, named=True)
+    assert row["published"] is None or row["published"] <= date(2024, 6, 1)
+    assert row["date_source"] != "meta"
+
+
+def test_text_records_are_dated_from_url_and_input_date_and_undated_get_zero_confidence():
+    df = with_urls(
+        raw((None, "Text one."), (None, "Text two."), (None, "Text three.")),
+        "https://x.org/2024/05/17/post",
+        "https://x.org/2024/05/17/post",
+        "https://x.org/about",
+    ).with_columns(published=pl.Series([None, date(2024, 5, 20), None], dtype=pl.Date))
+    kept, _, stats = Extractor()(df)
+    assert kept["published"].to_list() == [date(2024, 5, 17), date(2024, 5, 20), None]
+    assert kept["date_source"].to_list() == ["url", "input", None]
+    assert kept["date_confidence"].to_list() == pytest.approx([0.95, 0.8, 0.0])
+    assert stats["date/none"] == 1
+
+
+def test_input_date_beats_html_evidence():
+    df = raw((ARTICLE, None)).with_columns(published=pl.Series([date(2024, 5, 1)], dtype=pl.Date))
+    kept, _, _ = Extractor()(df)
+    assert (kept["published"][0], kept["date_source"][0]) == (date(2024, 5, 1), "input")

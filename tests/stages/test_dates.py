@@ -1,0 +1,192 @@
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import lxml.html
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from thresher.stages.dates import (
+    CONFIDENCE,
+    MIN_DATE,
+    DateEvidence,
+    decide_date,
+    gather_evidence,
+    htmldate_max,
+    meta_published,
+    parse_date_value,
+    text_published,
+    unwrap_url,
+    url_dates,
+)
+
+
+@pytest.mark.parametrize(
+    ("url", "full", "month"),
+    [
+        ("https://x.org/2024/05/17/bridge-vote", date(2024, 5, 17), (2024, 5)),
+        ("https://x.org/2024/5/7/bridge", date(2024, 5, 7), (2024, 5)),
+        ("https://x.org/blog/2024-05-17-bridge-vote.html", date(2024, 5, 17), (2024, 5)),
+        ("https://x.org/a_2024_05_17_b", date(2024, 5, 17), (2024, 5)),
+        ("https://x.org/2024/05/17", date(2024, 5, 17), (2024, 5)),
+        # a one-digit "day" that starts a slug is not a day
+        ("https://blog.x.de/2023/10/3-fragen-an-tina/", None, (2023, 10)),
+        ("http://blog.python.org/2016/12/python-360.html", None, (2016, 12)),
+        ("https://x.org/2024/02/30/no-such-day", None, (2024, 2)),
+        ("https://x.org/article?id=20240517", None, None),
+        ("https://2024-05-17.example.org/page", None, None),  # the host is not searched
+        ("https://x.org/1987/05/17/too-early", None, None),
+        ("https://x.org/about", None, None),
+        (None, None, None),
+    ],
+)
+def test_url_date_patterns(url, full, month):
+    assert url_dates(url) == (full, month)
+
+
+def test_wayback_urls_are_unwrapped_and_bound_the_date():
+    url = "https://web.archive.org/web/20160218174457/http://x.de/2010/05/17/post/"
+    inner, snapshot = unwrap_url(url)
+    assert inner == "http://x.de/2010/05/17/post/" and snapshot == date(2016, 2, 18)
+    ev = gather_evidence(None, url, None, crawl_date=date(2020, 1, 1))
+    assert ev.url_full == date(2010, 5, 17) and ev.upper_bound == date(2016, 2, 18)
+    assert htmldate_max(date(2020, 1, 1), url) == "2016-02-18"
+    assert htmldate_max(None, "https://x.org/") is None
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("2024-05-17T09:00:00Z", date(2024, 5, 17)),
+        ("2024-05-17", date(2024, 5, 17)),
+        ("20240517T0900", date(2024, 5, 17)),
+        ("18.10.2019 17:08", date(2019, 10, 18)),
+        ("06/13/2019", date(2019, 6, 13)),  # month first: 13 cannot be a month
+        ("13/06/2019", date(2019, 6, 13)),
+        ("01/10/2017", None),  # ambiguous
+        ("yesterday", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_markup_date_values(value, expected):
+    assert parse_date_value(value) == expected
+
+
+def page(head: str = "", body: str = "") -> lxml.html.HtmlElement:
+    return lxml.html.fromstring(f"<html><head>{head}</head><body>{body}</body></html>")
+
+
+def test_structured_published_dates_in_document_order_and_no_modified_ones():
+    tree = page(
+        '<meta property="article:modified_time" content="2022-01-12T10:00:00Z">'
+        '<meta property="article:published_time" content="2021-11-29T14:13:37+00:00">'
+        '<script type="application/ld+json">{"@graph": [{"@type": "NewsArticle", '
+        '"datePublished": "2021-11-28", "dateModified": "2022-01-12"}]}</script>',
+        '<span itemprop="datePublished" content="2021-11-27">27 Nov</span>'
+        '<time datetime="2019-01-01" pubdate>sidebar item</time>',
+    )
+    assert meta_published(tree) == [date(2021, 11, 29), date(2021, 11, 27), date(2021, 11, 28)]
+
+
+def test_broken_json_ld_still_gives_its_date():
+    tree = page('<script type="application/ld+json">{"datePublished": "2020-03-01",}</script>')
+    assert meta_published(tree) == [date(2020, 3, 1)]
+
+
+def test_labelled_dates_in_text_skip_update_labels():
+    tree = page(
+        body="<p>Letzte Änderung: 31.10.2023 - 14:49</p><p>Erschienen am: 01.11.2023</p>"
+        "<p>Published on May 17, 2024</p><script>var s = 'Published: 2001-01-01';</script>"
+    )
+    assert text_published(tree) == [date(2023, 11, 1), date(2024, 5, 17)]
+    assert text_published(page(body="<p>publié le 3 mars 2021</p>")) == [date(2021, 3, 3)]
+
+
+def test_priorities_url_then_meta_then_text_then_htmldate():
+    url, meta, text, hd = date(2024, 5, 17), date(2024, 5, 16), date(2024, 5, 15), date(2024, 5, 14)
+    full = DateEvidence(url_full=url, meta=(meta,), text=(text,), htmldate=hd)
+    assert decide_date(full).source == "url"
+    assert decide_date(DateEvidence(meta=(meta,), text=(text,), htmldate=hd)).published == meta
+    assert decide_date(DateEvidence(text=(text,), htmldate=hd)).source == "text"
+    assert decide_date(DateEvidence(htmldate=hd)).source == "htmldate"
+    assert decide_date(DateEvidence()) == decide_date(DateEvidence(meta=()))
+    assert decide_date(DateEvidence()).published is None
+    assert decide_date(DateEvidence()).confidence == 0.0
+
+
+def test_meta_date_confirmed_by_htmldate_beats_the_first_one():
+    ev = DateEvidence(meta=(date(2019, 12, 12), date(2019, 12, 9)), htmldate=date(2019, 12, 9))
+    d = decide_date(ev)
+    assert (d.published, d.source) == (date(2019, 12, 9), "meta")
+
+
+def test_partial_url_date_prefers_an_agreeing_candidate_and_distrusts_day_one():
+    ev = DateEvidence(url_month=(2023, 10), meta=(date(2023, 9, 1),), htmldate=date(2023, 10, 5))
+    assert decide_date(ev).published == date(2023, 10, 5)
+    guess = decide_date(DateEvidence(url_month=(2018, 8), htmldate=date(2018, 8, 1)))
+    assert guess.published == date(2018, 8, 1) and guess.confidence < CONFIDENCE["htmldate"]
+
+
+def test_crawl_date_bound_discards_later_dates_and_falls_back():
+    crawl = date(2024, 6, 1)
+    ev = DateEvidence(
+        url_full=date(2024, 6, 2), meta=(date(2024, 7, 1), date(2024, 5, 1)), upper_bound=crawl
+    )
+    d = decide_date(ev)
+    assert (d.published, d.source) == (date(2024, 5, 1), "meta")
+    only_late = DateEvidence(
+        url_full=date(2024, 6, 2), htmldate=date(2025, 1, 1), upper_bound=crawl
+    )
+    assert decide_date(only_late).published is None
+    same_day = DateEvidence(url_full=crawl, upper_bound=crawl)
+    assert decide_date(same_day).published == crawl
+
+
+def test_dates_before_1995_are_discarded():
+    ev = DateEvidence(meta=(date(1970, 1, 1),), htmldate=date(2003, 4, 9))
+    assert decide_date(ev).published == date(2003, 4, 9)
+    assert decide_date(DateEvidence(input=date(1990, 1, 1))).published is None
+
+
+def test_input_date_wins_and_is_bounded_too():
+    ev = DateEvidence(url_full=date(2024, 5, 17), input=date(2024, 5, 1))
+    assert decide_date(ev).source == "input"
+    late = DateEvidence(
+        url_full=date(2024, 5, 17), input=date(2025, 1, 1), upper_bound=date(2024, 6, 1)
+    )
+    assert decide_date(late).source == "url"
+
+
+dates = st.dates(min_value=date(1900, 1, 1), max_value=date(2100, 1, 1))
+
+
+@given(
+    url=st.none() | dates,
+    meta=st.lists(dates, max_size=3),
+    text=st.lists(dates, max_size=2),
+    hd=st.none() | dates,
+    bound=st.none() | dates,
+)
+def test_decision_is_inside_the_bounds_with_a_confidence_in_range(url, meta, text, hd, bound):
+    d = decide_date(
+        DateEvidence(
+            url_full=url, meta=tuple(meta), text=tuple(text), htmldate=hd, upper_bound=bound
+        )
+    )
+    assert 0.0 <= d.confidence <= 1.0
+    assert (d.published is None) == (d.source is None) == (d.confidence == 0.0)
+    if d.published is not None:
+        assert d.published >= MIN_DATE
+        assert bound is None or d.published <= bound
+        assert d.published in {url, *meta, *text, hd}
+
+
+def test_min_date_floor_is_1995():
+    assert MIN_DATE - timedelta(days=1) == date(1994, 12, 31)
+
+
+def test_a_bare_year_from_htmldate_gets_a_low_confidence():
+    d = decide_date(DateEvidence(htmldate=date(2004, 1, 1)))
+    assert d.published == date(2004, 1, 1) and d.confidence < CONFIDENCE["htmldate"]
