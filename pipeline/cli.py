@@ -216,6 +216,10 @@ def _run(args: argparse.Namespace) -> int:
 
     run(cfg, until=args.until or STAGE_ORDER[-1])
     print(format_funnel(Path(cfg.output)))
+    mixture = Path(cfg.output) / "mixture" / "mixture.json"
+    if mixture.exists():
+        _print_mixture(json.loads(mixture.read_text(encoding="utf-8")))
+        print(f"training shards: {mixture.parent}/ (Megatron data path in mixture.json)")
     return 0
 
 
@@ -248,6 +252,10 @@ def _mix(args: argparse.Namespace) -> int:
 
 
 def _print_mixture(summary: dict[str, Any]) -> None:
+    print(
+        f"mixture: {summary['total_tokens']:,} tokens ({summary['tokenizer']['name']}), "
+        f"seed {summary['seed']}"
+    )
     print(f"{'bucket':<24}{'target':>8}{'achieved':>10}{'tokens':>14}{'docs':>9}{'epochs':>8}")
     for b in summary["buckets"]:
         print(
@@ -287,17 +295,11 @@ def _eval_mgt(args: argparse.Namespace) -> int:
 
 
 def _eval_domains(args: argparse.Namespace) -> int:
-    from thresher.pipeline.domain_train import evaluate_domains
+    from thresher.pipeline.domain_train import evaluate_domains, format_figures
 
     r = evaluate_domains(args.model, args.data)
-    rows = [f"{'label':<12}{'precision':>10}{'recall':>10}{'f1':>10}{'support':>9}"]
-    for label, m in sorted((k, v) for k, v in r.items() if isinstance(v, dict)):
-        rows.append(
-            f"{label:<12}{m['precision']:>10.4f}{m['recall']:>10.4f}{m['f1']:>10.4f}"
-            f"{m['support']:>9,}"
-        )
-    rows.append(f"macro F1 {r['macro_f1']:.4f}")
-    _print_json_or(args, r, "\n".join(rows))
+    # per label both under per_label and at the top level, beside macro_f1
+    _print_json_or(args, r | r["per_label"], format_figures(r))
     return 0
 
 

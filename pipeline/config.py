@@ -14,9 +14,11 @@ from typing import Any, Literal, TypeVar
 from pydantic import BaseModel, Field, ValidationError, create_model, field_validator
 
 from thresher.pipeline.dedup import NearDedup
+from thresher.pipeline.mixture import Mixture
 from thresher.pipeline.readers import ReadConfig
 from thresher.pipeline.stage import Frozen
 from thresher.stages import BASE_STEPS
+from thresher.stages.domains import Domains
 from thresher.stages.extract import Extractor
 from thresher.stages.recency import Recency
 
@@ -69,7 +71,9 @@ class RunConfig(Frozen):
     read: ReadConfig = ReadConfig()
     extract: Extractor = Extractor()
     base: BaseFilter = BaseFilter()  # type: ignore[valid-type]
+    domains: Domains = Domains()
     recency: Recency = Recency()
+    mixture: Mixture = Mixture()
     runner: Runner = Runner()
 
     @field_validator("input")
@@ -154,6 +158,8 @@ def _toml_value(v: Any) -> str:
         return "true" if v else "false"
     if isinstance(v, int | float):
         return repr(v)
+    if isinstance(v, dict):  # an inline table, e.g. a mixture bucket in a list of buckets
+        return "{ " + ", ".join(f"{k} = {_toml_value(x)}" for k, x in v.items()) + " }"
     if isinstance(v, list):
         return "[" + ", ".join(_toml_value(x) for x in v) + "]"
     s = str(v).replace("\\", "\\\\").replace('"', '\\"')

@@ -323,26 +323,27 @@ def resolve_inputs(cfg: RunConfig, run: Path) -> list[str]:
     return sorted(dict.fromkeys(paths))
 
 
-def _check_same_config(run: Path, text: str) -> None:
-    """Refuse to resume a run folder that was made with a different config (runner aside)."""
+def _check_same_config(run: Path, text: str, free: tuple[str, ...] = ("runner",)) -> None:
+    """Refuse to resume a run folder that was made with a different config; the `free` tables
+    may differ ([runner] says how to run, not what to compute)."""
     old = run / "config.toml"
     if not old.exists():
         return
 
     def comparable(t: str) -> str:
-        # The [runner] table says how to run, not what to compute: it may change between reruns.
         out, skip = [], False
         for line in t.splitlines():
             if line.startswith("["):
-                skip = line.strip() == "[runner]"
-            if not skip:
+                skip = line.strip().strip("[]").split(".")[0] in free
+            if not skip and not line.startswith("output = "):  # a moved run folder is the same
                 out.append(line)
         return "\n".join(out)
 
     if comparable(old.read_text(encoding="utf-8")) != comparable(text):
         raise RunError(
-            f"{old}: the output folder holds a run made with another config; "
-            "use another --output, or delete the folder to start over"
+            f"{old}: the output folder holds a run made with another config"
+            + (f" (only [{'], ['.join(free)}] may differ)" if len(free) > 1 else "")
+            + "; use another --output, or delete the folder to start over"
         )
 
 
@@ -465,7 +466,7 @@ def domains_stats_task(cfg: RunConfig, index: int, out: str) -> dict[str, Stats]
 
 
 def _domains_stage(cfg: RunConfig, ex: Executor, run_dir: Path, n: int) -> None:
-    from thresher.stages.domains import run_domains
+    from thresher.pipeline.domain_train import run_domains
 
     shards = [run_dir / _upstream(cfg, "domains") / shard_name(i) for i in range(n)]
     summary = run_domains(shards, run_dir / "domains", cfg.domains, ex.mapper("domains"))
@@ -488,7 +489,7 @@ def recency_task(cfg: RunConfig, index: int, out: str, src: str, as_of: Any) -> 
     df = apply_recency(df, cfg.recency, as_of)
     mixture = getattr(cfg, "mixture", None)
     if mixture is not None and mixture.enabled:
-        from thresher.pipeline.mixture import add_tokens
+        from thresher.pipeline.tokens import add_tokens
 
         df = add_tokens(df, mixture.tokenizer)
     counters = recency_stats(df)
@@ -548,13 +549,16 @@ def remix(cfg: RunConfig) -> dict[str, Any]:
     if not manifest.exists():
         raise RunError(f"{run_dir}: no finished run here (no manifest.json); run it first")
     n = len(json.loads(manifest.read_text(encoding="utf-8"))["inputs"])
+    _check_same_config(run_dir, dump_toml(cfg), free=("runner", "mixture"))
     src = _upstream(cfg, "mixture")
     missing = [i for i in range(n) if not (run_dir / src / shard_name(i)).exists()]
     if missing:
         raise RunError(f"{run_dir / src}: {len(missing)} of {n} shards missing; rerun the run")
     ex = executor(cfg)
     shutil.rmtree(run_dir / "mixture", ignore_errors=True)
-    return _mixture_stage(cfg, ex, run_dir, n)
+    summary = _mixture_stage(cfg, ex, run_dir, n)
+    write_text_atomic(dump_toml(cfg), run_dir / "config.toml")  # the [mixture] it now holds
+    return summary
 
 
 DECISIONS_SCHEMA: dict[str, pl.DataType] = {
@@ -693,7 +697,7 @@ def dedup_only(cfg: RunConfig) -> pl.DataFrame:
     data = cfg.model_dump()
     data["base"] = data["base"] | steps_off
     cfg = type(cfg).model_validate(data)
-    run(cfg)
+    run(cfg, until="base")
     out = Path(cfg.output)
     ids = pl.scan_parquet(out / "extract" / "*.parquet").select("id")
     decisions = pl.scan_parquet(out / "fingerprints" / "clusters.parquet")

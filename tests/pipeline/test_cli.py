@@ -3,7 +3,19 @@ from conftest import REPO
 
 from thresher.pipeline.cli import main
 
-VERBS = ["run", "sample", "stats", "dedup", "dedup-report"]
+VERBS = [
+    "run",
+    "sample",
+    "stats",
+    "dedup",
+    "dedup-report",
+    "mix",
+    "train-mgt",
+    "eval-mgt",
+    "train-domains",
+    "eval-domains",
+    "eval-dates",
+]
 
 
 @pytest.mark.parametrize("verb", VERBS)

@@ -21,10 +21,12 @@ pytestmark = pytest.mark.slow
 
 
 def digests(run_dir: Path) -> dict[str, str]:
+    """sha256 of every shard of every stage and of every mixture file."""
+    files = [p for p in run_dir.rglob("*.parquet") if "sample" not in p.parts]
+    files += list((run_dir / "mixture").glob("*"))
     return {
         str(p.relative_to(run_dir)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(run_dir.rglob("*.parquet"))
-        if "sample" not in p.parts
+        for p in sorted(files)
     }
 
 
@@ -70,6 +72,35 @@ def test_golden_run_writes_every_stage(sample_runs):
     assert kept.filter(pl.col("dup_count") > 1).height > 0
 
 
+def test_golden_run_labels_domains_dates_and_mixes(sample_runs):
+    _, base = sample_runs
+    out = base / "w2"
+    truth = {t["url"]: t for t in map(json.loads, (out / "sample" / "sample-truth.jsonl").open())}
+    domains = pl.read_parquet(out / "domains" / "part-*.parquet")
+    recency = pl.read_parquet(out / "recency" / "part-*.parquet")
+    assert domains.height == recency.height == pl.read_parquet(out / "base" / "*.parquet").height
+    # the sample's law and science pages are found, and what is labelled a domain is one
+    labelled = domains.filter(pl.col("domain") != "general")
+    right = sum(truth[u]["domain"] == d for u, d in labelled.select("url", "domain").rows())
+    assert right >= 0.9 * labelled.height
+    assert {"law", "science"} <= set(labelled["domain"])
+    # dates: every page the sample dates in its URL or metadata gets that date
+    dated = recency.filter(pl.col("date_source").is_in(["url", "meta"]))
+    assert dated.height > 50
+    assert all(str(p) == truth[u]["published"] for u, p in dated.select("url", "published").rows())
+    data = funnel(out)["recency"]["recency"]
+    assert data["flag_docs:recent_news_tech"] > 0 and data["docs:<1y"] > 0
+    # the mixture meets every target share within 0.5 percentage points
+    mix = json.loads((out / "mixture" / "mixture.json").read_text())
+    assert {b["name"] for b in mix["buckets"]} >= {"recent_news_tech", "general"}
+    for b in mix["buckets"]:
+        assert abs(b["achieved_share"] - b["target_share"]) <= 0.005, b
+    parts = pl.read_parquet(out / "mixture" / "part-*.parquet")
+    assert parts["n_tokens"].sum() + parts.height == mix["total_tokens"]
+    bins = sum(p.stat().st_size for p in (out / "mixture").glob("tokens-*.bin"))
+    assert bins == 4 * mix["total_tokens"]  # int32 ids, one EOS per document
+
+
 def test_one_or_two_workers_give_identical_bytes(sample_runs):
     _, base = sample_runs
     assert digests(base / "w1") == digests(base / "w2")
@@ -85,3 +116,32 @@ def test_resume_recomputes_one_deleted_shard(sample_runs):
     run(cfgs[1])
     assert digests(out) == before
     assert {p: p.stat().st_mtime_ns for p in others} == others
+
+
+def test_mix_replans_from_a_finished_run_without_recomputing(sample_runs, tmp_path, capsys):
+    import shutil
+
+    from thresher.pipeline.cli import main
+
+    _, base = sample_runs
+    out = tmp_path / "run"
+    shutil.copytree(base / "w2", out)
+    stage_files = {p: p.stat().st_mtime_ns for p in out.rglob("part-*.parquet")}
+    stage_files = {p: t for p, t in stage_files.items() if "mixture" not in p.parts}
+    config = tmp_path / "mix.toml"
+    demo = (REPO / "configs" / "demo.toml").read_text()
+    config.write_text(
+        demo.replace("[base.url]", "[mixture]\nseed = 7\nout_parts = 2\n\n[base.url]").replace(
+            '"blocklists/', f'"{REPO / "configs" / "blocklists"}/'
+        )
+    )
+    assert main(["mix", str(config), "--output", str(out), "--no-progress"]) == 0
+    mix = json.loads((out / "mixture" / "mixture.json").read_text())
+    assert mix["seed"] == 7 and len(list((out / "mixture").glob("tokens-*.bin"))) == 2
+    assert all(abs(b["achieved_share"] - b["target_share"]) <= 0.005 for b in mix["buckets"])
+    assert {p: p.stat().st_mtime_ns for p in stage_files} == stage_files
+    assert "recent_news_tech" in capsys.readouterr().out
+    # another base filter is another run: refused, naming what may differ
+    config.write_text(config.read_text().replace("min_score = 0.65", "min_score = 0.7"))
+    assert main(["mix", str(config), "--output", str(out), "--no-progress"]) == 1
+    assert "[runner], [mixture]" in capsys.readouterr().err

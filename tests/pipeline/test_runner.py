@@ -69,6 +69,7 @@ def config(tmp: Path, **runner):
                 "fineweb": {"enabled": False},
                 "mgt": {"enabled": False},
             },
+            "mixture": {"enabled": False},  # these tests are about base
             "runner": {"executor": "local", "progress": False} | runner,
         }
     )
@@ -148,6 +149,7 @@ def test_no_input_is_a_clear_error(tmp_path):
         {
             "input": str(tmp_path / "none" / "*.warc.gz"),
             "output": str(tmp_path / "o"),
+            "mixture": {"enabled": False},  # these tests are about base
             "runner": {"executor": "local"},
         }
     )
@@ -192,6 +194,7 @@ def test_near_duplicates_across_shards_keep_the_newest(tmp_path):
                 "fineweb": {"enabled": False},
                 "mgt": {"enabled": False},
             },
+            "mixture": {"enabled": False},  # these tests are about base
             "runner": {"executor": "local", "progress": False},
         }
     )
@@ -226,10 +229,7 @@ def test_a_corrupted_index_file_is_refused(tmp_path):
 def test_incremental_dedup_against_an_earlier_index(tmp_path):
     """Run A, then B = A's input plus new pages against A's index: only new, non-duplicate
     pages survive in B, and A is not reprocessed."""
-    filters_off = {
-        name: {"enabled": False}
-        for name in BASE_STEPS
-    }
+    filters_off = {name: {"enabled": False} for name in BASE_STEPS}
     a_rows = [{"id": f"a{i}", "text": long_text(10 + i)} for i in range(4)]
     a_rows.append({"id": "a_copy", "text": a_rows[0]["text"].upper()})  # removed within A
     write_jsonl(tmp_path / "a" / "a.jsonl", a_rows)
@@ -240,6 +240,7 @@ def test_incremental_dedup_against_an_earlier_index(tmp_path):
                 "input": str(tmp_path / "a"),
                 "output": str(run_a),
                 "base": filters_off,
+                "mixture": {"enabled": False},  # these tests are about base
                 "runner": {"executor": "local", "progress": False},
             }
         )
@@ -265,6 +266,7 @@ def test_incremental_dedup_against_an_earlier_index(tmp_path):
                 "input": str(tmp_path / "b"),
                 "output": str(run_b),
                 "base": filters_off | {"near_dedup": {"against": [str(run_a)], "keep": "first"}},
+                "mixture": {"enabled": False},  # these tests are about base
                 "runner": {"executor": "local", "progress": False},
             }
         )
@@ -294,6 +296,7 @@ def test_incremental_dedup_refuses_an_index_made_otherwise(tmp_path):
             "input": str(tmp_path / "dump"),
             "output": str(tmp_path / "run_b"),
             "base": {"near_dedup": {"against": [str(run_a)], "num_perm": 64}},
+            "mixture": {"enabled": False},  # these tests are about base
             "runner": {"executor": "local", "progress": False},
         }
     )
