@@ -30,20 +30,14 @@ html/ fixture pages come out general. On the synthetic demo sample it finds code
 35/35, math 21/33 and science 16/31 articles, and site recall adds 6 math and 2 code pages
 (figures and weak spots: that module's docstring).
 
-Weights. `weights` is not used here: it is the sampler's per-domain sampling weight
-(`weight_mode = "weight"`, unnamed domains 1.0) or target share of the mixture's tokens
-(`weight_mode = "share"`, unnamed domains share the rest), kept in this section because it names
-this stage's labels and is validated against them. A recipe that expands code, math and law:
+Enrichment. How much of each domain goes into the training mixture is the sampler's decision:
+its [mixture] buckets select documents by `domain` and give each bucket a target share of the
+tokens (`thresher.pipeline.mixture`; configs/recipe-enrich.toml expands code, math and law).
+This stage only labels. Settings that suit a web-scale run:
 
     [domains]
     min_score = 0.5
     thresholds = { law = 0.6 }          # law is the rarest seed set: ask a little more of it
-    weight_mode = "weight"
-    weights = { code = 3.0, math = 3.0, law = 2.0 }   # science, general: 1.0
-
-    # or, as target shares of the mixture's tokens:
-    # weight_mode = "share"
-    # weights = { code = 0.15, math = 0.10, law = 0.05 }
 
     [domains.sites]
     min_pages = 20          # at web scale
@@ -55,7 +49,6 @@ This module does no I/O beyond loading the model (once per process).
 from __future__ import annotations
 
 import logging
-import re
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
@@ -212,11 +205,6 @@ class Domains(Frozen):
     # classify again, up to n times, stopping early when an iteration recalls nothing new.
     iterations: int = Field(default=1, ge=1, le=10)
     train: tuple[SeedFile, ...] = ()  # seed files for retraining (iterations > 1 only)
-    # For the sampler: per-domain sampling weight (weight_mode "weight": >= 0, unnamed domains
-    # 1.0) or target share of the mixture's tokens ("share": each in [0, 1], sum <= 1, unnamed
-    # domains share the rest in proportion to their size).
-    weights: dict[str, float] = Field(default_factory=dict)
-    weight_mode: Literal["weight", "share"] = "weight"
 
     @field_validator("model")
     @classmethod
@@ -237,24 +225,10 @@ class Domains(Frozen):
     def _check(self) -> Domains:
         if self.iterations > 1 and not self.train:
             raise ValueError(f"iterations = {self.iterations} needs train (seed files)")
-        for label in self.weights:
-            if not re.fullmatch(r"[a-z][a-z0-9_]*", label):
-                raise ValueError(f"weights.{label}: a label is lowercase letters, digits, _")
         if self.model is None:  # the shipped labels are known: check names now
-            for field, names in (("thresholds", self.thresholds), ("weights", self.weights)):
-                unknown = sorted(set(names) - set(SHIPPED_LABELS))
-                if unknown:
-                    raise ValueError(f"{field}: unknown labels {unknown}; known {SHIPPED_LABELS}")
-        if self.weight_mode == "weight":
-            bad = {k: w for k, w in self.weights.items() if w < 0}
-            if bad:
-                raise ValueError(f"weights: a weight must be >= 0, got {bad}")
-        else:
-            bad = {k: w for k, w in self.weights.items() if not 0 <= w <= 1}
-            if bad:
-                raise ValueError(f"weights: a target share must be in [0, 1], got {bad}")
-            if sum(self.weights.values()) > 1 + 1e-9:
-                raise ValueError(f"weights: target shares sum to {sum(self.weights.values())} > 1")
+            unknown = sorted(set(self.thresholds) - set(SHIPPED_LABELS))
+            if unknown:
+                raise ValueError(f"thresholds: unknown labels {unknown}; known {SHIPPED_LABELS}")
         return self
 
     def model_path(self) -> Path:

@@ -188,17 +188,13 @@ def test_config_validation_names_the_field() -> None:
         Domains(thresholds={"chemistry": 0.5})
     with pytest.raises(ValidationError, match="thresholds"):
         Domains(thresholds={"math": 1.5})
-    with pytest.raises(ValidationError, match="weights"):
-        Domains(weights={"code": -1.0})
-    with pytest.raises(ValidationError, match="weights"):
-        Domains(weights={"code": 0.7, "math": 0.5}, weight_mode="share")
     with pytest.raises(ValidationError, match="iterations"):
         Domains(iterations=2)
     with pytest.raises(ValidationError, match="min_share"):
         Domains(sites={"min_share": 0})
     with pytest.raises(ValidationError, match="min_wrods"):
         Domains(sites={"min_wrods": 3})
-    ok = Domains(weights={"code": 0.1, "math": 0.1, "law": 0.05}, weight_mode="share")
+    ok = Domains(thresholds={"law": 0.6}, sites={"min_pages": 20})
     assert pickle.loads(pickle.dumps(ok)) == ok
 
 
@@ -318,5 +314,4 @@ def test_docstring_recipe_validates() -> None:
     text = "\n".join(ln for ln in lines if not ln.startswith("#"))
     data = tomllib.loads(text)
     cfg = Domains.model_validate(data["domains"])
-    assert cfg.weights == {"code": 3.0, "math": 3.0, "law": 2.0}
     assert cfg.sites.min_pages == 20 and cfg.threshold("law") == 0.6
