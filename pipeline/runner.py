@@ -58,6 +58,7 @@ from thresher.pipeline.io import (
 from thresher.pipeline.readers import expand_inputs, read_records
 from thresher.pipeline.stage import Stats, drop_where
 from thresher.stages import BASE_STEPS
+from thresher.stages.domain_hint import run_exempting
 from thresher.stages.extract import EXTRACT_SCHEMA
 
 log = logging.getLogger(__name__)
@@ -109,8 +110,9 @@ def base_filter_task(cfg: RunConfig, index: int, out: str) -> dict[str, Stats]:
     df = read_shard(run / "extract" / shard_name(index), EXTRACT_SCHEMA)
     stats: dict[str, Stats] = {}
     rejected: list[pl.DataFrame] = []
+    hint = cfg.base.domain_hint
     for name, step in cfg.base.steps():
-        df, dropped, s = step(df)
+        df, dropped, s = run_exempting(name, step, df, hint)
         merge_stats(stats, name, s)
         if dropped.height:
             rejected.append(rejected_frame(dropped, "base"))

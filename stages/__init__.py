@@ -7,6 +7,7 @@ section from this mapping, and the runner calls the steps in this order.
 from __future__ import annotations
 
 from thresher.stages.c4 import C4Quality
+from thresher.stages.domain_hint import DomainHint
 from thresher.stages.fineweb import FineWebQuality
 from thresher.stages.gopher import GopherQuality, GopherRepetition
 from thresher.stages.langid import LanguageFilter
@@ -20,6 +21,8 @@ BASE_STEPS: dict[str, type] = {
     "lang": LanguageFilter,
     # after lang: the model and the function-word profile are English; other languages pass
     "mgt": MachineText,
+    # before the prose rules: confident code and math pages skip them (stages/domain_hint.py)
+    "domain_hint": DomainHint,
     "gopher_repetition": GopherRepetition,
     "gopher_quality": GopherQuality,
     "c4": C4Quality,
