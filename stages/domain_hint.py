@@ -55,7 +55,7 @@ class DomainHint(Frozen):
         hint = pl.when(label.is_in(self.domains) & (label != GENERAL)).then(label)
         out = df.with_columns(scored.select(hint.alias(HINT_COLUMN)).to_series())
         kept, dropped, stats = passthrough(out)
-        counts = out[HINT_COLUMN].drop_nulls().value_counts()
+        counts = out[HINT_COLUMN].drop_nulls().value_counts().sort(HINT_COLUMN)
         for d, n in counts.iter_rows():
             stats[f"hinted/{d}"] = int(n)
         return kept, dropped, stats
@@ -77,6 +77,6 @@ def run_exempting(name: str, step: object, df: pl.DataFrame, hint: DomainHint | 
         stats[key] = stats.get(key, 0) + extra
     for key in ("chars_in", "chars_out"):
         stats[key] = stats.get(key, 0) + chars
-    for d, n in exempt[HINT_COLUMN].value_counts().iter_rows():
+    for d, n in exempt[HINT_COLUMN].value_counts().sort(HINT_COLUMN).iter_rows():
         stats[f"exempt/{d}"] = int(n)
     return kept, dropped.drop("_row", strict=False), stats

@@ -211,7 +211,8 @@ class Extractor(BaseModel):
         kept = kept.select(select).cast(EXTRACT_SCHEMA)
         dropped = dropped.select([*select, "reason"])
         stats["html_in"] = int(html_col.is_not_null().sum())
-        for source, n in kept["date_source"].fill_null("none").value_counts().iter_rows():
+        sources = kept["date_source"].fill_null("none").value_counts().sort("date_source")
+        for source, n in sources.iter_rows():  # sorted: stats files are byte-identical too
             stats[f"date/{source}"] = int(n)
         return kept, dropped, stats
 
