@@ -36,8 +36,9 @@ are recent, and the crawl date only bounds the age from below (an evergreen page
 is not news). "crawl_date" uses the crawl date as the publication date instead (a page with no
 crawl date either stays unknown); it is the usual choice when the input is a fresh news crawl.
 
-`recent & news_tech` is the bucket the sampler brings to `target_share` of the mixture (0.35,
-DeepSeek-V3's share); this stage only flags it and counts it (`recency_stats`).
+`recent & news_tech` is what the sampler's default `recent_news_tech` bucket selects and brings to
+its share of the mixture's tokens (0.35, DeepSeek-V3's; `[mixture]` buckets, pipeline/mixture.py);
+this stage only flags it and counts it (`recency_stats`).
 """
 
 from __future__ import annotations
@@ -165,7 +166,6 @@ class Recency(Frozen):
     min_confidence: float = Field(0.5, ge=0, le=1)
     weight: RecencyWeight = RecencyWeight()
     news_tech: NewsTech = NewsTech()
-    target_share: float = Field(0.35, ge=0, le=1)  # of recent & news_tech; read by the sampler
 
     def __call__(self, df: pl.DataFrame) -> StepResult:
         """The stage as a step: needs `as_of` resolved (`model_copy(update={"as_of": ...})`)."""

@@ -21,9 +21,9 @@ pytestmark = pytest.mark.slow
 
 
 def digests(run_dir: Path) -> dict[str, str]:
-    """sha256 of every shard of every stage and of every mixture file."""
+    """sha256 of every shard of every stage, every mixture file and every stats file."""
     files = [p for p in run_dir.rglob("*.parquet") if "sample" not in p.parts]
-    files += list((run_dir / "mixture").glob("*"))
+    files += list((run_dir / "mixture").glob("*")) + list((run_dir / "stats").rglob("*.json"))
     return {
         str(p.relative_to(run_dir)): hashlib.sha256(p.read_bytes()).hexdigest()
         for p in sorted(files)

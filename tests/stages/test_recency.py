@@ -158,7 +158,7 @@ def test_stage_call_needs_a_resolved_as_of_and_keeps_every_row():
         ({"weight": {"half_life_days": 0}}, "weight.half_life_days"),
         ({"news_tech": {"url_patterns": ["("]}}, "news_tech.url_patterns"),
         ({"news_tech": {"hosts": ["Example.org"]}}, "news_tech.hosts"),
-        ({"target_share": 1.5}, "target_share"),
+        ({"min_confidence": 1.5}, "min_confidence"),
         ({"window_dayz": 3}, "window_dayz"),
     ],
 )
