@@ -21,7 +21,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: meta.json carries its own sha256 (meta_sha256)
 META = "meta.json"
 
 
@@ -44,13 +44,20 @@ def index_files(root: Path) -> list[Path]:
     )
 
 
+def _meta_digest(meta: dict[str, Any]) -> str:
+    """sha256 of meta.json's content without its own checksum (keys sorted, compact JSON)."""
+    body = {k: v for k, v in meta.items() if k != "meta_sha256"}
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode("utf-8")).hexdigest()
+
+
 def write_meta(root: Path, params: dict[str, Any]) -> dict[str, Any]:
     """Checksum every file of the index and write meta.json (last, atomically)."""
-    meta = {
+    meta: dict[str, Any] = {
         "format_version": FORMAT_VERSION,
         "params": params,
         "files": {str(p.relative_to(root)): _sha256(p) for p in index_files(root)},
     }
+    meta["meta_sha256"] = _meta_digest(meta)
     tmp = root / (META + ".tmp")
     tmp.write_text(json.dumps(meta, indent=1, sort_keys=True) + "\n", encoding="utf-8")
     tmp.replace(root / META)
@@ -66,6 +73,10 @@ def open_index(root: Path, params: dict[str, Any] | None = None) -> dict[str, An
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as err:
         raise FingerprintIndexError(f"{meta_path}: not valid JSON: {err}") from None
+    if not isinstance(meta, dict) or meta.get("meta_sha256") != _meta_digest(meta):
+        raise FingerprintIndexError(
+            f"{meta_path}: checksum mismatch (meta.json changed or is corrupted)"
+        )
     if meta.get("format_version") != FORMAT_VERSION:
         raise FingerprintIndexError(
             f"{meta_path}: format version {meta.get('format_version')!r}, "

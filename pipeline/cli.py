@@ -1,7 +1,9 @@
 """The `thresher` command: run a pipeline, write the built-in sample, print a run's funnel.
 
 Only this module configures logging. Every verb has help with an example; an error names the file
-or field at fault and exits non-zero (2 for bad usage or config, 1 for a failed run).
+or field at fault and exits non-zero (2 for bad usage or config, 1 for a failed run, 3 for a run
+that finished but could not read some input files to the end: they are listed on stderr and in
+manifest.json `unreadable_inputs`; `[read] on_unreadable = "fail"` stops the run instead).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from thresher.pipeline import __version__
 from thresher.pipeline.config import STAGE_ORDER
 
 log = logging.getLogger("thresher")
+EXIT_UNREADABLE = 3  # the run finished, but some input files could not be read to the end
 
 RUN_EXAMPLE = """example:
   thresher run configs/demo.toml
@@ -214,12 +217,22 @@ def _run(args: argparse.Namespace) -> int:
     from thresher.pipeline.runner import run
     from thresher.pipeline.stats import format_funnel
 
-    run(cfg, until=args.until or STAGE_ORDER[-1])
+    manifest = run(cfg, until=args.until or STAGE_ORDER[-1])
     print(format_funnel(Path(cfg.output)))
     mixture = Path(cfg.output) / "mixture" / "mixture.json"
     if mixture.exists():
         _print_mixture(json.loads(mixture.read_text(encoding="utf-8")))
         print(f"training shards: {mixture.parent}/ (Megatron data path in mixture.json)")
+    unreadable = manifest.get("unreadable_inputs", [])
+    if unreadable:
+        print(
+            f"thresher run: {len(unreadable)} input files unreadable (rows before the damage "
+            "kept; manifest.json unreadable_inputs):",
+            file=sys.stderr,
+        )
+        for u in unreadable:
+            print(f"  {u['path']}: unreadable {u['where']}: {u['error']}", file=sys.stderr)
+        return EXIT_UNREADABLE
     return 0
 
 

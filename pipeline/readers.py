@@ -17,12 +17,15 @@ What becomes a row:
   * Rejected rows (`reject` set, `html`/`text` null) for documents that were found but cannot be
     used: "truncated" (WARC-Truncated header, or a payload shorter than its Content-Length),
     "too_large" (more than `max_html_bytes`), "no_text" (JSONL/Parquet record without text or html).
-  * Everything else is only counted: read/not_response, read/not_200, read/not_html, read/bad_json.
+  * Everything else is only counted: read/not_response, read/not_200, read/not_html, read/bad_json
+    (a record whose header block is garbage reads as a record of unknown type: not_response).
     read/records counts every record seen; read/documents the rows whose `reject` is null.
   * A file that cannot be read past some point (gzip error, garbage where a header should be,
-    no record at all) counts read/unreadable once, logs a warning with the file, the offset and
-    the error, and keeps the rows read before that point. A damaged file never raises; an I/O
-    error of the filesystem (network, permissions) does, so that the task can be retried.
+    no record at all, an empty WARC/ARC file) counts read/unreadable once, logs a warning with
+    the file, the offset and the error, and keeps the rows read before that point
+    ([read] on_unreadable = "fail": raises UnreadableInputError instead). A damaged file never
+    raises otherwise; an I/O error of the filesystem (network, permissions) does, so that the
+    task can be retried.
     Exception: pyarrow reports a corrupt Parquet page and a failed read alike (OSError), so for
     Parquet both count as unreadable.
 
@@ -78,7 +81,7 @@ import re
 import zlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import brotli
 import polars as pl
@@ -173,6 +176,13 @@ class InputError(ValueError):
     """An input spec that matches nothing, or a file whose format cannot be told."""
 
 
+class UnreadableInputError(RuntimeError):
+    """A damaged input file, with [read] on_unreadable = "fail"; the message names the file."""
+
+
+Problems = list[dict[str, str]]  # unreadable files: {"path", "where", "error"}
+
+
 class ReadConfig(BaseModel):
     """How input files are read: field names for JSONL/Parquet, size limits, batch size."""
 
@@ -186,6 +196,9 @@ class ReadConfig(BaseModel):
     crawl_date_field: str | None = None  # JSONL/Parquet: crawl date, same forms as date_field
     max_html_bytes: int = Field(5_000_000, gt=0)  # larger payloads: rejected row "too_large"
     batch_size: int = Field(500, gt=0)  # rows per yielded DataFrame
+    # A damaged input file: "continue" keeps the rows read before the damage and counts
+    # read/unreadable; "fail" raises UnreadableInputError naming the file (the run stops).
+    on_unreadable: Literal["continue", "fail"] = "continue"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -880,7 +893,13 @@ def _decode_content(body: bytes, encoding: str, limit: int) -> bytes | None:
 
 
 def _warc_batches(
-    path: str, fmt: str, source: str, cfg: ReadConfig, stats: Stats, library: str
+    path: str,
+    fmt: str,
+    source: str,
+    cfg: ReadConfig,
+    stats: Stats,
+    library: str,
+    problems: Problems | None = None,
 ) -> Iterator[pl.DataFrame]:
     rows = _Rows(source, cfg, stats)
     stream = _open(path)
@@ -899,12 +918,13 @@ def _warc_batches(
         if (io_error := _io_error(stream)) is not None:
             raise io_error from err  # the filesystem failed, not the file: let the task retry
         # Anything a parser raises mid-file: the rest of the file cannot be trusted.
-        _unreadable(path, stats, f"after the record at byte {last_offset}", err)
+        _unreadable(path, stats, f"after the record at byte {last_offset}", err, cfg, problems)
     else:
         if failed := _stream_error(stream):
-            _unreadable(path, stats, *failed)
-        elif last_offset is None and stream.tell() > 0:
-            _unreadable(path, stats, "at byte 0", "no WARC or ARC record found")
+            _unreadable(path, stats, *failed, cfg, problems)
+        elif last_offset is None:  # an empty file is no WARC either (nor a valid gzip)
+            what = "no WARC or ARC record found" if stream.tell() > 0 else "empty file"
+            _unreadable(path, stats, "at byte 0", what, cfg, problems)
     finally:
         stream.close()
     yield from rows.flush()
@@ -912,8 +932,14 @@ def _warc_batches(
         yield empty_frame()
 
 
-def _unreadable(path: str, stats: Stats, where: str, err: object) -> None:
+def _unreadable(
+    path: str, stats: Stats, where: str, err: object, cfg: ReadConfig, problems: Problems | None
+) -> None:
+    if cfg.on_unreadable == "fail":
+        raise UnreadableInputError(f"{path}: unreadable {where}: {err}")
     _add(stats, "read/unreadable")
+    if problems is not None:
+        problems.append({"path": path, "where": where, "error": str(err)})
     log.warning("%s: unreadable %s: %s; keeping the records read before", path, where, err)
 
 
@@ -1005,7 +1031,9 @@ def _date_value(v: Any) -> str | None:
     return v if isinstance(v, str) else None
 
 
-def _jsonl_batches(path: str, source: str, cfg: ReadConfig, stats: Stats) -> Iterator[pl.DataFrame]:
+def _jsonl_batches(
+    path: str, source: str, cfg: ReadConfig, stats: Stats, problems: Problems | None = None
+) -> Iterator[pl.DataFrame]:
     rows = _Rows(source, cfg, stats)
     stream = _open(path)
     try:
@@ -1025,7 +1053,7 @@ def _jsonl_batches(path: str, source: str, cfg: ReadConfig, stats: Stats) -> Ite
             if rows.full():
                 yield from rows.flush()
         if failed := _stream_error(stream):
-            _unreadable(path, stats, *failed)
+            _unreadable(path, stats, *failed, cfg, problems)
     finally:
         stream.close()
     yield from rows.flush()
@@ -1056,7 +1084,7 @@ def _json_row(obj: dict[str, Any], lineno: int, rows: _Rows, source: str, cfg: R
 
 
 def _parquet_batches(
-    path: str, source: str, cfg: ReadConfig, stats: Stats
+    path: str, source: str, cfg: ReadConfig, stats: Stats, problems: Problems | None = None
 ) -> Iterator[pl.DataFrame]:
     fs, p = _fs_and_path(path)
     yielded = False
@@ -1077,7 +1105,7 @@ def _parquet_batches(
     except FileNotFoundError:
         raise InputError(f"{path}: input file not found") from None
     except (OSError, pa.ArrowException) as err:  # corrupt footer, page or column chunk
-        _unreadable(path, stats, f"after row {start}", err)
+        _unreadable(path, stats, f"after row {start}", err, cfg, problems)
     if not yielded:
         yield empty_frame()
 
@@ -1120,18 +1148,22 @@ def _parquet_rows(df: pl.DataFrame, start: int, source: str, cfg: ReadConfig) ->
 # ---------------------------------------------------------------------------------------------
 
 
-def read_records(path: str, cfg: ReadConfig, stats: Stats) -> Iterator[pl.DataFrame]:
+def read_records(
+    path: str, cfg: ReadConfig, stats: Stats, problems: Problems | None = None
+) -> Iterator[pl.DataFrame]:
     """Stream documents of one input file as DataFrames with exactly RAW_SCHEMA (pinned dtypes,
     also when empty), at most cfg.batch_size rows each. Counters are added into `stats`.
 
     An input that gives no row yields one empty DataFrame, so a caller always sees the schema.
-    A missing file or one whose format cannot be told raises InputError; a damaged one does not.
+    A missing file or one whose format cannot be told raises InputError; a damaged one does not
+    (unless cfg.on_unreadable is "fail": UnreadableInputError), and when `problems` is given, it
+    gets one {"path", "where", "error"} per damaged file (for the run's manifest).
     """
     fmt = detect_format(path)
     source = source_name(path)
     if fmt == "jsonl":
-        yield from _jsonl_batches(path, source, cfg, stats)
+        yield from _jsonl_batches(path, source, cfg, stats, problems)
     elif fmt == "parquet":
-        yield from _parquet_batches(path, source, cfg, stats)
+        yield from _parquet_batches(path, source, cfg, stats, problems)
     else:
-        yield from _warc_batches(path, fmt, source, cfg, stats, WARC_LIBRARY)
+        yield from _warc_batches(path, fmt, source, cfg, stats, WARC_LIBRARY, problems)

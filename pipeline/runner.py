@@ -89,7 +89,8 @@ def extract_task(cfg: RunConfig, path: str, index: int, out: str) -> dict[str, S
     stats: dict[str, Stats] = {"read": read_stats}  # the reader fills read_stats as it goes
     kept: list[pl.DataFrame] = []
     rejected: list[pl.DataFrame] = []
-    for batch in read_records(path, cfg.read, read_stats):
+    problems: list[dict[str, str]] = []  # damaged input files: {path, where, error}
+    for batch in read_records(path, cfg.read, read_stats, problems):
         bad = batch.filter(pl.col("reject").is_not_null())
         if bad.height:
             rejected.append(rejected_frame(bad.rename({"reject": "reason"}), "read"))
@@ -100,6 +101,8 @@ def extract_task(cfg: RunConfig, path: str, index: int, out: str) -> dict[str, S
         if dropped.height:
             rejected.append(rejected_frame(dropped, "extract"))
     shard = pl.concat(kept) if kept else pl.DataFrame(schema=EXTRACT_SCHEMA)
+    if problems:  # listed in manifest.json `unreadable_inputs`
+        write_json_atomic(problems, run / "unreadable" / f"part-{index:05d}.json", sort_keys=False)
     _finish(run, "extract", index, shard.cast(EXTRACT_SCHEMA), rejected, stats, cfg)  # type: ignore[arg-type]
     return stats
 
@@ -304,7 +307,9 @@ def start_ray(address: str | None, workers: int) -> None:
     if address:
         ray.init(address=address, **kwargs)
     else:
-        ray.init(num_cpus=workers, **kwargs)
+        # address="local": always a new cluster of our own, never one that another process
+        # left running on this machine (ray.init() alone would attach to it)
+        ray.init(address="local", num_cpus=workers, **kwargs)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -353,6 +358,8 @@ def run(cfg: RunConfig, until: str = STAGE_ORDER[-1]) -> dict[str, Any]:
     """Run the pipeline up to and including `until`; returns the manifest it writes."""
     if until not in STAGE_ORDER:
         raise RunError(f"--until {until!r}: choose one of {', '.join(STAGE_ORDER)}")
+    if "://" in cfg.output:
+        return _run_via_staging(cfg, until)
     run_dir = Path(cfg.output)
     run_dir.mkdir(parents=True, exist_ok=True)
     config_text = dump_toml(cfg)
@@ -417,6 +424,48 @@ def run(cfg: RunConfig, until: str = STAGE_ORDER[-1]) -> dict[str, Any]:
 
     manifest = _manifest(cfg, run_dir, inputs, stages_done, timings)
     write_json_atomic(manifest, run_dir / "manifest.json")
+    return manifest
+
+
+def _run_via_staging(cfg: RunConfig, until: str) -> dict[str, Any]:
+    """Output on object storage (`s3://...`): the run is written to a staging folder on the
+    driver's disk and copied up, through pyarrow's filesystems, once it has finished; a rerun
+    first copies down what is already there, so it resumes like a local run. The staging folder
+    is removed after a successful upload. Ray workers write to their own disks, so this needs a
+    one-machine cluster (a multi-node cluster is refused: give it a shared filesystem path)."""
+    import hashlib
+    import tempfile
+
+    from pyarrow import fs
+
+    try:
+        remote, root = fs.FileSystem.from_uri(cfg.output)
+    except Exception as err:  # pyarrow raises ArrowInvalid / OSError for unknown schemes
+        raise RunError(f"output {cfg.output!r}: {err}") from None
+    if cfg.runner.executor == "ray" and cfg.runner.ray_address:
+        import ray
+
+        start_ray(cfg.runner.ray_address, cfg.runner.workers or os.cpu_count() or 1)
+        if sum(1 for n in ray.nodes() if n.get("Alive")) > 1:
+            raise RunError(
+                f"output {cfg.output!r}: object-storage output is staged on the driver's disk, "
+                "which workers on other nodes cannot reach; on a multi-node cluster write to a "
+                "shared filesystem and copy the run up afterwards"
+            )
+    key = hashlib.sha256(cfg.output.encode("utf-8")).hexdigest()[:16]
+    staging = Path(tempfile.gettempdir()) / "thresher-staging" / key
+    local = fs.LocalFileSystem()
+    if remote.get_file_info(root).type == fs.FileType.Directory:
+        log.info("resuming %s: copying what is there to %s", cfg.output, staging)
+        shutil.rmtree(staging, ignore_errors=True)
+        fs.copy_files(root, str(staging), source_filesystem=remote, destination_filesystem=local)
+    manifest = run(cfg.model_copy(update={"output": str(staging)}), until)
+    manifest["output"] = cfg.output
+    write_json_atomic(manifest, staging / "manifest.json")
+    write_text_atomic(dump_toml(cfg), staging / "config.toml")
+    log.info("copying the run to %s", cfg.output)
+    fs.copy_files(str(staging), root, source_filesystem=local, destination_filesystem=remote)
+    shutil.rmtree(staging, ignore_errors=True)
     return manifest
 
 
@@ -685,8 +734,19 @@ def _manifest(
         "seed": cfg.seed,
         "stages": {s: {"complete": True, "seconds": timings.get(s)} for s in stages},
         "stats": {s: read_stats(run_dir, s) for s in stages},
+        "unreadable_inputs": _unreadable_inputs(run_dir),
         "versions": versions,
     }
+
+
+def _unreadable_inputs(run_dir: Path) -> list[dict[str, str]]:
+    """Input files the readers could not read to the end ({path, where, error}), by path."""
+    found = [
+        u
+        for p in sorted((run_dir / "unreadable").glob("part-*.json"))
+        for u in json.loads(p.read_text(encoding="utf-8"))
+    ]
+    return sorted(found, key=lambda u: u["path"])
 
 
 def dedup_only(cfg: RunConfig) -> pl.DataFrame:
