@@ -25,7 +25,7 @@ EXIT_UNREADABLE = 3  # the run finished, but some input files could not be read 
 RUN_EXAMPLE = """example:
   thresher run configs/demo.toml
   thresher run configs/commoncrawl.toml --input 's3://bucket/CC-MAIN-2024-10/*.warc.gz' \\
-      --output s3://bucket/runs/cc-2024-10 --ray-address auto
+      --output /shared/runs/cc-2024-10 --ray-address auto
 """
 SAMPLE_EXAMPLE = """example:
   thresher sample /tmp/sample && thresher run configs/demo.toml --input '/tmp/sample/*.warc.gz'
