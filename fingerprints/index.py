@@ -99,3 +99,76 @@ def open_index(root: Path, params: dict[str, Any] | None = None) -> dict[str, An
                     f"{value!r} in this run"
                 )
     return meta
+
+
+# ---------------------------------------------------------------------------------------------
+# A growing index: the indexes of several runs, added one after another, that a later run
+# deduplicates against as a whole (`[base.near_dedup] against = ["<growing index>"]`).
+#
+#   <dir>/members/NNN-<name>/   a verbatim copy of one run's fingerprints/ (with its meta.json)
+#   <dir>/index.json            the members in the order they were added, each with the sha256
+#                               of its meta.json, and the shared parameters; written last
+#
+# Each member run was deduplicated against the members before it, so the union of the members'
+# survivors holds each document once. A member whose parameters differ from the others' is
+# refused, and so is a member whose files do not match its meta.json.
+
+GROWING = "index.json"
+MAX_MEMBERS = 120  # earlier indexes get order offsets of -(k + 1) * 2^56 within an int64
+
+
+def is_growing(root: Path) -> bool:
+    return (root / GROWING).is_file()
+
+
+def growing_members(root: Path) -> list[Path]:
+    """The member index folders of a growing index, oldest first (each checked by open_index
+    when a run reads it); an index.json that does not match a member's meta.json is refused."""
+    try:
+        data = json.loads((root / GROWING).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as err:
+        raise FingerprintIndexError(f"{root / GROWING}: cannot read: {err}") from None
+    members = []
+    for m in data.get("members", []):
+        path = root / m["path"]
+        meta = path / META
+        if not meta.is_file():
+            raise FingerprintIndexError(f"{path}: listed in {root / GROWING} but missing")
+        if _sha256(meta) != m["meta_sha256"]:
+            raise FingerprintIndexError(f"{meta}: checksum mismatch with {root / GROWING}")
+        members.append(path)
+    return members
+
+
+def add_to_growing(root: Path, run_index: Path, keys: tuple[str, ...], name: str) -> dict[str, Any]:
+    """Copy a run's verified index into the growing index at `root` (created if absent) and
+    rewrite index.json last. `keys` are the parameters every member must share."""
+    import shutil
+
+    meta = open_index(run_index)
+    params = {k: meta["params"].get(k) for k in keys}
+    data: dict[str, Any] = {"format_version": FORMAT_VERSION, "params": params, "members": []}
+    if is_growing(root):
+        data = json.loads((root / GROWING).read_text(encoding="utf-8"))
+        growing_members(root)  # intact before it grows
+        if data["params"] != params:
+            clash = {k: (data["params"].get(k), v) for k, v in params.items()}
+            clash = {k: v for k, v in clash.items() if v[0] != v[1]}
+            raise FingerprintIndexError(f"{run_index}: other parameters (index, run): {clash}")
+    elif root.exists() and any(root.iterdir()):
+        raise FingerprintIndexError(f"{root}: not empty and not a growing index (no {GROWING})")
+    digest = _sha256(run_index / META)
+    if any(m["meta_sha256"] == digest for m in data["members"]):
+        raise FingerprintIndexError(f"{run_index}: already a member of {root}")
+    if len(data["members"]) >= MAX_MEMBERS:
+        raise FingerprintIndexError(f"{root}: holds {MAX_MEMBERS} members, the most it can")
+    rel = f"members/{len(data['members']):03d}-{name}"
+    partial = root / (rel + ".tmp")
+    shutil.rmtree(partial, ignore_errors=True)
+    shutil.copytree(run_index, partial)
+    partial.rename(root / rel)
+    data["members"].append({"path": rel, "meta_sha256": digest, "source": str(run_index)})
+    tmp = root / (GROWING + ".tmp")
+    tmp.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    tmp.replace(root / GROWING)
+    return data

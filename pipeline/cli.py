@@ -109,6 +109,21 @@ def _parser() -> argparse.ArgumentParser:
     )
     dr.add_argument("run_dir", type=Path, help="a run's output folder")
 
+    ia = sub.add_parser(
+        "index-add",
+        help="add a run's fingerprint index to a growing index that later runs dedup against",
+        description="Copy a finished run's fingerprint index (verified against its checksums) "
+        "into a growing index folder; later runs name that folder in [base.near_dedup] against "
+        "and are deduplicated against every run added so far. Members must share the MinHash "
+        "parameters.",
+        epilog="example:\n  thresher index-add runs/cc-2024-10 --index indexes/cc\n"
+        "  # then, in the next month's config: [base.near_dedup] against = [\"indexes/cc\"]\n",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    ia.add_argument("run_dir", type=Path, help="a finished run's folder (or its fingerprints/)")
+    ia.add_argument("--index", type=Path, required=True, help="the growing index folder")
+    ia.add_argument("--name", help="the member's name (default: the run folder's name)")
+
     mx = sub.add_parser(
         "mix",
         help="plan and write the training mixture again from a finished run",
@@ -187,6 +202,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "dedup": _dedup,
             "dedup-report": _dedup_report,
             "mix": _mix,
+            "index-add": _index_add,
             "train-mgt": _train,
             "eval-mgt": _eval_mgt,
             "train-domains": _train,
@@ -250,6 +266,17 @@ def _dedup(args: argparse.Namespace) -> int:
     print(format_funnel(Path(cfg.output)))
     removed = clusters.height - int(clusters["keep"].sum())
     print(f"clusters.parquet: {clusters.height:,} documents, {removed:,} duplicates removed")
+    return 0
+
+
+def _index_add(args: argparse.Namespace) -> int:
+    from thresher.fingerprints.index import add_to_growing
+    from thresher.pipeline.dedup import INDEX_KEYS, fingerprint_dir
+
+    run_index = fingerprint_dir(args.run_dir)
+    name = args.name or (args.run_dir.name if run_index != args.run_dir else run_index.parent.name)
+    data = add_to_growing(args.index, run_index, INDEX_KEYS, name)
+    print(f"{args.index}: {len(data['members'])} member indexes, newest {name}")
     return 0
 
 

@@ -34,6 +34,7 @@ from thresher.fingerprints.cluster import (
     initial_labels,
     propagate_round,
 )
+from thresher.fingerprints.index import MAX_MEMBERS, growing_members, is_growing
 from thresher.fingerprints.lsh import band_hashes, choose_bands
 from thresher.fingerprints.minhash import MinHashParams, signatures
 from thresher.pipeline.io import shard_name, write_parquet_atomic
@@ -72,8 +73,9 @@ class NearDedup(BaseModel):
     # None: threshold less 2.5 standard errors of the estimate at the threshold
     verify_threshold: float | None = Field(None, gt=0, le=1)
     keep: KeepPolicy = "newest"
-    # Earlier runs (their folders, or their fingerprints/ folders) whose surviving documents
-    # this run deduplicates against: a new document that matches one is removed, old ones stay.
+    # Earlier runs (their folders, their fingerprints/ folders, or a growing index made by
+    # `thresher index-add`) whose surviving documents this run deduplicates against: a new
+    # document that matches one is removed, old ones stay.
     against: list[str] = []
     partitions: int = Field(8, ge=1)  # node / label partitions of the clustering rounds
     hash_ranges: int = Field(4, ge=1)  # slices of each band processed one at a time
@@ -119,10 +121,15 @@ def fingerprint_dir(path: str | Path) -> Path:
 
 
 def index_roots(cfg: NearDedup, fp_dir: str | Path) -> list[tuple[Path, int]]:
-    """This run's index (order offset 0) and each earlier index it deduplicates against."""
-    roots = [(Path(fp_dir), 0)]
-    roots += [(fingerprint_dir(a), -(k + 1) * OLD_STRIDE) for k, a in enumerate(cfg.against)]
-    return roots
+    """This run's index (order offset 0) and each earlier index it deduplicates against; a
+    growing index (`thresher index-add`) stands for its members, oldest first."""
+    earlier: list[Path] = []
+    for a in cfg.against:
+        root = fingerprint_dir(a)
+        earlier += growing_members(root) if is_growing(root) else [root]
+    if len(earlier) > MAX_MEMBERS:
+        raise ValueError(f"near_dedup.against: {len(earlier)} indexes, at most {MAX_MEMBERS}")
+    return [(Path(fp_dir), 0)] + [(r, -(k + 1) * OLD_STRIDE) for k, r in enumerate(earlier)]
 
 
 def scan_index(roots: list[tuple[Path, int]], pattern: str) -> pl.LazyFrame | None:

@@ -15,6 +15,7 @@ VERBS = [
     "train-domains",
     "eval-domains",
     "eval-dates",
+    "index-add",
 ]
 
 

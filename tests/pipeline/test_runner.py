@@ -302,3 +302,55 @@ def test_incremental_dedup_refuses_an_index_made_otherwise(tmp_path):
     )
     with pytest.raises(RunError, match="num_perm"):
         run(other)
+
+
+def test_a_growing_index_holds_each_run_and_later_runs_dedup_against_all(tmp_path, capsys):
+    """A, then B against the growing index G = {A}, then B joins G, then C against G: C keeps
+    only what neither A nor B had; the index refuses a member twice and a corrupted member."""
+    from thresher.fingerprints.index import FingerprintIndexError, growing_members
+    from thresher.pipeline.cli import main
+
+    filters_off = {name: {"enabled": False} for name in BASE_STEPS}
+
+    def run_into(name: str, rows: list[dict], against: list[str]) -> Path:
+        write_jsonl(tmp_path / f"in_{name}" / "x.jsonl", rows)
+        out = tmp_path / f"run_{name}"
+        run(
+            parse_config(
+                {
+                    "input": str(tmp_path / f"in_{name}"),
+                    "output": str(out),
+                    "base": filters_off | {"near_dedup": {"against": against, "keep": "first"}},
+                    "mixture": {"enabled": False},
+                    "runner": {"executor": "local", "progress": False},
+                }
+            )
+        )
+        return out
+
+    grow = tmp_path / "growing"
+    run_a = run_into("a", [{"id": f"a{i}", "text": long_text(200 + i)} for i in range(3)], [])
+    assert main(["index-add", str(run_a), "--index", str(grow)]) == 0
+    b_rows = [{"id": "b0", "text": long_text(200)}, {"id": "b1", "text": long_text(300)}]
+    run_b = run_into("b", b_rows, [str(grow)])
+    assert sorted(pl.read_parquet(run_b / "base" / "*.parquet")["id"]) == ["b1"]
+    assert main(["index-add", str(run_b), "--index", str(grow)]) == 0
+    assert len(growing_members(grow)) == 2
+    near_b1 = long_text(300).split()
+    near_b1[7] = "changed"
+    c_rows = [
+        {"id": "c0", "text": long_text(201)},  # A's
+        {"id": "c1", "text": " ".join(near_b1)},  # near B's new page
+        {"id": "c2", "text": long_text(400)},  # new
+    ]
+    run_c = run_into("c", c_rows, [str(grow)])
+    assert sorted(pl.read_parquet(run_c / "base" / "*.parquet")["id"]) == ["c2"]
+    detail = pl.read_parquet(run_c / "rejected" / "base" / "*.parquet")
+    assert dict(zip(detail["id"], detail["detail"], strict=True)) == {"c0": "a1", "c1": "b1"}
+    capsys.readouterr()
+    assert main(["index-add", str(run_b), "--index", str(grow)]) == 2  # already a member
+    assert "already a member" in capsys.readouterr().err
+    member_meta = grow / "members" / "000-run_a" / "meta.json"
+    member_meta.write_text(member_meta.read_text().replace('"num_perm": 112', '"num_perm": 113'))
+    with pytest.raises(FingerprintIndexError, match=r"000-run_a/meta\.json: checksum mismatch"):
+        growing_members(grow)
