@@ -109,6 +109,17 @@ def _parser() -> argparse.ArgumentParser:
     )
     dr.add_argument("run_dir", type=Path, help="a run's output folder")
 
+    rp = sub.add_parser(
+        "report",
+        help="write report/index.html and report.json of a finished run",
+        description="Build the run report: one self-contained HTML page (funnel, dedup, "
+        "distributions, mixture, run facts; no network, plots inline) and report.json with the "
+        "same numbers. `thresher run` writes it at the end.",
+        epilog="example:\n  thresher report runs/demo\n",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    rp.add_argument("run_dir", type=Path, help="a finished run folder (holds manifest.json)")
+
     ia = sub.add_parser(
         "index-add",
         help="add a run's fingerprint index to a growing index that later runs dedup against",
@@ -117,7 +128,7 @@ def _parser() -> argparse.ArgumentParser:
         "and are deduplicated against every run added so far. Members must share the MinHash "
         "parameters.",
         epilog="example:\n  thresher index-add runs/cc-2024-10 --index indexes/cc\n"
-        "  # then, in the next month's config: [base.near_dedup] against = [\"indexes/cc\"]\n",
+        '  # then, in the next month\'s config: [base.near_dedup] against = ["indexes/cc"]\n',
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     ia.add_argument("run_dir", type=Path, help="a finished run's folder (or its fingerprints/)")
@@ -203,6 +214,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "dedup-report": _dedup_report,
             "mix": _mix,
             "index-add": _index_add,
+            "report": _report,
             "train-mgt": _train,
             "eval-mgt": _eval_mgt,
             "train-domains": _train,
@@ -239,6 +251,7 @@ def _run(args: argparse.Namespace) -> int:
     if mixture.exists():
         _print_mixture(json.loads(mixture.read_text(encoding="utf-8")))
         print(f"training shards: {mixture.parent}/ (Megatron data path in mixture.json)")
+    print(f"report: {cfg.output}/report/index.html")
     unreadable = manifest.get("unreadable_inputs", [])
     if unreadable:
         print(
@@ -266,6 +279,13 @@ def _dedup(args: argparse.Namespace) -> int:
     print(format_funnel(Path(cfg.output)))
     removed = clusters.height - int(clusters["keep"].sum())
     print(f"clusters.parquet: {clusters.height:,} documents, {removed:,} duplicates removed")
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from thresher.pipeline.report import build_html_report
+
+    print(f"report: {build_html_report(args.run_dir)}")
     return 0
 
 

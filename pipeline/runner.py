@@ -56,6 +56,7 @@ from thresher.pipeline.io import (
     write_text_atomic,
 )
 from thresher.pipeline.readers import expand_inputs, read_records
+from thresher.pipeline.report import build_html_report
 from thresher.pipeline.stage import Stats, drop_where
 from thresher.stages import BASE_STEPS
 from thresher.stages.domain_hint import run_exempting
@@ -424,6 +425,7 @@ def run(cfg: RunConfig, until: str = STAGE_ORDER[-1]) -> dict[str, Any]:
 
     manifest = _manifest(cfg, run_dir, inputs, stages_done, timings)
     write_json_atomic(manifest, run_dir / "manifest.json")
+    build_html_report(run_dir)  # report/index.html + report.json, from what is on disk now
     return manifest
 
 
