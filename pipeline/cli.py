@@ -20,6 +20,7 @@ from thresher.pipeline import __version__
 from thresher.pipeline.config import STAGE_ORDER
 
 log = logging.getLogger("thresher")
+RAY_AUTH_LOGGER = "ray._private.authentication.authentication_token_setup"
 EXIT_UNREADABLE = 3  # the run finished, but some input files could not be read to the end
 
 RUN_EXAMPLE = """example:
@@ -47,7 +48,11 @@ def _parser() -> argparse.ArgumentParser:
         epilog="example:\n  thresher run configs/demo.toml && thresher stats runs/demo\n",
     )
     p.add_argument("--version", action="version", version=f"thresher {__version__}")
-    p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    loud = p.add_mutually_exclusive_group()
+    loud.add_argument("-v", "--verbose", action="store_true", help="debug logging (Ray's too)")
+    loud.add_argument(
+        "-q", "--quiet", action="store_true", help="warnings and the end summary only"
+    )
     sub = p.add_subparsers(dest="verb", metavar="VERB", required=True)
 
     r = sub.add_parser(
@@ -198,13 +203,21 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    level = logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO
     logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
+        level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
     )
-    for noisy in ("trafilatura", "htmldate", "urllib3", "filelock"):
-        logging.getLogger(noisy).setLevel(logging.ERROR)
+    if not args.verbose:  # libraries' chatter stays out (Ray's notice at every start among it:
+        # token authentication is on by default, which is what we want)
+        for noisy in (
+            "trafilatura",
+            "htmldate",
+            "urllib3",
+            "filelock",
+            "matplotlib",
+            RAY_AUTH_LOGGER,
+        ):
+            logging.getLogger(noisy).setLevel(logging.ERROR)
     try:
         verbs = {
             "run": _run,
@@ -237,21 +250,22 @@ def _run(args: argparse.Namespace) -> int:
         cfg,
         ray_address=args.ray_address,
         workers=args.workers,
-        progress=False if args.no_progress else None,
+        progress=False if args.no_progress or args.quiet else None,
     )
     if args.dry_run:
         print(dump_toml(cfg), end="")
         return 0
     from thresher.pipeline.runner import run
-    from thresher.pipeline.stats import format_funnel
+    from thresher.pipeline.stats import format_funnel, run_summary
 
     manifest = run(cfg, until=args.until or STAGE_ORDER[-1])
-    print(format_funnel(Path(cfg.output)))
-    mixture = Path(cfg.output) / "mixture" / "mixture.json"
-    if mixture.exists():
-        _print_mixture(json.loads(mixture.read_text(encoding="utf-8")))
-        print(f"training shards: {mixture.parent}/ (Megatron data path in mixture.json)")
-    print(f"report: {cfg.output}/report/index.html")
+    local = "://" not in cfg.output  # an s3:// run's folder is not on this disk
+    if local and not args.quiet:
+        print(format_funnel(Path(cfg.output)))
+        mixture = Path(cfg.output) / "mixture" / "mixture.json"
+        if mixture.exists():
+            _print_mixture(json.loads(mixture.read_text(encoding="utf-8")))
+    print(run_summary(manifest, Path(cfg.output) if local else None))
     unreadable = manifest.get("unreadable_inputs", [])
     if unreadable:
         print(

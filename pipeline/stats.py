@@ -7,7 +7,9 @@ a line beneath it, and the reader's `read/<reason>` counters a summary of the re
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 from thresher.pipeline.config import STAGE_ORDER
 from thresher.pipeline.io import read_stats
@@ -84,4 +86,40 @@ def format_funnel(run_dir: Path) -> str:
             f"kept {_n(last_out[0])} of {_n(first_in)} documents ({share:.1f}%), "
             f"{_n(last_out[1])} characters"
         )
+    return "\n".join(lines)
+
+
+def run_summary(manifest: dict[str, Any], run_dir: Path | None) -> str:
+    """The end of `thresher run`, one screen: what went in, what came out, the dedup rate, the
+    mixture and where the report is (built from the manifest, and the run folder if local)."""
+    stats = manifest.get("stats", {})
+    read = stats.get("extract", {}).get("read", {})
+    lines = [
+        f"in:      {len(manifest.get('inputs', []))} input files, "
+        f"{_n(read.get('read/records', 0))} records, {_n(read.get('read/documents', 0))} documents"
+    ]
+    dedup = stats.get("base", {}).get("dedup")
+    if dedup:
+        removed = dedup["rows_in"] - dedup["rows_out"]
+        rate = 100 * removed / dedup["rows_in"] if dedup["rows_in"] else 0.0
+        lines.append(
+            f"dedup:   {_n(removed)} of {_n(dedup['rows_in'])} documents removed ({rate:.1f}%: "
+            f"{_n(dedup.get('hit/exact_dup', 0))} exact, {_n(dedup.get('hit/near_dup', 0))} near)"
+        )
+    last = next((s for s in reversed(STAGE_ORDER) if s in stats and s != "mixture"), None)
+    if last:
+        step = list(stats[last].values())[-1]
+        lines.append(
+            f"out:     {_n(step.get('rows_out', 0))} documents, {_n(step.get('chars_out', 0))} "
+            f"characters after {last} ({manifest['output']}/{last}/)"
+        )
+    if run_dir is not None and (run_dir / "mixture" / "mixture.json").exists():
+        mix = json.loads((run_dir / "mixture" / "mixture.json").read_text(encoding="utf-8"))
+        lines.append(
+            f"mixture: {_n(mix['total_tokens'])} tokens in {len(mix['parts'])} text + token "
+            f"shards ({manifest['output']}/mixture/)"
+        )
+    lines.append(f"report:  {manifest['output']}/report/index.html")
+    if manifest.get("unreadable_inputs"):
+        lines.append(f"warning: {len(manifest['unreadable_inputs'])} input files unreadable")
     return "\n".join(lines)

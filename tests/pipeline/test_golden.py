@@ -145,3 +145,20 @@ def test_mix_replans_from_a_finished_run_without_recomputing(sample_runs, tmp_pa
     config.write_text(config.read_text().replace("min_score = 0.65", "min_score = 0.7"))
     assert main(["mix", str(config), "--output", str(out), "--no-progress"]) == 1
     assert "[runner], [mixture]" in capsys.readouterr().err
+
+
+def test_the_end_summary_says_what_went_in_and_came_out(sample_runs):
+    from thresher.pipeline.stats import run_summary
+
+    _, base = sample_runs
+    out = base / "w2"
+    manifest = json.loads((out / "manifest.json").read_text())
+    text = run_summary(manifest, out)
+    read = manifest["stats"]["extract"]["read"]
+    assert f"{read['read/documents']:,} documents" in text.splitlines()[0]
+    dedup = manifest["stats"]["base"]["dedup"]
+    removed = dedup["rows_in"] - dedup["rows_out"]
+    assert f"dedup:   {removed:,} of {dedup['rows_in']:,} documents removed" in text
+    kept = pl.read_parquet(out / "recency" / "part-*.parquet").height
+    assert f"out:     {kept:,} documents" in text
+    assert (out / "report" / "index.html").exists() and "report/index.html" in text
