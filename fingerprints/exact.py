@@ -5,6 +5,12 @@ about 10^-15, far below the rate of real duplicates, and it runs an order of mag
 MD5 (see benchmarks/). The digest is the `xxhash` library's `xxh3_128_digest` of the UTF-8
 bytes of the normalised text with seed EXACT_SEED, stored as 16 big-endian bytes, so any tool
 can recompute it.
+
+The normalised bytes come from the numba kernel (`normalize.normalize_utf8`) and each document's
+slice goes to xxhash as a memoryview: no Python string per row. One core (CPU time, best of 5),
+from raw text, back to back with the code before (normalize_expr, then a str per row): clough +
+articles_2500 repeated to 65.5 MB 339-382 MB/s (before 62-63); lid sentences (~130 bytes each,
+the per-row call costs ~0.5 us) 179 MB/s (before 46.5); on normalised text ~3,300-3,500 MB/s.
 """
 
 from __future__ import annotations
@@ -12,7 +18,7 @@ from __future__ import annotations
 import polars as pl
 import xxhash
 
-from thresher.fingerprints.normalize import normalize_expr
+from thresher.fingerprints.normalize import normalize_utf8, utf8_buffers
 
 EXACT_HASH = "xxh3_128"
 EXACT_SEED = 0
@@ -21,12 +27,19 @@ EXACT_SEED = 0
 def exact_hashes(texts: pl.Series, *, normalised: bool = False) -> pl.Series:
     """The exact fingerprint of each text (16-byte Binary; null text gives null).
 
-    `normalised=True` skips normalize_expr for a column that already went through it.
+    `normalised=True` skips normalisation for a column that already went through normalize_expr.
+    The bytes come from `normalize_utf8` (numba; those of normalize_expr) and are hashed slice by
+    slice, without making a Python string per row.
     """
+    data, starts, ends, valid = utf8_buffers(texts)
     if not normalised:
-        texts = pl.select(normalize_expr(pl.lit(texts))).to_series()
+        data, starts, ends = normalize_utf8(texts)
     digest = xxhash.xxh3_128_digest
-    out = [None if t is None else digest(t.encode("utf-8"), EXACT_SEED) for t in texts]
+    view = memoryview(data)
+    out = [
+        digest(view[s:e], EXACT_SEED) if ok else None
+        for s, e, ok in zip(starts.tolist(), ends.tolist(), valid.tolist(), strict=True)
+    ]
     return pl.Series("exact_hash", out, dtype=pl.Binary)
 
 

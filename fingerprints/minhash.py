@@ -19,8 +19,26 @@ two different minima are equal by accident); datasketch's values are 32-bit too.
 no shingles (empty, null, or nothing left after normalisation) has the signature of all
 0xFFFFFFFF (`EMPTY`); two such documents agree everywhere, so drop empty texts before LSH.
 
-The kernel is serial: one Ray task per shard uses one core, and numba threads would compete with
-the other tasks. `python -m thresher.fingerprints.minhash [FILE...]` measures throughput.
+From raw text, one kernel takes each document in turn through normalisation and tokenisation in
+one pass (`normalize.normalize_doc`: the bytes of normalize_expr), XXH64 of its shingles and the
+fold into the signature, while its bytes are in cache; the few documents that the table cannot
+normalise (`normalize` says which) go through normalize_expr and the kernel for normalised text.
+Text that already went through normalize_expr takes that kernel directly (`normalised=True`).
+
+The kernels are serial: one Ray task per shard uses one core, and numba threads would compete
+with the other tasks. `python -m thresher.fingerprints.minhash [FILE...]` measures throughput:
+CPU time, NUMBA_NUM_THREADS=1 POLARS_MAX_THREADS=1, best (median) of 5 interleaved runs (HTML:
+3), MB/s:
+
+| text (repeated to 32-64 MB)           | signatures | before: normalize_expr + kernel | kernel |
+|---------------------------------------|------------|---------------------------------|--------|
+| clough + articles_2500, English       | 187 (181)  | 48.8 (48.3)                     | 189    |
+| domains (all five sets)               | 206 (201)  | 38.1 (37.9)                     | 279    |
+| lid sentences (15 languages, short)   | 126 (123)  | 40.4 (39.8)                     | 154    |
+| raw HTML of html/ + dates/ (722 pages)| 238 (228)  | 38.4 (37.2)                     | 468    |
+
+(2-core AMD EPYC shared with other jobs; "kernel" is signatures(normalised=True) on text already
+normalised.) rensa measured 11-13 MB/s/core with Python shingling (benchmarks/bench_dedup.py).
 """
 
 from __future__ import annotations
@@ -39,13 +57,28 @@ import polars as pl
 from numba import njit
 from pydantic import BaseModel, ConfigDict, Field
 
-from thresher.fingerprints.normalize import NORMALISATION, normalize_expr
+from thresher.fingerprints.exact import exact_hashes
+from thresher.fingerprints.normalize import (
+    NO_ROOM,
+    NORMALISATION,
+    SLOW,
+    Tables,
+    normalize_doc,
+    normalize_expr,
+    normalize_series,
+    normalize_tables,
+    normalize_utf8,
+    slow_path_share,
+    utf8_buffers,
+)
 from thresher.fingerprints.shingles import (
     DEFAULT_NGRAM,
     DEFAULT_SEED,
     SHINGLE_HASH,
     SHINGLING,
     _doc_hashes,
+    _token_hashes,
+    _tokens,
     normalised_utf8,
     scratch_size,
 )
@@ -141,6 +174,58 @@ def _signatures_kernel(
     return out
 
 
+@njit(cache=True)
+def _raw_signatures_kernel(
+    data: np.ndarray,
+    starts: np.ndarray,
+    ends: np.ndarray,
+    n: int,
+    seed: np.uint64,
+    a: np.ndarray,
+    b: np.ndarray,
+    tables: Tables,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Signatures straight from raw text: (sigs, slow), slow True where the row is left to do.
+
+    Each document is normalised and tokenised in one pass (normalize_doc) into a scratch buffer,
+    and its shingles are hashed and folded while its bytes are in cache.
+    """
+    num_perm = a.shape[0]
+    nd = starts.shape[0]
+    longest = 0
+    for d in range(nd):
+        longest = max(longest, ends[d] - starts[d])
+    size = longest + 16
+    buf = np.empty(size, dtype=np.uint8)
+    ts = np.empty(size + 2, dtype=np.int64)  # normalize_doc's room for tokens
+    te = np.empty(size + 3, dtype=np.int64)
+    hashes = np.empty(size + 2, dtype=np.uint64)
+    out = np.empty((nd, num_perm), dtype=np.uint32)
+    slow = np.zeros(nd, dtype=np.bool_)
+    sig = np.empty(num_perm, dtype=np.uint64)
+    for d in range(nd):
+        while True:
+            m, k = normalize_doc(data, starts[d], ends[d], buf, 0, tables, ts, te)
+            if m != NO_ROOM:
+                break
+            size = 2 * buf.shape[0]  # a rare expanding text: more room, and again
+            buf = np.empty(size, dtype=np.uint8)
+            ts = np.empty(size + 2, dtype=np.int64)
+            te = np.empty(size + 3, dtype=np.int64)
+            hashes = np.empty(size + 2, dtype=np.uint64)
+        sig[:] = np.uint64(0xFFFFFFFF)
+        if m == SLOW:
+            slow[d] = True
+        else:
+            if k < 0:  # CJK mixed with other characters in one table entry: tokenise the output
+                k = _tokens(buf, 0, m, ts, te)
+            h = _token_hashes(buf, ts, te, k, n, seed, hashes)
+            _fold(hashes, h, a, b, sig)
+        for i in range(num_perm):
+            out[d, i] = np.uint32(sig[i])
+    return out, slow
+
+
 def signatures(
     texts: pl.Series,
     num_perm: int = DEFAULT_NUM_PERM,
@@ -151,13 +236,26 @@ def signatures(
 ) -> np.ndarray:
     """MinHash signatures of a column of texts: uint32 array of shape (len(texts), num_perm).
 
-    `normalised=True` skips `normalize_expr` for a column that already went through it.
+    `normalised=True` skips normalisation for a column that already went through normalize_expr.
+    Otherwise one kernel normalises (the bytes of normalize_expr), shingles and folds each text;
+    the few texts it leaves to normalize_expr (`thresher.fingerprints.normalize`) follow.
     """
     params = MinHashParams(num_perm=num_perm, ngram=ngram, seed=seed)  # validates the arguments
-    data, starts, ends = normalised_utf8(texts, normalised=normalised)
     a, b = permutations(params.num_perm, params.seed)
-    cap = scratch_size(starts, ends)
-    return _signatures_kernel(data, starts, ends, ngram, np.uint64(seed), a, b, cap)
+    if normalised:
+        data, starts, ends = normalised_utf8(texts, normalised=True)
+        cap = scratch_size(starts, ends)
+        return _signatures_kernel(data, starts, ends, ngram, np.uint64(seed), a, b, cap)
+    data, starts, ends, _ = utf8_buffers(texts)
+    sigs, slow = _raw_signatures_kernel(
+        data, starts, ends, ngram, np.uint64(seed), a, b, normalize_tables()
+    )
+    if slow.any():
+        idx = np.flatnonzero(slow)
+        r_data, r_starts, r_ends = normalize_utf8(texts.cast(pl.String).gather(idx))
+        cap = scratch_size(r_starts, r_ends)
+        sigs[idx] = _signatures_kernel(r_data, r_starts, r_ends, ngram, np.uint64(seed), a, b, cap)
+    return sigs
 
 
 def jaccard(sig_a: np.ndarray, sig_b: np.ndarray) -> np.ndarray | float:
@@ -197,37 +295,52 @@ def _synthetic_texts(n_docs: int = 2000, seed: int = 0) -> list[str]:
 
 
 def measure_throughput(
-    texts: list[str] | None = None, target_mb: float = 64.0, repeats: int = 3
-) -> dict[str, float]:
-    """MB/s per call of `signatures` (whole, and the kernel alone on normalised text).
+    texts: list[str] | None = None, target_mb: float = 64.0, repeats: int = 5
+) -> dict[str, tuple[float, float]]:
+    """MB/s of `signatures` end to end, of its parts, and of the polars path it replaced.
 
-    The texts are repeated to about target_mb of UTF-8; the best of `repeats` runs counts.
+    The texts are repeated to about target_mb of UTF-8. The runs interleave (each repeat times
+    every variant once, back to back), so that load from other processes hits them alike, and
+    time the CPU time of this process (all its threads: per core, set NUMBA_NUM_THREADS=1
+    POLARS_MAX_THREADS=1); each figure is (best, median) over `repeats`. "mb", "docs" and
+    "slow_path_share" give their one value twice.
     """
     texts = texts or _synthetic_texts()
     size = sum(len(t.encode("utf-8")) for t in texts)
     series = pl.Series("text", texts * max(1, round(target_mb * 1e6 / size)))
     mb = float(series.str.len_bytes().sum()) / 1e6
-    signatures(series.head(10))  # compile or load the cached kernel
-
-    def best(fn: Callable[[], object]) -> float:
-        times = []
-        for _ in range(repeats):
-            t0 = time.perf_counter()
-            fn()
-            times.append(time.perf_counter() - t0)
-        return min(times)
-
+    signatures(series.head(10))  # compile or load the cached kernels, build the tables
+    exact_hashes(series.head(10))
     normed = pl.select(normalize_expr(pl.lit(series))).to_series()
-    t_all = best(lambda: signatures(series))
-    t_norm = best(lambda: pl.select(normalize_expr(pl.lit(series))).to_series())
-    t_kernel = best(lambda: signatures(normed, normalised=True))
-    return {
-        "mb": mb,
-        "docs": float(series.len()),
-        "signatures_mb_s": mb / t_all,
-        "normalise_mb_s": mb / t_norm,
-        "kernel_mb_s": mb / t_kernel,
+
+    def polars_path() -> None:  # how signatures() worked before the numba normalisation
+        expr = pl.select(normalize_expr(pl.lit(series))).to_series()
+        signatures(expr, normalised=True)
+
+    variants: dict[str, Callable[[], object]] = {
+        "signatures": lambda: signatures(series),
+        "signatures_polars": polars_path,
+        "normalise": lambda: normalize_utf8(series),
+        "normalise_series": lambda: normalize_series(series),
+        "normalise_expr": lambda: pl.select(normalize_expr(pl.lit(series))).to_series(),
+        "kernel": lambda: signatures(normed, normalised=True),
+        "exact": lambda: exact_hashes(series),
+        "exact_normalised": lambda: exact_hashes(normed, normalised=True),
     }
+    times: dict[str, list[float]] = {name: [] for name in variants}
+    for _ in range(repeats):
+        for name, fn in variants.items():
+            t0 = time.process_time()  # CPU time: other processes on the machine count less
+            fn()
+            times[name].append(time.process_time() - t0)
+    result = {
+        "mb": (mb, mb),
+        "docs": (float(series.len()),) * 2,
+        "slow_path_share": (slow_path_share(series),) * 2,
+    }
+    for name, ts in times.items():
+        result[f"{name}_mb_s"] = (mb / min(ts), mb / float(np.median(ts)))
+    return result
 
 
 def main() -> None:
@@ -238,11 +351,13 @@ def main() -> None:
     )
     parser.add_argument("files", nargs="*", type=Path, help=".jsonl / .txt / .gz of documents")
     parser.add_argument("--mb", type=float, default=64.0, help="MB of text per run (repeated)")
+    parser.add_argument("--repeats", type=int, default=5, help="runs of each variant")
     args = parser.parse_args()
     texts = [t for path in args.files for t in _read_texts(path)] or None
-    result = measure_throughput(texts, target_mb=args.mb)
-    for key, value in result.items():
-        print(f"{key:>16}: {value:,.1f}")
+    result = measure_throughput(texts, target_mb=args.mb, repeats=args.repeats)
+    print(f"{'':>24}  {'best':>9} {'median':>9}")
+    for key, (best, median) in result.items():
+        print(f"{key:>24}: {best:9,.3f} {median:9,.3f}")
 
 
 if __name__ == "__main__":

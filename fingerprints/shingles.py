@@ -1,6 +1,6 @@
 """Word n-gram shingles of normalised text, hashed with XXH64: a reference and a numba fast path.
 
-Text is first normalised by `normalize_expr` (NFKC, lowercase, digits to 0, punctuation and
+Text is first normalised as by `normalize_expr` (NFKC, lowercase, digits to 0, punctuation and
 symbols removed, whitespace collapsed to single spaces). The normalised text is then cut into
 tokens:
 
@@ -20,7 +20,9 @@ empty text (or null, or one that normalises to "") gives no shingles.
 Each shingle is hashed with 64-bit xxhash, XXH64, seeded: the value equals the `xxhash` library's
 `xxh64_intdigest(shingle_bytes, seed)`, so another tool can recompute it. `shingles` and
 `shingle_hashes` are the slow, plain-Python reference; `shingle_hashes_batch` is the fast path:
-a numba kernel over the raw UTF-8 bytes of a whole column, with its own XXH64 (`xxh64`).
+a numba kernel over the raw UTF-8 bytes of a whole column, with its own XXH64 (`xxh64`). The
+tokens are defined here (`_tokens`); `normalize.normalize_doc` finds the same ones while it
+normalises (the tests compare the two).
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ import polars as pl
 import xxhash
 from numba import njit
 
-from thresher.fingerprints.normalize import normalize, normalize_expr
+from thresher.fingerprints.normalize import CJK_RANGES, normalize, normalize_utf8, utf8_buffers
 
 log = logging.getLogger(__name__)
 
@@ -42,27 +44,6 @@ SHINGLE_HASH: Final = "xxh64"
 DEFAULT_NGRAM = 5  # word 5-grams, as FineWeb and DESIGN.md
 DEFAULT_SEED = 42  # recorded with every index (MinHashParams.seed)
 
-# Code point ranges (inclusive) whose characters are one token each. Ranges below U+1100 do not
-# occur, so every 1- and 2-byte UTF-8 character is non-CJK (the kernel relies on it).
-CJK_RANGES: tuple[tuple[int, int], ...] = (
-    (0x1100, 0x11FF),  # Hangul Jamo
-    (0x2E80, 0x2FDF),  # CJK and Kangxi radicals (NFKC folds most; punctuation rules drop the rest)
-    (0x3005, 0x3007),  # 々 〆 〇
-    (0x3021, 0x3029),  # Hangzhou numerals
-    (0x3038, 0x303B),  # more Han numerals and marks
-    (0x3040, 0x30FF),  # Hiragana, Katakana
-    (0x3130, 0x318F),  # Hangul Compatibility Jamo
-    (0x31F0, 0x31FF),  # Katakana Phonetic Extensions
-    (0x3400, 0x4DBF),  # CJK Extension A
-    (0x4E00, 0x9FFF),  # CJK Unified Ideographs
-    (0xA960, 0xA97F),  # Hangul Jamo Extended-A
-    (0xAC00, 0xD7FF),  # Hangul Syllables, Jamo Extended-B
-    (0xF900, 0xFAFF),  # CJK Compatibility Ideographs
-    (0xFF66, 0xFF9F),  # halfwidth Katakana (NFKC makes them full width)
-    (0xFFA0, 0xFFDC),  # halfwidth Hangul (likewise)
-    (0x1AFF0, 0x1B16F),  # Kana Extended-B, Kana Supplement, Extended-A, Small Kana Extension
-    (0x20000, 0x323AF),  # CJK Extensions B to I, Compatibility Supplement (planes 2 and 3)
-)
 SHINGLING: Final = "words+cjk-chars,slice-of-normalised,short-text-one-shingle,v1"
 
 _CJK_CLASS = "".join(f"\\U{lo:08x}-\\U{hi:08x}" for lo, hi in CJK_RANGES)
@@ -279,6 +260,28 @@ def _tokens(data: np.ndarray, start: int, end: int, ts: np.ndarray, te: np.ndarr
 
 
 @njit(cache=True)
+def _token_hashes(
+    data: np.ndarray,
+    ts: np.ndarray,
+    te: np.ndarray,
+    k: int,
+    n: int,
+    seed: np.uint64,
+    out: np.ndarray,
+) -> int:
+    """Write the XXH64 of each shingle of the k tokens ts/te of data into out; return the count."""
+    if k == 0:
+        return 0
+    if k < n:
+        out[0] = xxh64(data, ts[0], te[k - 1] - ts[0], seed)
+        return 1
+    m = k - n + 1
+    for i in range(m):
+        out[i] = xxh64(data, ts[i], te[i + n - 1] - ts[i], seed)
+    return m
+
+
+@njit(cache=True)
 def _doc_hashes(
     data: np.ndarray,
     start: int,
@@ -291,15 +294,7 @@ def _doc_hashes(
 ) -> int:
     """Write the XXH64 of each shingle of data[start:end] into out; return their count."""
     k = _tokens(data, start, end, ts, te)
-    if k == 0:
-        return 0
-    if k < n:
-        out[0] = xxh64(data, ts[0], te[k - 1] - ts[0], seed)
-        return 1
-    m = k - n + 1
-    for i in range(m):
-        out[i] = xxh64(data, ts[i], te[i + n - 1] - ts[i], seed)
-    return m
+    return _token_hashes(data, ts, te, k, n, seed, out)
 
 
 def scratch_size(starts: np.ndarray, ends: np.ndarray) -> int:
@@ -334,31 +329,14 @@ def _batch_hashes(
 def normalised_utf8(texts: pl.Series, *, normalised: bool = False) -> tuple[np.ndarray, ...]:
     """The UTF-8 bytes of the (normalised) texts as one buffer: (data, starts, ends).
 
-    No Python runs per document: polars normalises the column and Arrow hands over its buffers.
-    A null text gets an empty span.
+    Text i is data[starts[i]:ends[i]] (spans need not be in order); a null text gets an empty span.
+    No Python runs per document: `normalize_utf8` normalises the column in a numba kernel (the
+    bytes of normalize_expr), or with `normalised=True` Arrow hands over the column's buffers.
     """
-    if texts.dtype == pl.Null:
-        texts = texts.cast(pl.String)
-    if texts.dtype != pl.String:
-        raise TypeError(f"texts must be a String series, got {texts.dtype} ({texts.name!r})")
-    if not normalised:
-        texts = pl.select(normalize_expr(pl.lit(texts))).to_series()
-    arr = texts.to_arrow(compat_level=pl.CompatLevel.oldest())
-    off_dtype = np.int64 if arr.type == "large_string" else np.int32
-    _, off_buf, data_buf = arr.buffers()
-    offsets = np.frombuffer(off_buf, dtype=off_dtype)[arr.offset : arr.offset + len(arr) + 1]
-    offsets = offsets.astype(np.int64)
-    data = (
-        np.frombuffer(data_buf, dtype=np.uint8)
-        if data_buf is not None and data_buf.size
-        else np.zeros(0, dtype=np.uint8)
-    )
-    starts = offsets[:-1].copy()
-    ends = offsets[1:].copy()
-    if arr.null_count:
-        nulls = arr.is_null().to_numpy(zero_copy_only=False)
-        ends[nulls] = starts[nulls]
-    return data, starts, ends
+    if normalised:
+        data, starts, ends, _ = utf8_buffers(texts)
+        return data, starts, ends
+    return normalize_utf8(texts)
 
 
 def shingle_hashes_batch(

@@ -166,7 +166,7 @@ def shard_fingerprints(
 ) -> None:
     """Signatures, keep-policy attributes and band files of one shard's documents.
 
-    `normalised` is the shard's text after normalize_expr (computed once for both fingerprints).
+    `normalised` is the shard's text after normalize_series (computed once for both fingerprints).
     """
     order = np.arange(df.height, dtype=np.int64) + index * SHARD_STRIDE
     has_text = (df["text"].str.len_chars().fill_null(0) > 0).to_numpy()

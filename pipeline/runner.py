@@ -31,7 +31,7 @@ import polars as pl
 
 from thresher.fingerprints.exact import EXACT_HASH, EXACT_SEED, exact_duplicates, exact_hashes
 from thresher.fingerprints.index import open_index, write_meta
-from thresher.fingerprints.normalize import normalize_expr
+from thresher.fingerprints.normalize import normalize_series
 from thresher.pipeline import __version__
 from thresher.pipeline.config import STAGE_ORDER, RunConfig, dump_toml
 from thresher.pipeline.dedup import (
@@ -124,7 +124,7 @@ def base_filter_task(cfg: RunConfig, index: int, out: str) -> dict[str, Stats]:
         if col not in df.columns:
             df = df.with_columns(pl.lit(None, dtype).alias(col))
     # normalise once: the exact hash and the MinHash signatures read the same normalised text
-    normalised = df.select(normalize_expr("text")).to_series()
+    normalised = normalize_series(df["text"])  # numba over the UTF-8; = normalize_expr
     df = df.with_columns(exact_hash=exact_hashes(normalised, normalised=True))
     fp = df.select(
         "id",

@@ -1,6 +1,7 @@
 import polars as pl
 import xxhash
-from hypothesis import given
+from conftest import needs_fixtures
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from thresher.fingerprints.exact import EXACT_SEED, exact_duplicates, exact_hashes
@@ -42,3 +43,51 @@ def test_every_text_keeps_exactly_one_copy(texts):
     survivors = {normalize(t) for i, t in enumerate(texts) if str(i) not in set(dups["id"])}
     assert len(survivors) == len({normalize(t) for t in texts})
     assert len(texts) - dups.height == len(survivors)
+
+
+def expr_hashes(texts: list[str | None]) -> list[bytes | None]:
+    """The exact hashes as made before the fast path: polars normalisation, xxhash per row."""
+    from thresher.fingerprints.normalize import normalize_expr
+
+    series = pl.Series(texts, dtype=pl.String)
+    normalised = pl.select(normalize_expr(pl.lit(series))).to_series().to_list()
+    return [
+        None if t is None else xxhash.xxh3_128_digest(t.encode("utf-8"), EXACT_SEED)
+        for t in normalised
+    ]
+
+
+ODD = ["ΟΔΟΣ ΟΔΟΣ", "Cafe\u0301", "\u1100\u1161\u11a8", "\ufdfa" * 500, None, "", " .. ", "A b"]
+
+
+@settings(deadline=None)  # the first example may compile the kernel or build the table
+@given(
+    st.lists(
+        st.none()
+        | st.text(
+            st.sampled_from("aB 1,Σé\u0301\u1161ﬁ\t") | st.characters(codec="utf-8"), max_size=40
+        ),
+        max_size=12,
+    )
+)
+def test_hashes_equal_those_of_normalize_expr_text_on_any_text(texts):
+    series = pl.Series(texts, dtype=pl.String)
+    assert exact_hashes(series).to_list() == expr_hashes(texts)
+
+
+def test_hashes_of_raw_and_of_normalised_text_agree():
+    from thresher.fingerprints.normalize import normalize_series
+
+    series = pl.Series(ODD * 3)
+    want = expr_hashes(ODD * 3)
+    assert exact_hashes(series).to_list() == want
+    assert exact_hashes(normalize_series(series), normalised=True).to_list() == want
+    assert want[0] != want[1] and want[4] is None and want[5] == want[6]
+
+
+@needs_fixtures
+def test_hashes_equal_those_of_normalize_expr_text_on_fixtures():
+    from test_normalize import fixture_sets
+
+    for texts in fixture_sets().values():
+        assert exact_hashes(pl.Series(texts)).to_list() == expr_hashes(texts)

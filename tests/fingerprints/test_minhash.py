@@ -295,3 +295,66 @@ def test_estimate_finds_exactly_the_known_duplicate_articles():
         j = exact_jaccard(set(shingles(docs[a])), set(shingles(docs[b])))
         est = jaccard(sigs[pos[a]], sigs[pos[b]])
         assert abs(est - j) <= bound(np.array(j), 1 / 112, 1 / 112), (a, b, j, est)
+
+
+# ---- the numba normalisation: the same signatures as through normalize_expr ------------------
+
+
+def expr_signatures(texts: list[str | None], **kwargs) -> np.ndarray:
+    """Signatures the way they were made before the fast path: polars, then the kernel."""
+    from thresher.fingerprints.normalize import normalize_expr
+
+    series = pl.Series(texts, dtype=pl.String)
+    normalised = pl.select(normalize_expr(pl.lit(series))).to_series()
+    return signatures(normalised, normalised=True, **kwargs)
+
+
+# Texts that take the slow path (Σ, combining marks, conjoining jamo, beyond the table), that
+# grow under NFKC (ﷺ: 3 bytes to 33), and nulls, among ordinary ones.
+SLOW_AND_ODD = [
+    "ΟΔΟΣ ΠΡΟΣ ΤΗΝ ΘΑΛΑΣΣΑ και άλλα λόγια εδώ",
+    "Cafe\u0301 au lait, cre\u0300me bru\u0302le\u0301e, s'il vous plai\u0302t",
+    "\u1100\u1161\u11a8 \u1102\u1161 \u1103\u1161 \u1105\u1161 \u1106\u1161",
+    "flags \U000e0067\U000e0062 and variation \U000e0100 selectors here too",
+    "\ufdfa " * 3000,
+    None,
+    "",
+]
+
+
+@pytest.mark.parametrize("num_perm, ngram, seed", [(112, 5, DEFAULT_SEED), (37, 3, 11)])
+def test_raw_text_signatures_equal_those_of_normalize_expr_text(num_perm, ngram, seed):
+    texts = real_texts() + SLOW_AND_ODD
+    kwargs = {"num_perm": num_perm, "ngram": ngram, "seed": seed}
+    np.testing.assert_array_equal(
+        signatures(pl.Series(texts, dtype=pl.String), **kwargs), expr_signatures(texts, **kwargs)
+    )
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.none()
+        | st.text(
+            st.sampled_from("ab C 1 中文 한글 ΣÉ\u0301\u0323\u1161ﬁ½\ufdfa,\t\u3000")
+            | st.characters(codec="utf-8"),
+            max_size=60,
+        ),
+        max_size=10,
+    )
+)
+def test_raw_text_signatures_equal_those_of_normalize_expr_text_on_any_text(texts):
+    np.testing.assert_array_equal(
+        signatures(pl.Series(texts, dtype=pl.String), ngram=2), expr_signatures(texts, ngram=2)
+    )
+
+
+@needs_fixtures
+def test_raw_text_signatures_equal_those_of_normalize_expr_text_on_fixtures():
+    from test_normalize import fixture_sets
+
+    for name, texts in fixture_sets().items():
+        if name != "minhash/articles_2500.train.gz":  # the 1000 are a subset
+            np.testing.assert_array_equal(
+                signatures(pl.Series(texts)), expr_signatures(texts), err_msg=name
+            )

@@ -16,8 +16,9 @@ about the data:
   * the run folder's absolute path is replaced by "<RUN>" in text files (config.toml's `output`,
     manifest.json's `inputs` and `output` name it), and
   * manifest.json's `stages.<stage>.seconds` (wall-clock timings) are dropped, and
-  * config.toml's [runner] table (how the run ran: executor, workers, Ray address) is dropped.
-No other file carries a timestamp or a path (the run writes no log files into its folder).
+  * config.toml's [runner] table (how the run ran: executor, workers, Ray address) is dropped;
+and the report (report/index.html, report.json), a view that shows the timings and the config,
+is compared by presence. No other file carries a timestamp or a path (no log files are written).
 
 Measured (2 cores shared with other sessions): the uninterrupted demo run ~22 s, the whole module
 ~2-3 min (`.venv/bin/pytest tests/pipeline/test_kill_resume.py -q`).
@@ -78,10 +79,19 @@ def _normalised(path: Path, run_dir: Path) -> bytes:
     return data
 
 
+REPORT_VIEWS = {Path("report/index.html"), Path("report/report.json")}
+
+
 def snapshot(run_dir: Path) -> dict[str, str]:
-    """sha256 of every file of a run folder (normalised as the module docstring says)."""
+    """sha256 of every file of a run folder (normalised as the module docstring says). The
+    report (report/index.html, report/report.json) is a view of the run that shows how long each
+    stage took and how it ran ([runner]): it is compared by presence only."""
     return {
-        str(p.relative_to(run_dir)): hashlib.sha256(_normalised(p, run_dir)).hexdigest()
+        str(p.relative_to(run_dir)): (
+            "present"
+            if p.relative_to(run_dir) in REPORT_VIEWS
+            else hashlib.sha256(_normalised(p, run_dir)).hexdigest()
+        )
         for p in sorted(run_dir.rglob("*"))
         if p.is_file()
     }
