@@ -99,6 +99,17 @@ def test_golden_run_labels_domains_dates_and_mixes(sample_runs):
     assert parts["n_tokens"].sum() + parts.height == mix["total_tokens"]
     bins = sum(p.stat().st_size for p in (out / "mixture").glob("tokens-*.bin"))
     assert bins == 4 * mix["total_tokens"]  # int32 ids, one EOS per document
+    # the demo's token shard, read by the test's own reader, holds the text shard's documents
+    from test_megatron import read_indexed
+
+    from thresher.pipeline.tokens import decode
+
+    shard = read_indexed(out / "mixture" / "tokens-00000")
+    texts = pl.read_parquet(out / "mixture" / "part-00000.parquet")["text"].to_list()
+    assert shard["code"] == 4 and len(shard["sequences"]) == len(texts)
+    for seq, text in list(zip(shard["sequences"], texts, strict=True))[:5]:
+        assert seq[-1] == mix["tokenizer"]["eos_id"]
+        assert decode([int(t) for t in seq[:-1]]) == text
 
 
 def test_one_or_two_workers_give_identical_bytes(sample_runs):
