@@ -82,17 +82,19 @@ a measurement was disturbed).
 
 Measured (2026-11, 2-core AMD EPYC, 24 GB; --docs 1000000: 2,092 MB in 40 shards, 230,769
 copies of 153,846 originals, 136,607 pairs at Jaccard >= 0.8; corpus build ~5 min):
-  thresher     sig 40 MB/s/core (normalize_expr ~50 MB/s is ~80% of it; the numba kernel on
-               normalised text ~205 MB/s); e2e 122 s, peak PSS 1.76 GB; recall 0.911, @.8 0.9975,
-               removal precision 1.0000
-  datasketch   7.2 MB/s/core (on 99,733 docs); recall @.8 0.735 (its 9 x 13 bands)
+  thresher     sig 188 MB/s/core (normalisation in the numba kernel since 2026-11-29; it was 40 with
+               polars normalisation); e2e 87 s (was 122 s), peak PSS 1.63 GB; recall 0.911,
+               @.8 0.9975, removal precision 1.0000
+  datasketch   6.0-7.2 MB/s/core with its bulk generator (on 99,733 docs), 0.84 MB/s with its
+               default per-shingle update(); recall @.8 0.735 (its 9 x 13 bands)
   rensa        11-13 MB/s/core with Python shingling (~12 MB/s); its hashing of ready shingle lists
                250-360 MB/s; peak 6.8 GB (all texts and sketches in one process); @.8 0.9925
   datatrove    0.6 MB/s/core (spaCy tokenising); 186 s on 99,733 docs, ~1,860 s scaled to 1M
-  targets: 150 MB/s/core no (40); 170x datasketch no (5.6x); 5x rensa no (3.2-4x); 50x datatrove
-  end to end no (15x); peak <= 4 GB yes (1.76 GB). thresher's step times at 1M: extract 14 s,
-  base (fingerprints) 67 s, lsh bands 2 s, verify 22 s (each of its 40 tasks reads every
-  shard's signatures, ~1 s, to check ~2,000 edges), label rounds 1 s, keep 0.4 s, dedup 8 s.
+  targets (second run, 2026-11-29): 150 MB/s/core yes (188); 170x datasketch yes against its
+  default API (224x), no against its bulk generator (31x); 5x rensa yes (17x); 50x datatrove end to
+  end no (21x, against the earlier datatrove run); peak <= 4 GB yes (1.63 GB). thresher's step
+  times at 1M: extract 17 s, base (fingerprints) 24 s, lsh bands 2 s, verify 24 s (each of its 40
+  tasks reads every shard's signatures to check its edges), label rounds 1 s, keep 0.4 s, dedup 9 s.
 """
 
 from __future__ import annotations
