@@ -69,7 +69,10 @@ class NearDedup(BaseModel):
     # None: chosen by choose_bands for high recall at `threshold` (see `lsh_params`)
     bands: int | None = Field(None, ge=1)
     rows: int | None = Field(None, ge=1)
-    verify: Literal["signature", "none"] = "signature"
+    # signature: estimated Jaccard of the two signatures >= min_similarity(); exact: the true
+    # 5-gram Jaccard of the two texts >= threshold (reads the texts of both ends: slower; an edge
+    # to an earlier index, whose texts are not at hand, is checked on signatures); none: no check
+    verify: Literal["signature", "exact", "none"] = "signature"
     # None: threshold less 2.5 standard errors of the estimate at the threshold
     verify_threshold: float | None = Field(None, gt=0, le=1)
     keep: KeepPolicy = "newest"
@@ -227,20 +230,62 @@ def verify_task(cfg: NearDedup, index: int, fp_dir: str, exact: pl.DataFrame) ->
     exact_edges = exact.filter(in_shard)
     edges = edges.join(exact_edges, on=["src", "dst"], how="anti")
     n_candidates = edges.height
-    if cfg.verify == "signature" and edges.height:
-        need = pl.concat([edges["src"], edges["dst"]]).unique().implode()
-        sigs = (
-            scan_index(index_roots(cfg, root), "minhash/part-*.parquet")
-            .filter(pl.col("order").is_in(need))  # type: ignore[union-attr]
-            .select("order", "sig")
-            .collect()
-        )
+    if cfg.verify != "none" and edges.height:
         from thresher.fingerprints.cluster import verify_edges
 
-        edges = verify_edges(edges, sigs, cfg.min_similarity()).select("src", "dst")
+        local = (pl.col("src") >= 0) & (pl.col("dst") >= 0)
+        by_text = edges.filter(local) if cfg.verify == "exact" else edges.clear()
+        by_sig = edges.filter(~local) if cfg.verify == "exact" else edges
+        if by_sig.height:
+            need = pl.concat([by_sig["src"], by_sig["dst"]]).unique().implode()
+            sigs = (
+                scan_index(index_roots(cfg, root), "minhash/part-*.parquet")
+                .filter(pl.col("order").is_in(need))  # type: ignore[union-attr]
+                .select("order", "sig")
+                .collect()
+            )
+            by_sig = verify_edges(by_sig, sigs, cfg.min_similarity()).select("src", "dst")
+        if by_text.height:
+            by_text = exact_verified(cfg, by_text, root.parent / "base" / "_stage")
+        edges = pl.concat([by_sig.select("src", "dst"), by_text.select("src", "dst")])
     out = pl.concat([exact_edges.select("src", "dst"), edges.select("src", "dst")]).unique()
     write_parquet_atomic(out.sort("src", "dst"), root / "verified" / shard_name(index))
     return {"verify": {"candidates": n_candidates, "verified": edges.height}}
+
+
+def exact_verified(cfg: NearDedup, edges: pl.DataFrame, stage_dir: Path) -> pl.DataFrame:
+    """The edges whose two texts have a true word n-gram Jaccard >= cfg.threshold (the same
+    normalisation and shingles as the signatures). A node's text is row `order % SHARD_STRIDE`
+    of stage shard `order // SHARD_STRIDE` (the rows the fingerprints were made from)."""
+    from thresher.fingerprints.shingles import shingle_hashes_batch
+
+    need = pl.concat([edges["src"], edges["dst"]]).unique().sort()
+    frames = []
+    for shard, group in need.to_frame("order").group_by(
+        (pl.col("order") // SHARD_STRIDE).alias("shard"), maintain_order=True
+    ):
+        rows = group["order"] % SHARD_STRIDE
+        texts = pl.read_parquet(stage_dir / shard_name(int(shard[0])), columns=["text"])
+        frames.append(
+            texts.with_row_index("row")
+            .filter(pl.col("row").is_in(rows.implode()))
+            .select(order=pl.col("row").cast(pl.Int64) + int(shard[0]) * SHARD_STRIDE, text="text")
+        )
+    table = pl.concat(frames)
+    hashes, offsets = shingle_hashes_batch(table["text"], cfg.ngram, cfg.seed)
+    sets = {
+        int(o): np.unique(hashes[offsets[i] : offsets[i + 1]])
+        for i, o in enumerate(table["order"])
+    }
+
+    def jaccard(a: np.ndarray, b: np.ndarray) -> float:
+        union = np.union1d(a, b).size
+        return np.intersect1d(a, b, assume_unique=True).size / union if union else 0.0
+
+    sims = [jaccard(sets[s], sets[d]) for s, d in edges.select("src", "dst").iter_rows()]
+    return edges.with_columns(similarity=pl.Series(sims, dtype=pl.Float32)).filter(
+        pl.col("similarity") >= cfg.threshold
+    )
 
 
 def _node_part(col: str, parts: int) -> pl.Expr:

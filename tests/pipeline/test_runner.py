@@ -354,3 +354,45 @@ def test_a_growing_index_holds_each_run_and_later_runs_dedup_against_all(tmp_pat
     member_meta.write_text(member_meta.read_text().replace('"num_perm": 112', '"num_perm": 113'))
     with pytest.raises(FingerprintIndexError, match=r"000-run_a/meta\.json: checksum mismatch"):
         growing_members(grow)
+
+
+def edited(text: str, k: int, seed: int) -> str:
+    """The text with k of its words changed (positions drawn with a fixed seed)."""
+    import random
+
+    words = text.split()
+    for i in random.Random(seed).sample(range(len(words)), k):
+        words[i] = "zz" + words[i]
+    return " ".join(words)
+
+
+@pytest.mark.parametrize(("verify", "kept"), [("signature", ["orig"]), ("exact", ["far", "orig"])])
+def test_exact_verification_checks_the_true_jaccard(tmp_path, verify, kept):
+    """`far` (10 of 300 words changed) has a true 5-gram Jaccard of 0.726 with `orig` but its
+    signatures agree in 0.759 of positions: signature verification (bar 0.705) merges it, exact
+    verification (bar 0.8) does not; `near` (3 words changed, Jaccard > 0.8) merges either way."""
+    from thresher.fingerprints.minhash import signatures
+    from thresher.fingerprints.shingles import shingle_hashes
+
+    orig = long_text(500, 300)
+    far, near = edited(orig, 10, 10), edited(orig, 3, 3)
+    a, b = set(shingle_hashes(orig)), set(shingle_hashes(far))
+    assert len(a & b) / len(a | b) < 0.8  # the premise: a pair below the bar ...
+    sigs = signatures(pl.Series([orig, far]))
+    assert (sigs[0] == sigs[1]).mean() >= 0.705  # ... that its signatures put above it
+    write_jsonl(
+        tmp_path / "in" / "x.jsonl",
+        [{"id": "orig", "text": orig}, {"id": "far", "text": far}, {"id": "near", "text": near}],
+    )
+    cfg = parse_config(
+        {
+            "input": str(tmp_path / "in"),
+            "output": str(tmp_path / "run"),
+            "base": {name: {"enabled": False} for name in BASE_STEPS}
+            | {"near_dedup": {"verify": verify, "keep": "first"}},
+            "mixture": {"enabled": False},
+            "runner": {"executor": "local", "progress": False},
+        }
+    )
+    run(cfg, until="base")
+    assert sorted(pl.read_parquet(tmp_path / "run" / "base" / "*.parquet")["id"]) == kept
