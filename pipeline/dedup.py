@@ -273,18 +273,22 @@ def exact_verified(cfg: NearDedup, edges: pl.DataFrame, stage_dir: Path) -> pl.D
         )
     table = pl.concat(frames)
     hashes, offsets = shingle_hashes_batch(table["text"], cfg.ngram, cfg.seed)
-    sets = {
-        int(o): np.unique(hashes[offsets[i] : offsets[i + 1]])
-        for i, o in enumerate(table["order"])
-    }
-
-    def jaccard(a: np.ndarray, b: np.ndarray) -> float:
-        union = np.union1d(a, b).size
-        return np.intersect1d(a, b, assume_unique=True).size / union if union else 0.0
-
-    sims = [jaccard(sets[s], sets[d]) for s, d in edges.select("src", "dst").iter_rows()]
-    return edges.with_columns(similarity=pl.Series(sims, dtype=pl.Float32)).filter(
-        pl.col("similarity") >= cfg.threshold
+    sets = table.select("order").with_columns(
+        shingles=pl.Series(np.split(hashes, offsets[1:-1])).cast(pl.List(pl.UInt64))
+    )
+    a, b = pl.col("shingles"), pl.col("shingles_dst")
+    union = a.list.set_union(b).list.len()
+    return (
+        edges.join(sets, left_on="src", right_on="order", how="left")
+        .join(sets, left_on="dst", right_on="order", how="left", suffix="_dst")
+        .with_columns(
+            similarity=pl.when(union > 0)
+            .then(a.list.set_intersection(b).list.len() / union)
+            .otherwise(0.0)
+            .cast(pl.Float32)
+        )
+        .filter(pl.col("similarity") >= cfg.threshold)
+        .select(*edges.columns, "similarity")
     )
 
 

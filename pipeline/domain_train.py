@@ -581,7 +581,8 @@ def _retrain(cfg: Domains, recalled: pl.DataFrame, out_path: Path) -> int:
 def run_domains(shards: list[Path], out_dir: Path, cfg: Domains, map_fn: MapFn) -> dict[str, Any]:
     """The whole stage over base shards (see the module docstring); writes out_dir/<shard name>
     per input shard, out_dir/sites.parquet and out_dir/summary.json; returns the summary:
-    iterations (sites, pages relabelled, new pages per iteration), sites, stats."""
+    iterations (sites, pages relabelled, new pages per iteration), sites, stats (summed) and
+    shards (each shard's domain_stats, in shard order)."""
     out_dir = Path(out_dir)
     finals = [out_dir / Path(s).name for s in shards]
     summary_path = out_dir / "summary.json"
@@ -624,15 +625,13 @@ def run_domains(shards: list[Path], out_dir: Path, cfg: Domains, map_fn: MapFn) 
         recalled_so_far = pl.concat([recalled_so_far, found.filter(pl.Series(new))])
         model_path = out_dir / f"model-iter-{it + 1}.ftz"
         record["retrained_rows"] = _retrain(cfg, recalled_so_far, model_path)
-    stats = _sum_stats(
-        map_fn(
-            finish_shard,
-            [(str(p), str(f), sites, cfg) for p, f in zip(staged, finals, strict=True)],
-        )
+    per_shard = map_fn(
+        finish_shard, [(str(p), str(f), sites, cfg) for p, f in zip(staged, finals, strict=True)]
     )
+    stats = _sum_stats(per_shard)
     iterations[-1]["relabelled"] = int(stats.get("source/site", 0))
     write_parquet_atomic(sites, out_dir / "sites.parquet")
-    summary = {"iterations": iterations, "sites": sites.height, "stats": stats}
+    summary = {"iterations": iterations, "sites": sites.height, "stats": stats, "shards": per_shard}
     write_json_atomic(summary, summary_path, sort_keys=False)
     shutil.rmtree(out_dir / "_staging", ignore_errors=True)
     return summary

@@ -498,24 +498,14 @@ def distribution(counters: Stats, names: Iterable[str], flag: bool = False) -> S
     }
 
 
-def _shard_totals(df: pl.DataFrame) -> Stats:
-    chars = int(df.select(pl.col("text").str.len_chars().sum()).item() or 0)
-    return {"rows_in": df.height, "rows_out": df.height, "chars_in": chars, "chars_out": chars}
-
-
-def domains_stats_task(cfg: RunConfig, index: int, out: str) -> dict[str, Stats]:
-    """The funnel counters of one domains shard: documents and characters per domain and per
-    source of the label (classifier or site)."""
-    from thresher.stages.domains import domain_stats
-
-    run = Path(out)
-    df = pl.read_parquet(run / "domains" / shard_name(index))
-    counters = domain_stats(df)
-    labels = [k.removeprefix("docs/") for k in counters if k.startswith("docs/")]
-    stats = {"domains": _shard_totals(df) | distribution(counters, labels)}
-    stats["domains"] |= {k: v for k, v in counters.items() if k.startswith("source/")}
-    write_json_atomic(stats, run / "stats" / "domains" / f"part-{index:05d}.json", sort_keys=False)
-    return stats
+def labelling_step(counters: Stats, names: Iterable[str]) -> Stats:
+    """The funnel line of a stage that labels every row and drops none (domains, recency):
+    the totals are the sums over its labels, which split the rows; per label a distribution."""
+    names = list(names)
+    docs = sum(int(counters.get(f"docs/{x}", 0)) for x in names)
+    chars = sum(int(counters.get(f"chars/{x}", 0)) for x in names)
+    totals: Stats = {"rows_in": docs, "rows_out": docs, "chars_in": chars, "chars_out": chars}
+    return totals | distribution(counters, names)
 
 
 def _domains_stage(cfg: RunConfig, ex: Executor, run_dir: Path, n: int) -> None:
@@ -523,13 +513,13 @@ def _domains_stage(cfg: RunConfig, ex: Executor, run_dir: Path, n: int) -> None:
 
     shards = [run_dir / _upstream(cfg, "domains") / shard_name(i) for i in range(n)]
     summary = run_domains(shards, run_dir / "domains", cfg.domains, ex.mapper("domains"))
-    write_json_atomic(summary, run_dir / "domains" / "summary.json", sort_keys=False)
-    todo = [
-        (cfg, i, str(run_dir))
-        for i in range(n)
-        if not (run_dir / "stats" / "domains" / f"part-{i:05d}.json").exists()
-    ]
-    ex.map("domain stats", domains_stats_task, todo)
+    for i, counters in enumerate(summary["shards"]):  # domains/summary.json keeps them
+        path = run_dir / "stats" / "domains" / f"part-{i:05d}.json"
+        if not path.exists():
+            labels = [k.removeprefix("docs/") for k in counters if k.startswith("docs/")]
+            sources = {k: v for k, v in counters.items() if k.startswith("source/")}
+            step = labelling_step(counters, labels) | sources
+            write_json_atomic({"domains": step}, path, sort_keys=False)
 
 
 def recency_task(cfg: RunConfig, index: int, out: str, src: str, as_of: Any) -> dict[str, Stats]:
@@ -546,7 +536,7 @@ def recency_task(cfg: RunConfig, index: int, out: str, src: str, as_of: Any) -> 
 
         df = add_tokens(df, mixture.tokenizer)
     counters = recency_stats(df)
-    step = _shard_totals(df) | distribution(counters, BUCKETS)
+    step = labelling_step(counters, BUCKETS)
     step |= distribution(counters, ("recent", "news_tech", "recent_news_tech"), flag=True)
     if "n_tokens" in df.columns:
         step["tokens"] = int(df["n_tokens"].sum() or 0)
