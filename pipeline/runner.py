@@ -457,9 +457,9 @@ def _run_via_staging(cfg: RunConfig, until: str) -> dict[str, Any]:
     key = hashlib.sha256(cfg.output.encode("utf-8")).hexdigest()[:16]
     staging = Path(tempfile.gettempdir()) / "thresher-staging" / key
     local = fs.LocalFileSystem()
+    shutil.rmtree(staging, ignore_errors=True)  # what the object store holds is the truth
     if remote.get_file_info(root).type == fs.FileType.Directory:
         log.info("resuming %s: copying what is there to %s", cfg.output, staging)
-        shutil.rmtree(staging, ignore_errors=True)
         fs.copy_files(root, str(staging), source_filesystem=remote, destination_filesystem=local)
     manifest = run(cfg.model_copy(update={"output": str(staging)}), until)
     manifest["output"] = cfg.output

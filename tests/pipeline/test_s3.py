@@ -106,6 +106,14 @@ def test_run_with_output_on_s3_matches_the_local_run(s3, tmp_path, monkeypatch):
     local_cfg = small_config(tmp_path / "local")
     run(local_cfg)
     data = local_cfg.model_dump() | {"output": f"s3://{BUCKET}/runs/one"}
+    # a staging folder left by a crashed run with another config is not taken for the run: the
+    # object store's copy is what a rerun resumes from
+    import tempfile
+
+    key = hashlib.sha256(data["output"].encode()).hexdigest()[:16]
+    stale = Path(tempfile.gettempdir()) / "thresher-staging" / key
+    stale.mkdir(parents=True, exist_ok=True)
+    (stale / "config.toml").write_text('input = "other"\noutput = "x"\n')
     run(parse_config(data))
     want = shard_digests(Path(local_cfg.output))
     got = {}
