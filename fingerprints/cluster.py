@@ -60,15 +60,18 @@ def verify_edges(
 ) -> pl.DataFrame:
     """Edges whose two MinHash signatures agree in at least `min_similarity` of positions.
 
-    `sigs` has `order` and `sig` (a fixed-size array column) for every node the edges name.
-    Returns the edges with a `similarity` column, those below the bar removed.
+    `sigs` has `order` and `sig` (a fixed-size array column) for every node the edges name;
+    edges that carry their dst's signature (a `dst_sig` column) need only their src's there.
+    Returns the edges (src, dst) with a `similarity` column, those below the bar removed.
     """
     if edges.height == 0:
-        return edges.with_columns(similarity=pl.lit(None, pl.Float32))
+        return edges.select("src", "dst").with_columns(similarity=pl.lit(None, pl.Float32))
     table = sigs if isinstance(sigs, pl.DataFrame) else _sig_frame(sigs)
-    joined = edges.join(table.rename({"order": "src", "sig": "s"}), on="src", how="left").join(
-        table.rename({"order": "dst", "sig": "d"}), on="dst", how="left"
-    )
+    joined = edges.join(table.rename({"order": "src", "sig": "s"}), on="src", how="left")
+    if "dst_sig" in edges.columns:
+        joined = joined.rename({"dst_sig": "d"})
+    else:
+        joined = joined.join(table.rename({"order": "dst", "sig": "d"}), on="dst", how="left")
     if joined["s"].null_count() or joined["d"].null_count():
         raise ValueError("verify_edges: a signature is missing for some edge")
     a, b = joined["s"].to_numpy(), joined["d"].to_numpy()

@@ -5,7 +5,9 @@ Layout under `<run>/fingerprints/`:
   exact/part-N.parquet            id, exact_hash (xxh3-128), order         one per shard
   minhash/part-N.parquet          order, sig (uint32 x num_perm), attributes for the keep policy
   bands/band=BB/part-N.parquet    band_hash, order                         one per band and shard
-  edges/, labels/                 candidate edges and cluster labels (clustering's work files)
+  edges/, verified/, labels/,     candidate edges, verified edges, cluster labels and clusters
+  clusters/                       (clustering's work files; signatures shipped between the
+                                  verify tasks are deleted after them)
   clusters.parquet                order, id, dup_cluster, survivor, dup_count
   meta.json                       parameters, format version, sha256 of every file above
 

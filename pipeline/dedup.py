@@ -6,8 +6,12 @@ which holds the corpus:
 
   bands      one task per band: buckets of equal band hashes -> star edges (edges/band=BB.parquet),
              processed `hash_ranges` slices at a time so memory is bounded by a slice
-  verify     one task per shard: the edges whose larger end is in the shard, checked against
-             both signatures (verified/part-N.parquet); exact-duplicate edges need no check
+  ship       one task per signature file (this run's shards, then earlier indexes'): the edges
+             whose smaller end (dst) is in the file, each with that end's signature, sent on to
+             the verify partition of its larger end (ship/to=P/from-J.parquet)
+  verify     one task per partition (partition N holds this run's shard N): the shipped edges
+             checked against their src signatures (verified/part-N.parquet); exact-duplicate
+             edges need no check. No task reads more than its own signatures and edges.
   labels     rounds of min-label propagation, one task per node partition per round
   keep       one task per label partition: one survivor per cluster by the keep policy
              (clusters/part-P.parquet: node, label, survivor, cluster_size, exact)
@@ -33,6 +37,7 @@ from thresher.fingerprints.cluster import (
     choose_survivors,
     initial_labels,
     propagate_round,
+    verify_edges,
 )
 from thresher.fingerprints.index import MAX_MEMBERS, growing_members, is_growing
 from thresher.fingerprints.lsh import band_hashes, choose_bands
@@ -40,6 +45,7 @@ from thresher.fingerprints.minhash import MinHashParams, signatures
 from thresher.pipeline.io import shard_name, write_parquet_atomic
 from thresher.pipeline.stage import Stats
 
+EDGE_ROW_GROUP = 8192  # rows of a row group in the edge files (read by dst range)
 SHARD_STRIDE = 1 << 32  # order = shard index * 2^32 + row: the global input order
 # Documents of the k-th earlier index (`against`) get order - (k + 1) * 2^56: negative, so they
 # sort before this run's documents and survive their clusters; apart per index.
@@ -211,45 +217,96 @@ def band_task(cfg: NearDedup, band: int, fp_dir: str) -> dict[str, Stats]:
             & (pl.col("band_hash") <= pl.lit(hi - 1, pl.UInt64))
         )
         parts.append(bucket_edges(rows.with_columns(band=pl.lit(band, pl.UInt8))))
-    edges = pl.concat(parts).unique().sort("src", "dst")
-    write_parquet_atomic(edges, root / "edges" / f"band={band:02d}.parquet")
+    # sorted by dst in small row groups: each ship task reads only the groups of its dst range
+    edges = pl.concat(parts).unique().sort("dst", "src")
+    write_parquet_atomic(
+        edges, root / "edges" / f"band={band:02d}.parquet", row_group_size=EDGE_ROW_GROUP
+    )
     return {"band": {"edges": edges.height}}
 
 
-def verify_task(cfg: NearDedup, index: int, fp_dir: str, exact: pl.DataFrame) -> dict[str, Stats]:
-    """Verified edges whose `src` lies in shard `index` (exact-duplicate edges pass unchecked)."""
+def verify_part(col: str, parts: int) -> pl.Expr:
+    """The verify partition of a node: the key (shard) of its signature file modulo `parts`."""
+    return (pl.col(col) // SHARD_STRIDE) % parts  # polars' // and % floor, as Python's
+
+
+def signature_files(cfg: NearDedup, fp_dir: str | Path) -> list[tuple[int, Path, int]]:
+    """(key, file, order offset) of every signature file of this run and its earlier indexes;
+    key = order // SHARD_STRIDE of the file's documents (negative for earlier indexes)."""
+    out = []
+    for root, offset in index_roots(cfg, fp_dir):
+        for f in sorted((root / "minhash").glob("part-*.parquet")):
+            out.append((int(f.stem.split("-")[1]) + offset // SHARD_STRIDE, f, offset))
+    return out
+
+
+def ship_task(
+    cfg: NearDedup, name: int, key: int, sig_file: str, offset: int, fp_dir: str, parts: int
+) -> dict[str, Stats]:
+    """The candidate edges whose dst is in one signature file, with dst's signature, written to
+    the verify partition of their src (ship/to=P/from-<name>.parquet)."""
     root = Path(fp_dir)
-    lo, hi = index * SHARD_STRIDE, (index + 1) * SHARD_STRIDE
-    in_shard = (pl.col("src") >= lo) & (pl.col("src") < hi)
+    lo, hi = key * SHARD_STRIDE, (key + 1) * SHARD_STRIDE
     edges = (
         pl.scan_parquet(sorted((root / "edges").glob("band=*.parquet")))
-        .filter(in_shard)
-        .unique()
+        .filter((pl.col("dst") >= lo) & (pl.col("dst") < hi))
+        .unique()  # a pair found in several bands: dst is the same, so it meets itself here
         .collect()
     )
-    exact_edges = exact.filter(in_shard)
-    edges = edges.join(exact_edges, on=["src", "dst"], how="anti")
+    if not edges.height:
+        return {"ship": {"edges": 0}}
+    sigs = pl.read_parquet(sig_file, columns=["order", "sig"]).select(
+        dst=pl.col("order") + offset, dst_sig="sig"
+    )
+    shipped = edges.join(sigs, on="dst", how="left")
+    if shipped["dst_sig"].null_count():
+        raise ValueError(f"{sig_file}: signatures missing for candidate edges")
+    parted = shipped.with_columns(_part=verify_part("src", parts))
+    for (part,), group in parted.partition_by("_part", as_dict=True).items():
+        write_parquet_atomic(
+            group.drop("_part").sort("src", "dst"),
+            root / "ship" / f"to={part:05d}" / f"from-{name:05d}.parquet",
+        )
+    return {"ship": {"edges": edges.height}}
+
+
+def verify_task(
+    cfg: NearDedup, part: int, fp_dir: str, exact: pl.DataFrame, parts: int
+) -> dict[str, Stats]:
+    """Verified edges whose src is in partition `part`: the shipped candidates checked against
+    their src signatures (exact-duplicate edges, `exact`, pass unchecked)."""
+    root = Path(fp_dir)
+    shipped = sorted((root / "ship" / f"to={part:05d}").glob("from-*.parquet"))
+    edges = (
+        pl.read_parquet(shipped)
+        if shipped
+        else pl.DataFrame(
+            schema={"src": pl.Int64, "dst": pl.Int64, "dst_sig": pl.Array(pl.UInt32, cfg.num_perm)}
+        )
+    )
+    edges = edges.join(exact, on=["src", "dst"], how="anti")
     n_candidates = edges.height
     if cfg.verify != "none" and edges.height:
-        from thresher.fingerprints.cluster import verify_edges
-
         local = (pl.col("src") >= 0) & (pl.col("dst") >= 0)
         by_text = edges.filter(local) if cfg.verify == "exact" else edges.clear()
         by_sig = edges.filter(~local) if cfg.verify == "exact" else edges
         if by_sig.height:
-            need = pl.concat([by_sig["src"], by_sig["dst"]]).unique().implode()
-            sigs = (
-                scan_index(index_roots(cfg, root), "minhash/part-*.parquet")
-                .filter(pl.col("order").is_in(need))  # type: ignore[union-attr]
-                .select("order", "sig")
-                .collect()
+            need = by_sig["src"].unique().implode()
+            files = [(f, off) for key, f, off in signature_files(cfg, root) if key % parts == part]
+            sigs = pl.concat(
+                [
+                    pl.read_parquet(f, columns=["order", "sig"])
+                    .with_columns(pl.col("order") + off)
+                    .filter(pl.col("order").is_in(need))
+                    for f, off in files
+                ]
             )
-            by_sig = verify_edges(by_sig, sigs, cfg.min_similarity()).select("src", "dst")
+            by_sig = verify_edges(by_sig, sigs, cfg.min_similarity())
         if by_text.height:
             by_text = exact_verified(cfg, by_text, root.parent / "base" / "_stage")
         edges = pl.concat([by_sig.select("src", "dst"), by_text.select("src", "dst")])
-    out = pl.concat([exact_edges.select("src", "dst"), edges.select("src", "dst")]).unique()
-    write_parquet_atomic(out.sort("src", "dst"), root / "verified" / shard_name(index))
+    out = pl.concat([exact.select("src", "dst"), edges.select("src", "dst")]).unique()
+    write_parquet_atomic(out.sort("src", "dst"), root / "verified" / shard_name(part))
     return {"verify": {"candidates": n_candidates, "verified": edges.height}}
 
 

@@ -36,11 +36,17 @@ def shard_name(index: int) -> str:
     return f"part-{index:05d}.parquet"
 
 
-def write_parquet_atomic(df: pl.DataFrame, path: Path) -> None:
+def write_parquet_atomic(df: pl.DataFrame, path: Path, row_group_size: int | None = None) -> None:
     """Write a Parquet file under a temporary name, then rename it into place."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    df.write_parquet(tmp, compression="zstd", compression_level=3, statistics=True)
+    df.write_parquet(
+        tmp,
+        compression="zstd",
+        compression_level=3,
+        statistics=True,
+        row_group_size=row_group_size,
+    )
     os.replace(tmp, path)
 
 

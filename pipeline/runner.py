@@ -43,6 +43,9 @@ from thresher.pipeline.dedup import (
     labels_task,
     scan_index,
     shard_fingerprints,
+    ship_task,
+    signature_files,
+    verify_part,
     verify_task,
 )
 from thresher.pipeline.dedup_report import build_report
@@ -650,16 +653,25 @@ def _dedup_barrier(cfg: RunConfig, ex: Executor, run_dir: Path, n: int) -> pl.Da
         else empty
     )
     if near.enabled:
-        for work in ("edges", "verified", "labels", "clusters"):  # a partial earlier barrier
+        # a partial earlier barrier
+        for work in ("edges", "ship", "verified", "labels", "clusters"):
             shutil.rmtree(fp / work, ignore_errors=True)
         bands, _ = near.lsh_params()
         ex.map("lsh bands", band_task, [(near, b, str(fp)) for b in range(bands)])
-        shard_of = pl.col("src") // SHARD_STRIDE
+        # verify partition i holds this run's shard i (and some of the earlier indexes' files)
+        files = signature_files(near, fp)
+        ex.map(
+            "verify ship",
+            ship_task,
+            [(near, j, key, str(f), off, str(fp), n) for j, (key, f, off) in enumerate(files)],
+        )
+        part_of = verify_part("src", n)
         ex.map(
             "verify",
             verify_task,
-            [(near, i, str(fp), exact.filter(shard_of == i)) for i in range(n)],
+            [(near, i, str(fp), exact.filter(part_of == i), n) for i in range(n)],
         )
+        shutil.rmtree(fp / "ship", ignore_errors=True)  # signatures in transit: not the index
         parts = range(near.partitions)
         for round_ in range(64):
             results = ex.map(
