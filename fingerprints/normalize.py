@@ -29,8 +29,9 @@ which `minhash.signatures` also calls to normalise, tokenise and hash a text in 
 - For each simple code point below `TABLE_END` (planes 0 to 2 and CJK Ext. G/H: emoji, rare Han,
   mathematical letters), the table holds what polars itself makes of it: normalize_expr is run
   once over every such code point between two letters (each mark after "9", which composes with
-  nothing), at first use (~0.7 s CPU), so the table follows the Unicode version of polars' NFKC,
-  lowercasing and regex classes (\d, \p{P}, \p{S}, \s), whatever Python's is. Python's
+  nothing), once per machine (~2 s; then cached, see `normalize_tables`), so the table
+  follows the Unicode version of polars' NFKC, lowercasing and regex classes (\d, \p{P},
+  \p{S}, \s), whatever Python's is. Python's
   `unicodedata` (Unicode 14 on 3.11) only says which code points are simple and which pairs
   compose, from combining classes and decompositions, which Unicode never changes for an
   assigned character; one that it does not know (assigned later) is not simple.
@@ -56,13 +57,20 @@ normalize_expr 65 MB/s, normalize_utf8 ~370 MB/s, normalize_series ~410 MB/s
 from __future__ import annotations
 
 import functools
+import hashlib
+import logging
+import os
 import unicodedata
+import zipfile
+from pathlib import Path
 from typing import Final
 
 import numpy as np
 import polars as pl
 import pyarrow as pa
 from numba import njit
+
+log = logging.getLogger(__name__)
 
 NORMALISATION = "nfkc,lower,digits->0,strip-punct-symbols,collapse-space,v1"
 
@@ -173,6 +181,69 @@ def _entry(
 
 @functools.cache
 def normalize_tables() -> Tables:
+    """The kernel's tables (`build_tables`), built once per machine and then read from a cache
+    file (building takes ~2 s, which every worker process would pay): `tables_cache()`, keyed by
+    this module's source, polars' version and Python's Unicode version, and checked against a
+    sha256 of its arrays; a cache that is missing, unreadable or altered is rebuilt."""
+    path = tables_cache()
+    tables = _read_tables(path) if path is not None else None
+    if tables is None:
+        tables = build_tables()
+        if path is not None:
+            _write_tables(path, tables)
+    return tables
+
+
+def tables_cache() -> Path | None:
+    """$THRESHER_CACHE_DIR, else $XDG_CACHE_HOME/thresher or ~/.cache/thresher; the file name
+    carries the key. None when no home folder is known."""
+    root = os.environ.get("THRESHER_CACHE_DIR")
+    if not root:
+        base = os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache")
+        if base.startswith("~"):
+            return None
+        root = os.path.join(base, "thresher")
+    key = hashlib.sha256(Path(__file__).read_bytes())
+    key.update(f"{pl.__version__}|{unicodedata.unidata_version}|{TABLE_END}".encode())
+    return Path(root) / f"normalize-tables-{key.hexdigest()[:20]}.npz"
+
+
+def _tables_digest(tables: Tables) -> str:
+    h = hashlib.sha256()
+    for t in tables:
+        h.update(f"{t.dtype.str}{t.shape}".encode())
+        h.update(np.ascontiguousarray(t).tobytes())
+    return h.hexdigest()
+
+
+def _read_tables(path: Path) -> Tables | None:
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            tables = tuple(z[f"t{i}"] for i in range(7))
+            digest = str(z["digest"])
+    except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile):
+        return None
+    return tables if digest == _tables_digest(tables) else None  # type: ignore[return-value]
+
+
+def _write_tables(path: Path, tables: Tables) -> None:
+    """Write the cache under a temporary name and rename it (concurrent workers may race; each
+    writes the same bytes). A folder that cannot be written only means no cache."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        with open(tmp, "wb") as f:
+            np.savez(
+                f,
+                digest=np.array(_tables_digest(tables)),
+                **{f"t{i}": t for i, t in enumerate(tables)},
+            )
+        os.replace(tmp, path)
+    except OSError as err:
+        log.debug("normalisation tables not cached in %s: %s", path, err)
+
+
+def build_tables() -> Tables:
     """(ascii, entries, pool, single, pair_keys, pair_values, marks): what normalize_expr makes
     of each code point below TABLE_END, and the canonical pairs that NFKC composes.
 

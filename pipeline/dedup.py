@@ -271,10 +271,11 @@ def ship_task(
 
 
 def verify_task(
-    cfg: NearDedup, part: int, fp_dir: str, exact: pl.DataFrame, parts: int
+    cfg: NearDedup, part: int, fp_dir: str, exact: pl.DataFrame, parts: int, texts: str
 ) -> dict[str, Stats]:
     """Verified edges whose src is in partition `part`: the shipped candidates checked against
-    their src signatures (exact-duplicate edges, `exact`, pass unchecked)."""
+    their src signatures (exact-duplicate edges, `exact`, pass unchecked); with verify =
+    "exact", against the texts (`texts`: the shards the fingerprints were made from)."""
     root = Path(fp_dir)
     shipped = sorted((root / "ship" / f"to={part:05d}").glob("from-*.parquet"))
     edges = (
@@ -303,17 +304,17 @@ def verify_task(
             )
             by_sig = verify_edges(by_sig, sigs, cfg.min_similarity())
         if by_text.height:
-            by_text = exact_verified(cfg, by_text, root.parent / "base" / "_stage")
+            by_text = exact_verified(cfg, by_text, Path(texts))
         edges = pl.concat([by_sig.select("src", "dst"), by_text.select("src", "dst")])
     out = pl.concat([exact.select("src", "dst"), edges.select("src", "dst")]).unique()
     write_parquet_atomic(out.sort("src", "dst"), root / "verified" / shard_name(part))
     return {"verify": {"candidates": n_candidates, "verified": edges.height}}
 
 
-def exact_verified(cfg: NearDedup, edges: pl.DataFrame, stage_dir: Path) -> pl.DataFrame:
+def exact_verified(cfg: NearDedup, edges: pl.DataFrame, text_dir: Path) -> pl.DataFrame:
     """The edges whose two texts have a true word n-gram Jaccard >= cfg.threshold (the same
     normalisation and shingles as the signatures). A node's text is row `order % SHARD_STRIDE`
-    of stage shard `order // SHARD_STRIDE` (the rows the fingerprints were made from)."""
+    of shard `order // SHARD_STRIDE` in `text_dir` (the rows the fingerprints were made from)."""
     from thresher.fingerprints.shingles import shingle_hashes_batch
 
     need = pl.concat([edges["src"], edges["dst"]]).unique().sort()
@@ -322,7 +323,7 @@ def exact_verified(cfg: NearDedup, edges: pl.DataFrame, stage_dir: Path) -> pl.D
         (pl.col("order") // SHARD_STRIDE).alias("shard"), maintain_order=True
     ):
         rows = group["order"] % SHARD_STRIDE
-        texts = pl.read_parquet(stage_dir / shard_name(int(shard[0])), columns=["text"])
+        texts = pl.read_parquet(text_dir / shard_name(int(shard[0])), columns=["text"])
         frames.append(
             texts.with_row_index("row")
             .filter(pl.col("row").is_in(rows.implode()))

@@ -36,14 +36,20 @@ def shard_name(index: int) -> str:
     return f"part-{index:05d}.parquet"
 
 
-def write_parquet_atomic(df: pl.DataFrame, path: Path, row_group_size: int | None = None) -> None:
-    """Write a Parquet file under a temporary name, then rename it into place."""
+OUTPUT_LEVEL = 3  # zstd level of the shards a run delivers
+WORK_LEVEL = 1  # of work files (extract shards, base/_stage): 1.8x faster to write, 19% larger
+
+
+def write_parquet_atomic(
+    df: pl.DataFrame, path: Path, row_group_size: int | None = None, level: int = OUTPUT_LEVEL
+) -> None:
+    """Write a Parquet file (zstd at `level`) under a temporary name, then rename it into place."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     df.write_parquet(
         tmp,
         compression="zstd",
-        compression_level=3,
+        compression_level=level,
         statistics=True,
         row_group_size=row_group_size,
     )

@@ -50,6 +50,8 @@ from thresher.pipeline.dedup import (
 )
 from thresher.pipeline.dedup_report import build_report
 from thresher.pipeline.io import (
+    OUTPUT_LEVEL,
+    WORK_LEVEL,
     merge_stats,
     read_shard,
     rejected_frame,
@@ -107,7 +109,8 @@ def extract_task(cfg: RunConfig, path: str, index: int, out: str) -> dict[str, S
     shard = pl.concat(kept) if kept else pl.DataFrame(schema=EXTRACT_SCHEMA)
     if problems:  # listed in manifest.json `unreadable_inputs`
         write_json_atomic(problems, run / "unreadable" / f"part-{index:05d}.json", sort_keys=False)
-    _finish(run, "extract", index, shard.cast(EXTRACT_SCHEMA), rejected, stats, cfg)  # type: ignore[arg-type]
+    shard = shard.cast(EXTRACT_SCHEMA)  # type: ignore[arg-type]
+    _finish(run, "extract", index, shard, rejected, stats, cfg, level=WORK_LEVEL)
     return stats
 
 
@@ -139,9 +142,32 @@ def base_filter_task(cfg: RunConfig, index: int, out: str) -> dict[str, Stats]:
         shard_fingerprints(cfg.base.near_dedup, df, normalised, index, run / "fingerprints")
     write_parquet_atomic(fp, run / "fingerprints" / "exact" / shard_name(index))
     _write_rejected(cfg, stage / "rejected" / shard_name(index), rejected)
+    if cfg.base.steps():  # else wave 2 reads the extract shard: the same rows (`_staged`)
+        write_parquet_atomic(
+            df.select(list(BASE_SCHEMA)), stage / shard_name(index), level=WORK_LEVEL
+        )
+    # last: marks wave 1 of this shard done
     write_json_atomic(stats, stage / "stats" / f"part-{index:05d}.json", sort_keys=False)
-    write_parquet_atomic(df.select(list(BASE_SCHEMA)), stage / shard_name(index))
     return stats
+
+
+def _text_dir(cfg: RunConfig, run: Path) -> Path:
+    """Where wave 1's documents are, row for row as fingerprinted: base/_stage, or the extract
+    shards when no per-document step is on (the rows are then the extract shard's)."""
+    return run / "base" / "_stage" if cfg.base.steps() else run / "extract"
+
+
+def _staged(cfg: RunConfig, run: Path, index: int) -> pl.DataFrame:
+    """Wave 1's documents of one shard, in BASE_SCHEMA."""
+    folder = _text_dir(cfg, run)
+    if folder.name == "_stage":
+        return read_shard(folder / shard_name(index), BASE_SCHEMA)
+    df = read_shard(folder / shard_name(index), EXTRACT_SCHEMA)
+    exact = pl.read_parquet(run / "fingerprints" / "exact" / shard_name(index))
+    if exact.height != df.height:
+        raise RunError(f"{exact}: {exact.height} fingerprints for {df.height} documents")
+    extra = {c: pl.lit(None, t) for c, t in BASE_EXTRA.items() if c != "exact_hash"}
+    return df.with_columns(exact_hash=exact["exact_hash"], **extra).select(list(BASE_SCHEMA))
 
 
 def base_dedup_task(
@@ -154,7 +180,7 @@ def base_dedup_task(
     """
     run = Path(out)
     stage = run / "base" / "_stage"
-    df = read_shard(stage / shard_name(index), BASE_SCHEMA)
+    df = _staged(cfg, run, index)
     stats = json.loads((stage / "stats" / f"part-{index:05d}.json").read_text(encoding="utf-8"))
     rejected = [_read_if_exists(stage / "rejected" / shard_name(index))]
     marked = (
@@ -200,11 +226,12 @@ def _finish(
     rejected: list[pl.DataFrame | None],
     stats: dict[str, Stats],
     cfg: RunConfig,
+    level: int = OUTPUT_LEVEL,
 ) -> None:
     """Write a stage's rejected rows and stats, then its shard last (the completion marker)."""
     _write_rejected(cfg, run / "rejected" / stage / shard_name(index), rejected)
     write_json_atomic(stats, run / "stats" / stage / f"part-{index:05d}.json", sort_keys=False)
-    write_parquet_atomic(shard, run / stage / shard_name(index))
+    write_parquet_atomic(shard, run / stage / shard_name(index), level=level)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -392,7 +419,10 @@ def run(cfg: RunConfig, until: str = STAGE_ORDER[-1]) -> dict[str, Any]:
         t = time.monotonic()
         n = len(inputs)
         final = [(run_dir / "base" / shard_name(i)).exists() for i in range(n)]
-        staged = [(run_dir / "base" / "_stage" / shard_name(i)).exists() for i in range(n)]
+        staged = [
+            (run_dir / "base" / "_stage" / "stats" / f"part-{i:05d}.json").exists()
+            for i in range(n)
+        ]
         ex.map(
             "base",
             base_filter_task,
@@ -669,7 +699,10 @@ def _dedup_barrier(cfg: RunConfig, ex: Executor, run_dir: Path, n: int) -> pl.Da
         ex.map(
             "verify",
             verify_task,
-            [(near, i, str(fp), exact.filter(part_of == i), n) for i in range(n)],
+            [
+                (near, i, str(fp), exact.filter(part_of == i), n, str(_text_dir(cfg, run_dir)))
+                for i in range(n)
+            ],
         )
         shutil.rmtree(fp / "ship", ignore_errors=True)  # signatures in transit: not the index
         parts = range(near.partitions)

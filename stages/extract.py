@@ -161,44 +161,30 @@ class Extractor(BaseModel):
         }
 
     def __call__(self, df: pl.DataFrame) -> StepResult:
-        """Fill `text`, `title`, the date columns and `page_type`; drop failures."""
-        cols: dict[str, list[Any]] = {
-            k: []
-            for k in ("text", "title", "published", "date_source", "date_confidence", "page_type")
-        }
-        failure: list[str | None] = []
-        html_col = df["html"] if "html" in df.columns else pl.Series([None] * df.height)
-        for html, url, text, pub, crawl in zip(
-            html_col, df["url"], df["text"], df["published"], df["crawl_date"], strict=True
-        ):
-            if html is None:  # a text record: text taken as is, dated from its URL and input date
-                out: dict[str, Any] | None = {
-                    "text": text,
-                    "title": None,
-                    "page_type": None,
-                    **_decision_fields(decide_date(gather_evidence(None, url, None, crawl, pub))),
-                }
-                why = "extract_empty"
-            else:
-                try:
-                    with time_limit(self.timeout_s):
-                        out = self.extract_one(html, url, crawl, pub)
-                except ExtractTimeout:
-                    out, why = None, "extract_timeout"
-                else:
-                    why = "extract_empty"
-            ok = out is not None and bool(out["text"] and out["text"].strip())
-            for k, values in cols.items():
-                values.append(out[k] if out is not None else None)
-            failure.append(None if ok else why)
-        out_df = df.with_columns(
-            text=pl.Series(cols["text"], dtype=pl.String),
-            title=pl.Series(cols["title"], dtype=pl.String),
-            published=pl.Series(cols["published"], dtype=pl.Date),
-            date_source=pl.Series(cols["date_source"], dtype=pl.String),
-            date_confidence=pl.Series(cols["date_confidence"], dtype=pl.Float32).fill_null(0.0),
-            page_type=pl.Series(cols["page_type"], dtype=pl.String),
-            _failure=pl.Series(failure, dtype=pl.String),
+        """Fill `text`, `title`, the date columns and `page_type`; drop failures.
+
+        Pages (rows with `html`) are extracted one by one; text records are handled as columns,
+        their dates decided once per distinct (url, crawl_date, published).
+        """
+        html_col = (
+            df["html"]
+            if "html" in df.columns
+            else pl.repeat(None, df.height, pl.Binary, eager=True)
+        )
+        rows = df.with_columns(_row=pl.int_range(pl.len(), dtype=pl.UInt32))
+        is_page = html_col.is_not_null()
+        parts = [_text_records(rows.filter(~is_page)), self._pages(rows.filter(is_page))]
+        # A row fails when it gave no text; "blank" is Python's str.isspace: White_Space and
+        # the separators U+001C..U+001F.
+        out_df = (
+            pl.concat(parts, how="vertical")
+            .sort("_row")
+            .with_columns(
+                _failure=pl.when(pl.col("_failure").is_not_null())
+                .then("_failure")
+                .when(pl.col("text").str.contains(r"[^\s\x1c-\x1f]").fill_null(False).not_())
+                .then(pl.lit("extract_empty"))
+            )
         )
         kept, dropped, stats = drop_where(
             out_df,
@@ -210,11 +196,82 @@ class Extractor(BaseModel):
         select = list(EXTRACT_SCHEMA)
         kept = kept.select(select).cast(EXTRACT_SCHEMA)
         dropped = dropped.select([*select, "reason"])
-        stats["html_in"] = int(html_col.is_not_null().sum())
+        stats["html_in"] = int(is_page.sum())
         sources = kept["date_source"].fill_null("none").value_counts().sort("date_source")
         for source, n in sources.iter_rows():  # sorted: stats files are byte-identical too
             stats[f"date/{source}"] = int(n)
         return kept, dropped, stats
+
+    def _pages(self, pages: pl.DataFrame) -> pl.DataFrame:
+        """Rows with html, each extracted under the time limit (`_failure`: extract_timeout)."""
+        cols: dict[str, list[Any]] = {k: [] for k in _OUT_COLUMNS}
+        failure: list[str | None] = []
+        for html, url, pub, crawl in zip(
+            pages["html"], pages["url"], pages["published"], pages["crawl_date"], strict=True
+        ):
+            try:
+                with time_limit(self.timeout_s):
+                    out = self.extract_one(html, url, crawl, pub)
+            except ExtractTimeout:
+                out = None
+                failure.append("extract_timeout")
+            else:
+                failure.append(None)
+            for k, values in cols.items():
+                values.append(out[k] if out is not None else None)
+        return pages.with_columns(
+            *(pl.Series(k, v, dtype=_OUT_COLUMNS[k]) for k, v in cols.items()),
+            _failure=pl.Series(failure, dtype=pl.String),
+        ).pipe(_out_shape)
+
+
+_OUT_COLUMNS: dict[str, pl.DataType] = {
+    "text": pl.String(),
+    "title": pl.String(),
+    "published": pl.Date(),
+    "date_source": pl.String(),
+    "date_confidence": pl.Float32(),
+    "page_type": pl.String(),
+}
+
+
+def _out_shape(df: pl.DataFrame) -> pl.DataFrame:
+    """The columns both kinds of rows leave the extractor with, before the failure rule."""
+    return df.with_columns(pl.col("date_confidence").fill_null(0.0)).select(
+        *[c for c in df.columns if c not in _OUT_COLUMNS and c != "_failure" and c != "html"],
+        *[pl.col(k).cast(t) for k, t in _OUT_COLUMNS.items()],
+        pl.col("_failure").cast(pl.String),
+    )
+
+
+def _text_records(records: pl.DataFrame) -> pl.DataFrame:
+    """Text records as they are, dated from their URL and input date (stages/dates.py) once per
+    distinct (url, crawl_date, published): a dump without URLs needs a handful of decisions."""
+    keys = ["url", "crawl_date", "published"]
+    distinct = records.select(keys).unique(maintain_order=True)
+    decided = [
+        _decision_fields(decide_date(gather_evidence(None, url, None, crawl, pub)))
+        for url, crawl, pub in distinct.iter_rows()
+    ]
+    dates = distinct.with_columns(
+        **{
+            f"_{k}": pl.Series([d[k] for d in decided], dtype=_OUT_COLUMNS[k])
+            for k in ("published", "date_source", "date_confidence")
+        }
+    )
+    return (
+        records.join(dates, on=keys, how="left", nulls_equal=True, maintain_order="left")
+        .with_columns(
+            published="_published",
+            date_source="_date_source",
+            date_confidence="_date_confidence",
+            title=pl.lit(None, pl.String),
+            page_type=pl.lit(None, pl.String),
+            _failure=pl.lit(None, pl.String),
+        )
+        .drop("_published", "_date_source", "_date_confidence")
+        .pipe(_out_shape)
+    )
 
 
 def _decision_fields(d: DateDecision) -> dict[str, Any]:

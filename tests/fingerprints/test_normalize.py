@@ -304,3 +304,31 @@ def test_table_covers_the_supplementary_planes_up_to_table_end():
     assert entries.shape == (TABLE_END,)
     assert entries[0x20000] >= 0 and entries[0x1F389] >= 0  # rare Han, an emoji (deleted)
     assert entries[0x2F800] >= 0 and normalize_series(pl.Series(["\U0002f800"])).item() == "丽"
+
+
+def test_tables_cache_round_trip_and_a_damaged_cache_is_rebuilt(tmp_path, monkeypatch):
+    """The tables come from a cache file after the first build; the cached arrays are the built
+    ones, and a cache whose bytes changed (or that is not a cache at all) is built again."""
+    from thresher.fingerprints import normalize as nm
+
+    monkeypatch.setenv("THRESHER_CACHE_DIR", str(tmp_path))
+    path = nm.tables_cache()
+    assert path is not None and path.parent == tmp_path and not path.exists()
+    built = nm.build_tables()
+    nm._write_tables(path, built)
+    read = nm._read_tables(path)
+    assert read is not None and all(np.array_equal(a, b) for a, b in zip(read, built, strict=True))
+    with np.load(path) as z:  # one table entry altered, the file otherwise intact
+        arrays = {k: z[k] for k in z.files}
+    arrays["t1"][0x41] += 1
+    np.savez(path, **arrays)
+    assert nm._read_tables(path) is None
+    path.write_bytes(b"not a cache")
+    assert nm._read_tables(path) is None
+    nm.normalize_tables.cache_clear()
+    try:
+        tables = nm.normalize_tables()  # rebuilt, and the cache rewritten
+        assert all(np.array_equal(a, b) for a, b in zip(tables, built, strict=True))
+        assert nm._read_tables(path) is not None
+    finally:
+        nm.normalize_tables.cache_clear()
