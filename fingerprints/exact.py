@@ -15,6 +15,7 @@ the per-row call costs ~0.5 us) 179 MB/s (before 46.5); on normalised text ~3,30
 
 from __future__ import annotations
 
+import numpy as np
 import polars as pl
 import xxhash
 
@@ -34,6 +35,12 @@ def exact_hashes(texts: pl.Series, *, normalised: bool = False) -> pl.Series:
     data, starts, ends, valid = utf8_buffers(texts)
     if not normalised:
         data, starts, ends = normalize_utf8(texts)
+    return digests(data, starts, ends, valid)
+
+
+def digests(data: np.ndarray, starts: np.ndarray, ends: np.ndarray, valid: np.ndarray) -> pl.Series:
+    """xxh3-128 (seed EXACT_SEED) of each normalised text data[starts[i]:ends[i]]; null where
+    valid[i] is False."""
     digest = xxhash.xxh3_128_digest
     view = memoryview(data)
     out = [

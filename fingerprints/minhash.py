@@ -57,7 +57,7 @@ import polars as pl
 from numba import njit
 from pydantic import BaseModel, ConfigDict, Field
 
-from thresher.fingerprints.exact import exact_hashes
+from thresher.fingerprints.exact import digests, exact_hashes
 from thresher.fingerprints.normalize import (
     NO_ROOM,
     NORMALISATION,
@@ -185,7 +185,9 @@ def _raw_signatures_kernel(
     b: np.ndarray,
     tables: Tables,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Signatures straight from raw text: (sigs, slow), slow True where the row is left to do.
+    """Signatures straight from raw text: (sigs, slow, norm, n_starts, n_ends), slow True where
+    the row is left to do; document d's normalised bytes are norm[n_starts[d]:n_ends[d]] (empty
+    where slow), for the exact fingerprint.
 
     Each document is normalised and tokenised in one pass (normalize_doc) into a scratch buffer,
     and its shingles are hashed and folded while its bytes are in cache.
@@ -193,8 +195,14 @@ def _raw_signatures_kernel(
     num_perm = a.shape[0]
     nd = starts.shape[0]
     longest = 0
+    total = 0
     for d in range(nd):
         longest = max(longest, ends[d] - starts[d])
+        total += ends[d] - starts[d]
+    norm = np.empty(max(total, 16), dtype=np.uint8)
+    n_starts = np.empty(nd, dtype=np.int64)
+    n_ends = np.empty(nd, dtype=np.int64)
+    o = 0
     size = longest + 16
     buf = np.empty(size, dtype=np.uint8)
     ts = np.empty(size + 2, dtype=np.int64)  # normalize_doc's room for tokens
@@ -214,16 +222,24 @@ def _raw_signatures_kernel(
             te = np.empty(size + 3, dtype=np.int64)
             hashes = np.empty(size + 2, dtype=np.uint64)
         sig[:] = np.uint64(0xFFFFFFFF)
+        n_starts[d] = o
         if m == SLOW:
             slow[d] = True
         else:
+            if norm.shape[0] - o < m:  # expanding text: more room for the normalised bytes
+                bigger = np.empty(max(2 * norm.shape[0], o + m), dtype=np.uint8)
+                bigger[:o] = norm[:o]
+                norm = bigger
+            norm[o : o + m] = buf[:m]
+            o += m
             if k < 0:  # CJK mixed with other characters in one table entry: tokenise the output
                 k = _tokens(buf, 0, m, ts, te)
             h = _token_hashes(buf, ts, te, k, n, seed, hashes)
             _fold(hashes, h, a, b, sig)
+        n_ends[d] = o
         for i in range(num_perm):
             out[d, i] = np.uint32(sig[i])
-    return out, slow
+    return out, slow, norm[:o], n_starts, n_ends
 
 
 def signatures(
@@ -241,21 +257,47 @@ def signatures(
     the few texts it leaves to normalize_expr (`thresher.fingerprints.normalize`) follow.
     """
     params = MinHashParams(num_perm=num_perm, ngram=ngram, seed=seed)  # validates the arguments
-    a, b = permutations(params.num_perm, params.seed)
     if normalised:
+        a, b = permutations(params.num_perm, params.seed)
         data, starts, ends = normalised_utf8(texts, normalised=True)
         cap = scratch_size(starts, ends)
         return _signatures_kernel(data, starts, ends, ngram, np.uint64(seed), a, b, cap)
-    data, starts, ends, _ = utf8_buffers(texts)
-    sigs, slow = _raw_signatures_kernel(
-        data, starts, ends, ngram, np.uint64(seed), a, b, normalize_tables()
+    return _from_raw(texts, params)[0]
+
+
+def signatures_and_exact(
+    texts: pl.Series,
+    num_perm: int = DEFAULT_NUM_PERM,
+    ngram: int = DEFAULT_NGRAM,
+    seed: int = DEFAULT_SEED,
+) -> tuple[np.ndarray, pl.Series]:
+    """MinHash signatures and exact fingerprints (`exact.exact_hashes`) of a column of texts from
+    one normalisation pass: the kernel keeps each text's normalised bytes for the exact hash."""
+    params = MinHashParams(num_perm=num_perm, ngram=ngram, seed=seed)
+    sigs, norm, n_starts, n_ends, valid = _from_raw(texts, params)
+    return sigs, digests(norm, n_starts, n_ends, valid)
+
+
+def _from_raw(
+    texts: pl.Series, params: MinHashParams
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(sigs, norm, n_starts, n_ends, valid): signatures, and the normalised bytes of text i at
+    norm[n_starts[i]:n_ends[i]] (valid[i] False for a null text)."""
+    a, b = permutations(params.num_perm, params.seed)
+    ngram, seed = params.ngram, np.uint64(params.seed)
+    data, starts, ends, valid = utf8_buffers(texts)
+    sigs, slow, norm, n_starts, n_ends = _raw_signatures_kernel(
+        data, starts, ends, ngram, seed, a, b, normalize_tables()
     )
     if slow.any():
         idx = np.flatnonzero(slow)
         r_data, r_starts, r_ends = normalize_utf8(texts.cast(pl.String).gather(idx))
         cap = scratch_size(r_starts, r_ends)
-        sigs[idx] = _signatures_kernel(r_data, r_starts, r_ends, ngram, np.uint64(seed), a, b, cap)
-    return sigs
+        sigs[idx] = _signatures_kernel(r_data, r_starts, r_ends, ngram, seed, a, b, cap)
+        n_starts[idx] = r_starts + norm.shape[0]
+        n_ends[idx] = r_ends + norm.shape[0]
+        norm = np.concatenate([norm, r_data])
+    return sigs, norm, n_starts, n_ends, valid
 
 
 def jaccard(sig_a: np.ndarray, sig_b: np.ndarray) -> np.ndarray | float:

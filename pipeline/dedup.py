@@ -5,7 +5,7 @@ attributes the keep policy reads, and one band-hash file per band. Then barrier 
 which holds the corpus:
 
   bands      one task per band: buckets of equal band hashes -> star edges (edges/band=BB.parquet),
-             processed `hash_ranges` slices at a time so memory is bounded by a slice
+             processed in hash-range slices of at most ~`slice_rows` rows, so memory is bounded
   ship       one task per signature file (this run's shards, then earlier indexes'): the edges
              whose smaller end (dst) is in the file, each with that end's signature, sent on to
              the verify partition of its larger end (ship/to=P/from-J.parquet)
@@ -41,7 +41,7 @@ from thresher.fingerprints.cluster import (
 )
 from thresher.fingerprints.index import MAX_MEMBERS, growing_members, is_growing
 from thresher.fingerprints.lsh import band_hashes, choose_bands
-from thresher.fingerprints.minhash import MinHashParams, signatures
+from thresher.fingerprints.minhash import MinHashParams
 from thresher.pipeline.io import shard_name, write_parquet_atomic
 from thresher.pipeline.stage import Stats
 
@@ -87,7 +87,9 @@ class NearDedup(BaseModel):
     # document that matches one is removed, old ones stay.
     against: list[str] = []
     partitions: int = Field(8, ge=1)  # node / label partitions of the clustering rounds
-    hash_ranges: int = Field(4, ge=1)  # slices of each band processed one at a time
+    # rows of (band_hash, order) a band task holds at once (~16 bytes each, a few times that
+    # while sorting): a band with more is cut into that many slices of its hash range
+    slice_rows: int = Field(8_000_000, ge=1)
 
     @field_validator("keep")
     @classmethod
@@ -171,16 +173,12 @@ def scan_index(roots: list[tuple[Path, int]], pattern: str) -> pl.LazyFrame | No
 
 
 def shard_fingerprints(
-    cfg: NearDedup, df: pl.DataFrame, normalised: pl.Series, index: int, fp_dir: Path
+    cfg: NearDedup, df: pl.DataFrame, sigs: np.ndarray, index: int, fp_dir: Path
 ) -> None:
-    """Signatures, keep-policy attributes and band files of one shard's documents.
-
-    `normalised` is the shard's text after normalize_series (computed once for both fingerprints).
-    """
+    """Signatures (`sigs`, made with cfg.minhash()), keep-policy attributes and band files of
+    one shard's documents."""
     order = np.arange(df.height, dtype=np.int64) + index * SHARD_STRIDE
     has_text = (df["text"].str.len_chars().fill_null(0) > 0).to_numpy()
-    p = cfg.minhash()
-    sigs = signatures(normalised, p.num_perm, p.ngram, p.seed, normalised=True)
     attrs = pl.DataFrame(
         {
             "order": order,
@@ -205,18 +203,21 @@ def shard_fingerprints(
 
 
 def band_task(cfg: NearDedup, band: int, fp_dir: str) -> dict[str, Stats]:
-    """Star edges of one band, `hash_ranges` slices of the band-hash space at a time."""
+    """Star edges of one band, a slice of the band-hash space at a time (as many equal slices
+    as keep each under cfg.slice_rows rows, hashes being uniform)."""
     root = Path(fp_dir)
     scan = scan_index(index_roots(cfg, root), f"bands/band={band:02d}/part-*.parquet")
-    width = (1 << 64) // cfg.hash_ranges
+    rows = scan.select(pl.len()).collect().item() if scan is not None else 0
+    slices = -(-rows // cfg.slice_rows)
+    width = (1 << 64) // max(slices, 1)
     parts = [pl.DataFrame(schema={"src": pl.Int64, "dst": pl.Int64})]
-    for r in range(cfg.hash_ranges if scan is not None else 0):
-        lo, hi = r * width, (1 << 64) if r == cfg.hash_ranges - 1 else (r + 1) * width
-        rows = scan.filter(  # type: ignore[union-attr]
+    for r in range(slices):
+        lo, hi = r * width, (1 << 64) if r == slices - 1 else (r + 1) * width
+        part = scan.filter(  # type: ignore[union-attr]
             (pl.col("band_hash") >= pl.lit(lo, pl.UInt64))
             & (pl.col("band_hash") <= pl.lit(hi - 1, pl.UInt64))
         )
-        parts.append(bucket_edges(rows.with_columns(band=pl.lit(band, pl.UInt8))))
+        parts.append(bucket_edges(part.with_columns(band=pl.lit(band, pl.UInt8))))
     # sorted by dst in small row groups: each ship task reads only the groups of its dst range
     edges = pl.concat(parts).unique().sort("dst", "src")
     write_parquet_atomic(

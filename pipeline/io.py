@@ -36,20 +36,20 @@ def shard_name(index: int) -> str:
     return f"part-{index:05d}.parquet"
 
 
-OUTPUT_LEVEL = 3  # zstd level of the shards a run delivers
-WORK_LEVEL = 1  # of work files (extract shards, base/_stage): 1.8x faster to write, 19% larger
+# zstd level of every Parquet file a run writes. On text shards level 1 writes 1.8x faster than
+# level 3 for files 19% larger (25,000 web documents, 52 MB of text: 0.13 s / 28 MB against
+# 0.24 s / 24 MB, one core); still smaller than snappy, pyarrow's default.
+ZSTD_LEVEL = 1
 
 
-def write_parquet_atomic(
-    df: pl.DataFrame, path: Path, row_group_size: int | None = None, level: int = OUTPUT_LEVEL
-) -> None:
-    """Write a Parquet file (zstd at `level`) under a temporary name, then rename it into place."""
+def write_parquet_atomic(df: pl.DataFrame, path: Path, row_group_size: int | None = None) -> None:
+    """Write a Parquet file under a temporary name, then rename it into place."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     df.write_parquet(
         tmp,
         compression="zstd",
-        compression_level=level,
+        compression_level=ZSTD_LEVEL,
         statistics=True,
         row_group_size=row_group_size,
     )

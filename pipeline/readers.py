@@ -195,7 +195,9 @@ class ReadConfig(BaseModel):
     date_field: str | None = None  # JSONL/Parquet: publication date (ISO string, date, datetime)
     crawl_date_field: str | None = None  # JSONL/Parquet: crawl date, same forms as date_field
     max_html_bytes: int = Field(5_000_000, gt=0)  # larger payloads: rejected row "too_large"
-    batch_size: int = Field(500, gt=0)  # rows per yielded DataFrame
+    # rows per yielded DataFrame: 4x fewer than 2,000 cost text records 1.6x the time (per-batch
+    # overhead); HTML pages are larger, and a WARC config may want fewer (memory)
+    batch_size: int = Field(2000, gt=0)
     # A damaged input file: "continue" keeps the rows read before the damage and counts
     # read/unreadable; "fail" raises UnreadableInputError naming the file (the run stops).
     on_unreadable: Literal["continue", "fail"] = "continue"

@@ -358,3 +358,28 @@ def test_raw_text_signatures_equal_those_of_normalize_expr_text_on_fixtures():
             np.testing.assert_array_equal(
                 signatures(pl.Series(texts)), expr_signatures(texts), err_msg=name
             )
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.none(),
+            st.text(max_size=60),
+            st.sampled_from(EXTRA),
+            # Σ and a composing mark send a text to the slow path; ㍿ and ﷺ expand under NFKC
+            st.text(st.sampled_from("aé Σ\u0308\u3099 ㍿ﷺ0. "), max_size=40),
+        ),
+        max_size=30,
+    )
+)
+def test_signatures_and_exact_equal_the_two_separately(texts):
+    """One pass for both fingerprints gives exactly signatures() and exact_hashes(): nulls,
+    empty texts, slow-path texts and texts that NFKC makes longer included."""
+    from thresher.fingerprints.exact import exact_hashes
+    from thresher.fingerprints.minhash import signatures_and_exact
+
+    series = pl.Series("text", texts, dtype=pl.String)
+    sigs, hashes = signatures_and_exact(series, 16, 3, 7)
+    assert np.array_equal(sigs, signatures(series, 16, 3, 7))
+    assert hashes.to_list() == exact_hashes(series).to_list()
