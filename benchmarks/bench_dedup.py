@@ -7,7 +7,7 @@
 The peers run in venvs of their own, made once with
     python3 -m venv /work/venvs/rensa && /work/venvs/rensa/bin/pip install rensa pyarrow numpy
     python3 -m venv /work/venvs/datatrove && /work/venvs/datatrove/bin/pip install \\
-        'datatrove[processing]' spacy pyarrow       (see bench_base.py)
+        'datatrove[processing]' spacy pyarrow orjson   (orjson: its JsonlWriter; see bench_base.py)
 datasketch runs in thresher's own venv (it is a dependency). A peer whose Python is missing is
 skipped with a message.
 
@@ -274,9 +274,10 @@ def worker_thresher(corpus: Path, out: Path, workers: int) -> dict[str, Any]:
     lsh = sum(
         s["s"]
         for s in steps
-        if s["step"] in ("lsh bands", "verify", "keep") or s["step"].startswith("labels")
+        if s["step"] in ("lsh bands", "verify ship", "verify", "keep")
+        or s["step"].startswith("labels")
     )
-    fingerprint = sum(s["s"] for s in steps if s["step"] == "base")
+    fingerprint = sum(s["s"] for s in steps if s["step"] in ("base", "extract+base"))
     return {"run_s": total, "steps": steps, "lsh_cluster_s": lsh, "fingerprint_wave_s": fingerprint}
 
 

@@ -3,7 +3,7 @@
 The pieces, each a pure function over polars frames so that the runner can run one partition per
 Ray task:
 
-1. `band_rows`: a shard's band hashes as rows (band, band_hash, order). Written per band, so a
+1. `band_frames`: a shard's band hashes as rows (band_hash, order), one frame per band, so a
    clustering task reads one band (and, within it, one range of band_hash) of every shard.
 2. `bucket_edges`: inside one (band, hash-range) partition, every member of a bucket with two or
    more documents gets an edge to the bucket's first member (a star, not all pairs: a bucket of k
@@ -30,17 +30,15 @@ import polars as pl
 KeepPolicy = Literal["newest", "best", "longest", "first"]
 
 
-def band_rows(order: np.ndarray, hashes: np.ndarray) -> pl.DataFrame:
-    """(band, band_hash, order) rows of a shard: hashes has shape (n_docs, bands)."""
-    n, bands = hashes.shape
-    return pl.DataFrame(
-        {
-            "band": np.repeat(np.arange(bands, dtype=np.uint8)[None, :], n, axis=0).reshape(-1),
-            "band_hash": hashes.reshape(-1),
-            "order": np.repeat(np.asarray(order, dtype=np.int64), bands),
-        },
-        schema={"band": pl.UInt8, "band_hash": pl.UInt64, "order": pl.Int64},
-    ).sort("band", "band_hash", "order")
+def band_frames(order: np.ndarray, hashes: np.ndarray) -> list[pl.DataFrame]:
+    """One (band_hash, order) frame per band of a shard's band hashes (shape (n_docs, bands)),
+    in document order: the band task groups equal hashes itself, so nothing is sorted here."""
+    order = np.asarray(order, dtype=np.int64)
+    schema = {"band_hash": pl.UInt64, "order": pl.Int64}
+    return [
+        pl.DataFrame({"band_hash": np.ascontiguousarray(hashes[:, b]), "order": order}, schema)
+        for b in range(hashes.shape[1])
+    ]
 
 
 def bucket_edges(rows: pl.LazyFrame) -> pl.DataFrame:

@@ -59,7 +59,10 @@ def exact_duplicates(hashes: pl.LazyFrame) -> pl.DataFrame:
     that text in the run), sorted by `order`.
     """
     ranked = (
-        hashes.filter(pl.col("exact_hash").is_not_null())
+        hashes.select("exact_hash", "order")
+        # the window functions below run only over hashes that occur twice or more
+        .filter(pl.col("exact_hash").is_not_null() & pl.col("exact_hash").is_duplicated())
+        .join(hashes.select("order", "id"), on="order", how="left")
         .with_columns(
             survivor=pl.col("id").sort_by("order").first().over("exact_hash"),
             survivor_order=pl.col("order").min().over("exact_hash"),

@@ -9,7 +9,8 @@ which holds the corpus:
   ship       one task per signature file (this run's shards, then earlier indexes'): the edges
              whose smaller end (dst) is in the file, each with that end's signature, sent on to
              the verify partition of its larger end (ship/to=P/from-J.parquet)
-  verify     one task per partition (partition N holds this run's shard N): the shipped edges
+  verify     one task per partition (partition N holds this run's shards N, N + P, ... for P
+             partitions, P = min(shards, VERIFY_PARTS)): the shipped edges
              checked against their src signatures (verified/part-N.parquet); exact-duplicate
              edges need no check. No task reads more than its own signatures and edges.
   labels     rounds of min-label propagation, one task per node partition per round
@@ -32,7 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from thresher.fingerprints.cluster import (
     KeepPolicy,
-    band_rows,
+    band_frames,
     bucket_edges,
     choose_survivors,
     initial_labels,
@@ -46,6 +47,7 @@ from thresher.pipeline.io import shard_name, write_parquet_atomic
 from thresher.pipeline.stage import Stats
 
 EDGE_ROW_GROUP = 8192  # rows of a row group in the edge files (read by dst range)
+VERIFY_PARTS = 64  # verify partitions at most: a ship task writes one file to each
 SHARD_STRIDE = 1 << 32  # order = shard index * 2^32 + row: the global input order
 # Documents of the k-th earlier index (`against`) get order - (k + 1) * 2^56: negative, so they
 # sort before this run's documents and survive their clusters; apart per index.
@@ -178,7 +180,7 @@ def shard_fingerprints(
     """Signatures (`sigs`, made with cfg.minhash()), keep-policy attributes and band files of
     one shard's documents."""
     order = np.arange(df.height, dtype=np.int64) + index * SHARD_STRIDE
-    has_text = (df["text"].str.len_chars().fill_null(0) > 0).to_numpy()
+    has_text = (df["text"].str.len_bytes().fill_null(0) > 0).to_numpy()
     attrs = pl.DataFrame(
         {
             "order": order,
@@ -192,9 +194,7 @@ def shard_fingerprints(
     write_parquet_atomic(attrs, fp_dir / "minhash" / shard_name(index))
     bands, rows = cfg.lsh_params()
     bh = band_hashes(sigs[has_text], bands, rows)
-    table = band_rows(order[has_text], bh)
-    for b in range(bands):
-        part = table.filter(pl.col("band") == b).select("band_hash", "order")
+    for b, part in enumerate(band_frames(order[has_text], bh)):
         write_parquet_atomic(part, fp_dir / "bands" / f"band={b:02d}" / shard_name(index))
 
 

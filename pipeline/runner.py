@@ -1,13 +1,16 @@
 """The runner: one Ray task per shard per stage, barriers between waves, atomic writes, resume.
 
 Waves of a run (each task writes its outputs under temporary names and renames them, the shard
-last, so a shard under its final name marks its task done and a rerun skips it):
+last, so a shard under its final name marks its task done and a rerun skips it; base wave 1
+writes its stats file last instead):
 
   extract   one task per input file: read records, extract main text -> extract/part-N.parquet
-  base      wave 1, per extract shard: language ID and quality rules, exact fingerprint
-              -> base/_stage/part-N.parquet, fingerprints/exact/part-N.parquet
-            barrier: survivors of exact duplicates over every shard's fingerprints
-            wave 2, per shard: drop exact duplicates -> base/part-N.parquet
+  base      wave 1, per extract shard: language ID and quality rules, exact fingerprint and
+              MinHash signatures -> base/_stage/part-N.parquet (only when some per-document
+              step is on; else wave 2 reads the extract shard), fingerprints/
+            barrier: exact and near-duplicate clusters over every shard's fingerprints
+              (pipeline/dedup.py)
+            wave 2, per shard: drop duplicates -> base/part-N.parquet
 
 Shard N is the N-th input file in sorted order and rows keep their input order, so the output
 does not depend on the number of workers or on which worker ran which task. The driver keeps at
@@ -37,6 +40,7 @@ from thresher.pipeline.config import STAGE_ORDER, RunConfig, dump_toml
 from thresher.pipeline.dedup import (
     INDEX_KEYS,
     SHARD_STRIDE,
+    VERIFY_PARTS,
     band_task,
     index_roots,
     keep_task,
@@ -86,8 +90,11 @@ class RunError(RuntimeError):
 # the executor runs it as a Ray task or in-process.
 
 
-def extract_task(cfg: RunConfig, path: str, index: int, out: str) -> dict[str, Stats]:
-    """Read one input file and extract its documents into extract/part-N.parquet."""
+def extract_task(
+    cfg: RunConfig, path: str, index: int, out: str, then_base: bool = False
+) -> dict[str, Stats]:
+    """Read one input file and extract its documents into extract/part-N.parquet; with
+    `then_base`, go on to base's first wave with them (in memory: the shard is not read back)."""
     run = Path(out)
     read_stats: Stats = {}
     stats: dict[str, Stats] = {"read": read_stats}  # the reader fills read_stats as it goes
@@ -109,13 +116,19 @@ def extract_task(cfg: RunConfig, path: str, index: int, out: str) -> dict[str, S
         write_json_atomic(problems, run / "unreadable" / f"part-{index:05d}.json", sort_keys=False)
     shard = shard.cast(EXTRACT_SCHEMA)  # type: ignore[arg-type]
     _finish(run, "extract", index, shard, rejected, stats, cfg)
+    if then_base:
+        base_filter_task(cfg, index, out, shard)
     return stats
 
 
-def base_filter_task(cfg: RunConfig, index: int, out: str) -> dict[str, Stats]:
-    """Wave 1 of base: per-document steps, then the exact fingerprint of every survivor."""
+def base_filter_task(
+    cfg: RunConfig, index: int, out: str, df: pl.DataFrame | None = None
+) -> dict[str, Stats]:
+    """Wave 1 of base: per-document steps, then the exact fingerprint and MinHash signatures of
+    every survivor. `df`: the extract shard when the caller has it, else it is read."""
     run = Path(out)
-    df = read_shard(run / "extract" / shard_name(index), EXTRACT_SCHEMA)
+    if df is None:
+        df = read_shard(run / "extract" / shard_name(index), EXTRACT_SCHEMA)
     stats: dict[str, Stats] = {}
     rejected: list[pl.DataFrame] = []
     hint = cfg.base.domain_hint
@@ -410,29 +423,28 @@ def run(cfg: RunConfig, until: str = STAGE_ORDER[-1], html_report: bool = True) 
     timings: dict[str, float] = {}
     stages_done: list[str] = []
 
-    t = time.monotonic()
-    todo = [
-        (cfg, p, i, out)
-        for i, p in enumerate(inputs)
-        if not (run_dir / "extract" / shard_name(i)).exists()
+    n = len(inputs)
+    to_base = STAGE_ORDER.index(until) >= STAGE_ORDER.index("base")
+    extracted = [(run_dir / "extract" / shard_name(i)).exists() for i in range(n)]
+    final = [(run_dir / "base" / shard_name(i)).exists() for i in range(n)]
+    staged = [
+        (run_dir / "base" / "_stage" / "stats" / f"part-{i:05d}.json").exists() for i in range(n)
     ]
-    log.info("extract: %d input files, %d to do", len(inputs), len(todo))
-    ex.map("extract", extract_task, todo)
+    t = time.monotonic()
+    todo = [(cfg, p, i, out, to_base and not final[i]) for i, p in enumerate(inputs)]
+    todo = [args for args, done in zip(todo, extracted, strict=True) if not done]
+    log.info("extract: %d input files, %d to do", n, len(todo))
+    # a shard still to extract goes on to base's first wave in the same task: its time is here
+    ex.map("extract+base" if to_base else "extract", extract_task, todo)
     timings["extract"] = round(time.monotonic() - t, 3)
     stages_done.append("extract")
 
-    if STAGE_ORDER.index(until) >= STAGE_ORDER.index("base"):
+    if to_base:
         t = time.monotonic()
-        n = len(inputs)
-        final = [(run_dir / "base" / shard_name(i)).exists() for i in range(n)]
-        staged = [
-            (run_dir / "base" / "_stage" / "stats" / f"part-{i:05d}.json").exists()
-            for i in range(n)
-        ]
         ex.map(
             "base",
             base_filter_task,
-            [(cfg, i, out) for i in range(n) if not final[i] and not staged[i]],
+            [(cfg, i, out) for i in range(n) if extracted[i] and not final[i] and not staged[i]],
         )
         if not all(final):
             decisions = _dedup_barrier(cfg, ex, run_dir, n)
@@ -695,21 +707,21 @@ def _dedup_barrier(cfg: RunConfig, ex: Executor, run_dir: Path, n: int) -> pl.Da
             shutil.rmtree(fp / work, ignore_errors=True)
         bands, _ = near.lsh_params()
         ex.map("lsh bands", band_task, [(near, b, str(fp)) for b in range(bands)])
-        # verify partition i holds this run's shard i (and some of the earlier indexes' files)
+        # verify partition i holds this run's shards i, i + parts, ... (and some of the earlier
+        # indexes' files); at most VERIFY_PARTS, so that ship writes at most that many files each
+        parts = min(n, VERIFY_PARTS)
         files = signature_files(near, fp)
         ex.map(
             "verify ship",
             ship_task,
-            [(near, j, key, str(f), off, str(fp), n) for j, (key, f, off) in enumerate(files)],
+            [(near, j, key, str(f), off, str(fp), parts) for j, (key, f, off) in enumerate(files)],
         )
-        part_of = verify_part("src", n)
+        part_of = verify_part("src", parts)
+        texts = str(_text_dir(cfg, run_dir))
         ex.map(
             "verify",
             verify_task,
-            [
-                (near, i, str(fp), exact.filter(part_of == i), n, str(_text_dir(cfg, run_dir)))
-                for i in range(n)
-            ],
+            [(near, i, str(fp), exact.filter(part_of == i), parts, texts) for i in range(parts)],
         )
         shutil.rmtree(fp / "ship", ignore_errors=True)  # signatures in transit: not the index
         parts = range(near.partitions)
@@ -732,8 +744,11 @@ def _dedup_barrier(cfg: RunConfig, ex: Executor, run_dir: Path, n: int) -> pl.Da
         clusters = labels.with_columns(
             survivor="label", cluster_size=pl.len().over("label"), exact=pl.lit(True)
         )
+    members = clusters.filter(pl.col("node") >= 0).collect()  # not earlier indexes' documents
+    named = pl.concat([members["node"], members["survivor"], members["label"]]).unique()
+    ids = ids.filter(pl.col("order").is_in(named.implode())).collect().lazy()  # only those named
     decisions = (
-        clusters.filter(pl.col("node") >= 0)  # earlier indexes' documents are not this run's
+        members.lazy()
         .join(ids.rename({"order": "node"}), on="node")
         .join(ids.select(survivor="order", survivor_id="id"), on="survivor")
         .join(ids.select(label="order", dup_cluster="id"), on="label")

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from thresher.fingerprints.cluster import (
-    band_rows,
+    band_frames,
     bucket_edges,
     choose_survivors,
     components,
@@ -17,7 +17,8 @@ from thresher.fingerprints.cluster import (
 
 def test_buckets_give_star_edges_to_their_first_member():
     hashes = np.array([[1, 7], [1, 8], [2, 8], [1, 9]], dtype=np.uint64)
-    rows = band_rows(np.array([10, 11, 12, 13]), hashes)
+    frames = band_frames(np.array([10, 11, 12, 13]), hashes)
+    rows = pl.concat([f.with_columns(band=pl.lit(b, pl.UInt8)) for b, f in enumerate(frames)])
     edges = bucket_edges(rows.lazy())
     # band 0: bucket 1 = {10, 11, 13}; band 1: bucket 8 = {11, 12}
     assert edges.rows() == [(11, 10), (12, 11), (13, 10)]

@@ -398,9 +398,11 @@ def test_exact_verification_checks_the_true_jaccard(tmp_path, verify, kept):
     assert sorted(pl.read_parquet(tmp_path / "run" / "base" / "*.parquet")["id"]) == kept
 
 
-def test_band_slices_do_not_change_the_clusters(tmp_path):
+def test_band_slices_and_verify_partitions_do_not_change_the_clusters(tmp_path, monkeypatch):
     """A band cut into many hash-range slices (slice_rows = 3) gives the same edges and clusters
-    as one slice: a bucket never straddles two slices."""
+    as one slice (a bucket never straddles two slices); so does one verify partition for two
+    shards instead of one each."""
+    import thresher.pipeline.runner as runner
     from thresher.pipeline.runner import dedup_only
 
     texts = [long_text(600 + i, 120) for i in range(6)]
@@ -409,8 +411,9 @@ def test_band_slices_do_not_change_the_clusters(tmp_path):
     write_jsonl(tmp_path / "in" / "a.jsonl", rows[:5])
     write_jsonl(tmp_path / "in" / "b.jsonl", rows[5:])
     outs = {}
-    for slice_rows in (8_000_000, 3):
-        out = tmp_path / f"run{slice_rows}"
+    for slice_rows, parts in ((8_000_000, 64), (3, 64), (8_000_000, 1)):
+        monkeypatch.setattr(runner, "VERIFY_PARTS", parts)
+        out = tmp_path / f"run{slice_rows}-{parts}"
         cfg = parse_config(
             {
                 "input": str(tmp_path / "in"),
@@ -421,6 +424,12 @@ def test_band_slices_do_not_change_the_clusters(tmp_path):
         )
         clusters = dedup_only(cfg)
         edges = pl.read_parquet(out / "fingerprints" / "edges" / "*.parquet")
-        outs[slice_rows] = (clusters.sort("id").rows(), edges.sort("src", "dst").rows())
-    assert outs[3] == outs[8_000_000]
-    assert sum(not keep for _, _, _, keep, _, _ in outs[3][0]) == 4  # the four copies
+        verified = pl.read_parquet(out / "fingerprints" / "verified" / "*.parquet")
+        assert len(list((out / "fingerprints" / "verified").glob("*.parquet"))) == min(parts, 2)
+        outs[slice_rows, parts] = (
+            clusters.sort("id").rows(),
+            edges.sort("src", "dst").rows(),
+            verified.sort("src", "dst").rows(),
+        )
+    assert outs[3, 64] == outs[8_000_000, 64] == outs[8_000_000, 1]
+    assert sum(not keep for _, _, _, keep, _, _ in outs[3, 64][0]) == 4  # the four copies
