@@ -184,10 +184,11 @@ def _raw_signatures_kernel(
     a: np.ndarray,
     b: np.ndarray,
     tables: Tables,
-) -> tuple[np.ndarray, np.ndarray]:
+    keep_norm: bool,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Signatures straight from raw text: (sigs, slow, norm, n_starts, n_ends), slow True where
-    the row is left to do; document d's normalised bytes are norm[n_starts[d]:n_ends[d]] (empty
-    where slow), for the exact fingerprint.
+    the row is left to do; with keep_norm, document d's normalised bytes are
+    norm[n_starts[d]:n_ends[d]] (empty where slow), for the exact fingerprint.
 
     Each document is normalised and tokenised in one pass (normalize_doc) into a scratch buffer,
     and its shingles are hashed and folded while its bytes are in cache.
@@ -199,7 +200,7 @@ def _raw_signatures_kernel(
     for d in range(nd):
         longest = max(longest, ends[d] - starts[d])
         total += ends[d] - starts[d]
-    norm = np.empty(max(total, 16), dtype=np.uint8)
+    norm = np.empty(max(total, 16) if keep_norm else 16, dtype=np.uint8)
     n_starts = np.empty(nd, dtype=np.int64)
     n_ends = np.empty(nd, dtype=np.int64)
     o = 0
@@ -226,12 +227,13 @@ def _raw_signatures_kernel(
         if m == SLOW:
             slow[d] = True
         else:
-            if norm.shape[0] - o < m:  # expanding text: more room for the normalised bytes
-                bigger = np.empty(max(2 * norm.shape[0], o + m), dtype=np.uint8)
-                bigger[:o] = norm[:o]
-                norm = bigger
-            norm[o : o + m] = buf[:m]
-            o += m
+            if keep_norm:
+                if norm.shape[0] - o < m:  # expanding text: more room for its normalised bytes
+                    bigger = np.empty(max(2 * norm.shape[0], o + m), dtype=np.uint8)
+                    bigger[:o] = norm[:o]
+                    norm = bigger
+                norm[o : o + m] = buf[:m]
+                o += m
             if k < 0:  # CJK mixed with other characters in one table entry: tokenise the output
                 k = _tokens(buf, 0, m, ts, te)
             h = _token_hashes(buf, ts, te, k, n, seed, hashes)
@@ -262,7 +264,7 @@ def signatures(
         data, starts, ends = normalised_utf8(texts, normalised=True)
         cap = scratch_size(starts, ends)
         return _signatures_kernel(data, starts, ends, ngram, np.uint64(seed), a, b, cap)
-    return _from_raw(texts, params)[0]
+    return _from_raw(texts, params, keep_norm=False)[0]
 
 
 def signatures_and_exact(
@@ -274,20 +276,20 @@ def signatures_and_exact(
     """MinHash signatures and exact fingerprints (`exact.exact_hashes`) of a column of texts from
     one normalisation pass: the kernel keeps each text's normalised bytes for the exact hash."""
     params = MinHashParams(num_perm=num_perm, ngram=ngram, seed=seed)
-    sigs, norm, n_starts, n_ends, valid = _from_raw(texts, params)
+    sigs, norm, n_starts, n_ends, valid = _from_raw(texts, params, keep_norm=True)
     return sigs, digests(norm, n_starts, n_ends, valid)
 
 
 def _from_raw(
-    texts: pl.Series, params: MinHashParams
+    texts: pl.Series, params: MinHashParams, keep_norm: bool
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(sigs, norm, n_starts, n_ends, valid): signatures, and the normalised bytes of text i at
-    norm[n_starts[i]:n_ends[i]] (valid[i] False for a null text)."""
+    """(sigs, norm, n_starts, n_ends, valid): signatures and, with keep_norm, the normalised
+    bytes of text i at norm[n_starts[i]:n_ends[i]] (valid[i] False for a null text)."""
     a, b = permutations(params.num_perm, params.seed)
     ngram, seed = params.ngram, np.uint64(params.seed)
     data, starts, ends, valid = utf8_buffers(texts)
     sigs, slow, norm, n_starts, n_ends = _raw_signatures_kernel(
-        data, starts, ends, ngram, seed, a, b, normalize_tables()
+        data, starts, ends, ngram, seed, a, b, normalize_tables(), keep_norm
     )
     if slow.any():
         idx = np.flatnonzero(slow)
