@@ -80,21 +80,21 @@ measured tree used meanwhile (/proc/stat), with a warning above 10% of the machi
 reruns implementations on the corpus already in --workdir (e.g. `--only thresher,datatrove` when
 a measurement was disturbed).
 
-Measured (2026-11, 2-core AMD EPYC, 24 GB; --docs 1000000: 2,092 MB in 40 shards, 230,769
-copies of 153,846 originals, 136,607 pairs at Jaccard >= 0.8; corpus build ~5 min):
-  thresher     sig 188 MB/s/core (normalisation in the numba kernel since 2026-11-29; it was 40 with
-               polars normalisation); e2e 87 s (was 122 s), peak PSS 1.63 GB; recall 0.911,
+Measured (2026-11-29, 2-core AMD EPYC, 24 GB; --docs 1000000: 2,092 MB in 40 shards, 230,769
+copies of 153,846 originals, 136,607 pairs at Jaccard >= 0.8; corpus build ~5 min; full run ~8 min):
+  thresher     sig 210 MB/s/core; e2e 32.7 s (three full runs 32.7-34.0 s; 87 s before the
+               partitioned verify and the one-pass fingerprints), peak PSS 1.49 GB; recall 0.911,
                @.8 0.9975, removal precision 1.0000
-  datasketch   6.0-7.2 MB/s/core with its bulk generator (on 99,733 docs), 0.84 MB/s with its
-               default per-shingle update(); recall @.8 0.735 (its 9 x 13 bands)
-  rensa        11-13 MB/s/core with Python shingling (~12 MB/s); its hashing of ready shingle lists
-               250-360 MB/s; peak 6.8 GB (all texts and sketches in one process); @.8 0.9925
-  datatrove    0.6 MB/s/core (spaCy tokenising); 186 s on 99,733 docs, ~1,860 s scaled to 1M
-  targets (second run, 2026-11-29): 150 MB/s/core yes (188); 170x datasketch yes against its
-  default API (224x), no against its bulk generator (31x); 5x rensa yes (17x); 50x datatrove end to
-  end no (21x, against the earlier datatrove run); peak <= 4 GB yes (1.63 GB). thresher's step
-  times at 1M: extract 17 s, base (fingerprints) 24 s, lsh bands 2 s, verify 24 s (each of its 40
-  tasks reads every shard's signatures to check its edges), label rounds 1 s, keep 0.4 s, dedup 9 s.
+  datasketch   7.6 MB/s/core with its bulk generator (on 99,733 docs), 0.84-1.27 MB/s with its
+               default per-shingle update() (it moves between runs); recall @.8 0.735 (9 x 13 bands)
+  rensa        13.7 MB/s/core with Python shingling; its hashing of ready shingle lists ~390 MB/s;
+               peak 6.85 GB (all texts and sketches in one process); @.8 0.9925
+  datatrove    0.63 MB/s/core (spaCy tokenising); 177 s on 99,733 docs, 1,750-1,846 s scaled to 1M
+  targets: 150 MB/s/core yes (210); 170x datasketch's default API just short in this run (167x;
+  142-224x across runs), 28x its bulk generator; 5x rensa yes (15x); 50x datatrove end to end yes
+  (55.9x; 51.5x and 52.1x in the other two runs); peak <= 4 GB yes (1.49 GB). thresher's steps at
+  1M: extract+base 15.1 s, lsh bands 1.2 s, verify ship 1.6 s, verify 1.2 s, label rounds 1.3 s,
+  keep 0.4 s, dedup 5.4 s, other (Ray start/stop, imports, driver joins) 6.6 s.
 """
 
 from __future__ import annotations
