@@ -10,9 +10,9 @@ which holds the corpus:
              whose smaller end (dst) is in the file, each with that end's signature, sent on to
              the verify partition of its larger end (ship/to=P/from-J.parquet)
   verify     one task per partition (partition N holds this run's shards N, N + P, ... for P
-             partitions, P = min(shards, VERIFY_PARTS)): the shipped edges
-             checked against their src signatures (verified/part-N.parquet); exact-duplicate
-             edges need no check. No task reads more than its own signatures and edges.
+             partitions, P = min(shards, VERIFY_PARTS)): the shipped edges checked against their
+             src signatures (verified/part-N.parquet); exact-duplicate edges need no check. No
+             task reads more than its partition's signatures and edges.
   labels     rounds of min-label propagation, one task per node partition per round
   keep       one task per label partition: one survivor per cluster by the keep policy
              (clusters/part-P.parquet: node, label, survivor, cluster_size, exact)

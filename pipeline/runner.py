@@ -173,12 +173,16 @@ def _text_dir(cfg: RunConfig, run: Path) -> Path:
 def _staged(cfg: RunConfig, run: Path, index: int) -> pl.DataFrame:
     """Wave 1's documents of one shard, in BASE_SCHEMA."""
     folder = _text_dir(cfg, run)
-    if folder.name == "_stage":
+    if cfg.base.steps():
         return read_shard(folder / shard_name(index), BASE_SCHEMA)
     df = read_shard(folder / shard_name(index), EXTRACT_SCHEMA)
-    exact = pl.read_parquet(run / "fingerprints" / "exact" / shard_name(index))
-    if exact.height != df.height:
-        raise RunError(f"{exact}: {exact.height} fingerprints for {df.height} documents")
+    path = run / "fingerprints" / "exact" / shard_name(index)
+    exact = pl.read_parquet(path)
+    if exact.height != df.height:  # the extract shard changed after its fingerprints were made
+        raise RunError(
+            f"{path}: {exact.height} fingerprints for {df.height} documents in "
+            f"{folder / shard_name(index)}: delete base/ and fingerprints/ to recompute"
+        )
     extra = {c: pl.lit(None, t) for c, t in BASE_EXTRA.items() if c != "exact_hash"}
     return df.with_columns(exact_hash=exact["exact_hash"], **extra).select(list(BASE_SCHEMA))
 
