@@ -32,9 +32,11 @@ def exact_hashes(texts: pl.Series, *, normalised: bool = False) -> pl.Series:
     The bytes come from `normalize_utf8` (numba; those of normalize_expr) and are hashed slice by
     slice, without making a Python string per row.
     """
-    data, starts, ends, valid = utf8_buffers(texts)
-    if not normalised:
+    if normalised:
+        data, starts, ends, valid = utf8_buffers(texts)
+    else:
         data, starts, ends = normalize_utf8(texts)
+        valid = texts.is_not_null().to_numpy()
     return digests(data, starts, ends, valid)
 
 

@@ -59,12 +59,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from thresher.fingerprints.exact import digests, exact_hashes
 from thresher.fingerprints.normalize import (
-    NO_ROOM,
     NORMALISATION,
     SLOW,
     Tables,
-    normalize_doc,
     normalize_expr,
+    normalize_into,
     normalize_series,
     normalize_tables,
     normalize_utf8,
@@ -190,8 +189,9 @@ def _raw_signatures_kernel(
     the row is left to do; with keep_norm, document d's normalised bytes are
     norm[n_starts[d]:n_ends[d]] (empty where slow), for the exact fingerprint.
 
-    Each document is normalised and tokenised in one pass (normalize_doc) into a scratch buffer,
-    and its shingles are hashed and folded while its bytes are in cache.
+    Each document is normalised and tokenised in one pass (normalize_doc) into `norm` (after the
+    documents before it with keep_norm, else over the last one), and its shingles are hashed and
+    folded while its bytes are in cache.
     """
     num_perm = a.shape[0]
     nd = starts.shape[0]
@@ -200,45 +200,32 @@ def _raw_signatures_kernel(
     for d in range(nd):
         longest = max(longest, ends[d] - starts[d])
         total += ends[d] - starts[d]
-    norm = np.empty(max(total, 16) if keep_norm else 16, dtype=np.uint8)
-    n_starts = np.empty(nd, dtype=np.int64)
-    n_ends = np.empty(nd, dtype=np.int64)
-    o = 0
-    size = longest + 16
-    buf = np.empty(size, dtype=np.uint8)
-    ts = np.empty(size + 2, dtype=np.int64)  # normalize_doc's room for tokens
-    te = np.empty(size + 3, dtype=np.int64)
-    hashes = np.empty(size + 2, dtype=np.uint64)
+    norm = np.empty(max(total if keep_norm else longest, 16), dtype=np.uint8)
+    n_starts = np.zeros(nd, dtype=np.int64)
+    n_ends = np.zeros(nd, dtype=np.int64)
+    ts = np.empty(longest + 2, dtype=np.int64)  # normalize_doc's room for tokens
+    te = np.empty(longest + 3, dtype=np.int64)
+    hashes = np.empty(longest + 2, dtype=np.uint64)
     out = np.empty((nd, num_perm), dtype=np.uint32)
     slow = np.zeros(nd, dtype=np.bool_)
     sig = np.empty(num_perm, dtype=np.uint64)
+    o = 0
     for d in range(nd):
-        while True:
-            m, k = normalize_doc(data, starts[d], ends[d], buf, 0, tables, ts, te)
-            if m != NO_ROOM:
-                break
-            size = 2 * buf.shape[0]  # a rare expanding text: more room, and again
-            buf = np.empty(size, dtype=np.uint8)
-            ts = np.empty(size + 2, dtype=np.int64)
-            te = np.empty(size + 3, dtype=np.int64)
-            hashes = np.empty(size + 2, dtype=np.uint64)
+        norm, ts, te, m, k = normalize_into(data, starts[d], ends[d], norm, o, tables, ts, te)
+        if hashes.shape[0] < ts.shape[0]:  # ts grew for an expanding text
+            hashes = np.empty(ts.shape[0], dtype=np.uint64)
         sig[:] = np.uint64(0xFFFFFFFF)
-        n_starts[d] = o
         if m == SLOW:
             slow[d] = True
+            m = o
         else:
-            if keep_norm:
-                if norm.shape[0] - o < m:  # expanding text: more room for its normalised bytes
-                    bigger = np.empty(max(2 * norm.shape[0], o + m), dtype=np.uint8)
-                    bigger[:o] = norm[:o]
-                    norm = bigger
-                norm[o : o + m] = buf[:m]
-                o += m
             if k < 0:  # CJK mixed with other characters in one table entry: tokenise the output
-                k = _tokens(buf, 0, m, ts, te)
-            h = _token_hashes(buf, ts, te, k, n, seed, hashes)
+                k = _tokens(norm, o, m, ts, te)
+            h = _token_hashes(norm, ts, te, k, n, seed, hashes)
             _fold(hashes, h, a, b, sig)
-        n_ends[d] = o
+        if keep_norm:
+            n_starts[d], n_ends[d] = o, m
+            o = m
         for i in range(num_perm):
             out[d, i] = np.uint32(sig[i])
     return out, slow, norm[:o], n_starts, n_ends

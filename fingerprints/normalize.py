@@ -520,6 +520,34 @@ def normalize_doc(
 
 
 @njit(cache=True)
+def normalize_into(
+    data: np.ndarray,
+    p: int,
+    end: int,
+    out: np.ndarray,
+    o: int,
+    tables: Tables,
+    ts: np.ndarray,
+    te: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, int]:
+    """normalize_doc of data[p:end] into out from o on, growing out (its first o bytes kept), ts
+    and te as it needs: (out, ts, te, end of the output or SLOW, token count)."""
+    size = end - p
+    while True:
+        if out.shape[0] - o < size:
+            bigger = np.empty(max(2 * out.shape[0], o + size), dtype=np.uint8)
+            bigger[:o] = out[:o]
+            out = bigger
+        if ts.shape[0] < size + 2:
+            ts = np.empty(size + 2, dtype=np.int64)
+            te = np.empty(size + 3, dtype=np.int64)
+        r, k = normalize_doc(data, p, end, out, o, tables, ts, te)
+        if r != NO_ROOM:
+            return out, ts, te, r, k
+        size = 2 * max(size, out.shape[0] - o, ts.shape[0])  # a rare expanding text
+
+
+@njit(cache=True)
 def _normalize_kernel(
     data: np.ndarray,
     starts: np.ndarray,
@@ -546,19 +574,7 @@ def _normalize_kernel(
     slow = np.zeros(nd, dtype=np.bool_)
     o = 0
     for d in range(nd):
-        size = ends[d] - starts[d]
-        while True:
-            if out.shape[0] - o < size:
-                bigger = np.empty(max(2 * out.shape[0], o + size), dtype=np.uint8)
-                bigger[:o] = out[:o]
-                out = bigger
-            if ts.shape[0] < size + 2:
-                ts = np.empty(size + 2, dtype=np.int64)
-                te = np.empty(size + 3, dtype=np.int64)
-            r, _ = normalize_doc(data, starts[d], ends[d], out, o, tables, ts, te)
-            if r != NO_ROOM:
-                break
-            size = 2 * max(size, out.shape[0] - o, ts.shape[0])  # a rare expanding text
+        out, ts, te, r, _ = normalize_into(data, starts[d], ends[d], out, o, tables, ts, te)
         o_starts[d] = o
         if r == SLOW:
             slow[d] = True

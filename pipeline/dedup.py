@@ -242,7 +242,7 @@ def signature_files(cfg: NearDedup, fp_dir: str | Path) -> list[tuple[int, Path,
 
 
 def ship_task(
-    cfg: NearDedup, name: int, key: int, sig_file: str, offset: int, fp_dir: str, parts: int
+    name: int, key: int, sig_file: str, offset: int, fp_dir: str, parts: int
 ) -> dict[str, Stats]:
     """The candidate edges whose dst is in one signature file, with dst's signature, written to
     the verify partition of their src (ship/to=P/from-<name>.parquet)."""

@@ -713,19 +713,22 @@ def _dedup_barrier(cfg: RunConfig, ex: Executor, run_dir: Path, n: int) -> pl.Da
         ex.map("lsh bands", band_task, [(near, b, str(fp)) for b in range(bands)])
         # verify partition i holds this run's shards i, i + parts, ... (and some of the earlier
         # indexes' files); at most VERIFY_PARTS, so that ship writes at most that many files each
-        parts = min(n, VERIFY_PARTS)
+        verify_parts = min(n, VERIFY_PARTS)
         files = signature_files(near, fp)
         ex.map(
             "verify ship",
             ship_task,
-            [(near, j, key, str(f), off, str(fp), parts) for j, (key, f, off) in enumerate(files)],
+            [(j, key, str(f), off, str(fp), verify_parts) for j, (key, f, off) in enumerate(files)],
         )
-        part_of = verify_part("src", parts)
+        part_of = verify_part("src", verify_parts)
         texts = str(_text_dir(cfg, run_dir))
         ex.map(
             "verify",
             verify_task,
-            [(near, i, str(fp), exact.filter(part_of == i), parts, texts) for i in range(parts)],
+            [
+                (near, i, str(fp), exact.filter(part_of == i), verify_parts, texts)
+                for i in range(verify_parts)
+            ],
         )
         shutil.rmtree(fp / "ship", ignore_errors=True)  # signatures in transit: not the index
         parts = range(near.partitions)
