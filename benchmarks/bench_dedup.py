@@ -241,11 +241,12 @@ def worker_thresher(corpus: Path, out: Path, workers: int) -> dict[str, Any]:
     """dedup_only on the shards, each Executor.map timed."""
     import polars as pl
 
-    import thresher.pipeline.runner as runner
     from thresher.pipeline.config import parse_config
+    from thresher.pipeline.executor import Executor
+    from thresher.pipeline.jobs import dedup_only
 
     steps: list[dict[str, Any]] = []
-    original = runner.Executor.map
+    original = Executor.map
 
     def timed(self: Any, desc: str, fn: Any, calls: list[tuple]) -> Any:
         t0 = time.perf_counter()
@@ -253,7 +254,7 @@ def worker_thresher(corpus: Path, out: Path, workers: int) -> dict[str, Any]:
         steps.append({"step": desc, "tasks": len(calls), "s": time.perf_counter() - t0})
         return result
 
-    runner.Executor.map = timed  # type: ignore[method-assign]
+    Executor.map = timed  # type: ignore[method-assign]
     run_dir = out / "run"
     cfg = parse_config(
         {
@@ -263,7 +264,7 @@ def worker_thresher(corpus: Path, out: Path, workers: int) -> dict[str, Any]:
         }
     )
     t0 = time.perf_counter()
-    clusters = runner.dedup_only(cfg)
+    clusters = dedup_only(cfg)
     total = time.perf_counter() - t0
     clusters.select(
         "id",
@@ -289,7 +290,7 @@ def worker_thresher_sig(corpus: Path, out: Path, workers: int) -> dict[str, Any]
     from thresher.fingerprints.lsh import band_hashes
     from thresher.fingerprints.minhash import signatures
     from thresher.fingerprints.normalize import normalize_series
-    from thresher.pipeline.dedup import NearDedup
+    from thresher.stages.dedup_index import NearDedup
 
     near = NearDedup()
     bands, rows = near.lsh_params()

@@ -258,7 +258,7 @@ def _run(args: argparse.Namespace) -> int:
     from thresher.pipeline.runner import run
     from thresher.pipeline.stats import format_funnel, run_summary
 
-    manifest = run(cfg, until=args.until or STAGE_ORDER[-1])
+    manifest = run(cfg, until=args.until)
     local = "://" not in cfg.output  # an s3:// run's folder is not on this disk
     if local and not args.quiet:
         print(format_funnel(Path(cfg.output)))
@@ -281,7 +281,7 @@ def _run(args: argparse.Namespace) -> int:
 
 def _dedup(args: argparse.Namespace) -> int:
     from thresher.pipeline.config import load_config, parse_config, with_runner
-    from thresher.pipeline.runner import dedup_only
+    from thresher.pipeline.jobs import dedup_only
     from thresher.pipeline.stats import format_funnel
 
     if args.config:
@@ -305,7 +305,7 @@ def _report(args: argparse.Namespace) -> int:
 
 def _index_add(args: argparse.Namespace) -> int:
     from thresher.fingerprints.index import add_to_growing
-    from thresher.pipeline.dedup import INDEX_KEYS, fingerprint_dir
+    from thresher.stages.dedup_index import INDEX_KEYS, fingerprint_dir
 
     run_index = fingerprint_dir(args.run_dir)
     name = args.name or (args.run_dir.name if run_index != args.run_dir else run_index.parent.name)
@@ -316,7 +316,7 @@ def _index_add(args: argparse.Namespace) -> int:
 
 def _mix(args: argparse.Namespace) -> int:
     from thresher.pipeline.config import load_config, with_runner
-    from thresher.pipeline.runner import remix
+    from thresher.pipeline.jobs import remix
 
     cfg = load_config(args.config, output=args.output)
     cfg = with_runner(cfg, workers=args.workers, progress=False if args.no_progress else None)
@@ -386,7 +386,7 @@ def _eval_dates(args: argparse.Namespace) -> int:
 
 
 def _dedup_report(args: argparse.Namespace) -> int:
-    from thresher.pipeline.dedup_report import format_report
+    from thresher.stages.dedup_report import format_report
 
     print(format_report(args.run_dir))
     return 0

@@ -11,45 +11,22 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
+import tomli_w
 from pydantic import BaseModel, Field, ValidationError, create_model, field_validator
 
-from thresher.pipeline.dedup import NearDedup
-from thresher.pipeline.mixture import Mixture
-from thresher.pipeline.readers import ReadConfig
+from thresher.pipeline.phases import Stage
 from thresher.pipeline.stage import Frozen
-from thresher.stages import BASE_STEPS
-from thresher.stages.domains import Domains
-from thresher.stages.extract import Extractor
-from thresher.stages.recency import Recency
-
-STAGE_ORDER = ("extract", "base", "domains", "recency", "mixture")  # --until takes one of these
+from thresher.stages.registry import STAGES
 
 
-class ExactDedup(Frozen):
-    """Exact duplicates: xxh3-128 of the normalised text; one survivor per hash across the run."""
-
-    enabled: bool = True
-
-
-class _BaseFilter(Frozen):
-    """Stage 1, base filtering: per-document steps in BASE_STEPS order, then exact dedup."""
-
-    exact_dedup: ExactDedup = ExactDedup()
-    near_dedup: NearDedup = NearDedup()
-
-    def steps(self) -> list[tuple[str, Any]]:
-        """The enabled per-document steps, by name, in the order they run."""
-        steps = [(name, getattr(self, name)) for name in BASE_STEPS]
-        return [(name, step) for name, step in steps if step.enabled]
+def until_choices(stages: tuple[Stage, ...]) -> tuple[str, ...]:
+    """What `--until` takes: every stage's name and every final folder (`base`: through the
+    last stage that writes base/)."""
+    return tuple(dict.fromkeys(x for s in stages for x in (s.name, *s.folders())))
 
 
-# One field per step of BASE_STEPS, each defaulting to the step's published defaults.
-BaseFilter = create_model(  # type: ignore[call-overload]
-    "BaseFilter",
-    __base__=_BaseFilter,
-    __doc__=_BaseFilter.__doc__,
-    **{name: (cls, cls()) for name, cls in BASE_STEPS.items()},
-)
+STAGE_ORDER = until_choices(STAGES)
+FOLDERS = tuple(dict.fromkeys(f for s in STAGES for f in s.folders()))  # stats/<folder>, in order
 
 
 class Runner(Frozen):
@@ -62,19 +39,13 @@ class Runner(Frozen):
     progress: bool = True  # a progress bar in the driver (stderr)
 
 
-class RunConfig(Frozen):
-    """One run: where the dump is, where the run folder goes, and every stage's section."""
+class _RunBase(Frozen):
+    """One run: where the dump is, where the run folder goes, the seed; then one section per
+    config section the registry's stages declare, then [runner]."""
 
     input: str | list[str]
     output: str
     seed: int = 0
-    read: ReadConfig = ReadConfig()
-    extract: Extractor = Extractor()
-    base: BaseFilter = BaseFilter()  # type: ignore[valid-type]
-    domains: Domains = Domains()
-    recency: Recency = Recency()
-    mixture: Mixture = Mixture()
-    runner: Runner = Runner()
 
     @field_validator("input")
     @classmethod
@@ -82,6 +53,20 @@ class RunConfig(Frozen):
         if not v:
             raise ValueError("input must name at least one path, glob, s3:// URI or sample://")
         return v
+
+
+def config_model(stages: tuple[Stage, ...]) -> type[Any]:
+    """The run config of a registry: the sections its stages declare, each defaulting to its
+    model's defaults, in the order the stages first name them."""
+    fields: dict[str, Any] = {}
+    for stage in stages:
+        for name, model in stage.sections.items():
+            fields.setdefault(name, (model, model()))
+    fields["runner"] = (Runner, Runner())
+    return create_model("RunConfig", __base__=_RunBase, __doc__=_RunBase.__doc__, **fields)  # type: ignore[call-overload]
+
+
+RunConfig: Any = config_model(STAGES)
 
 
 class ConfigError(ValueError):
@@ -148,33 +133,6 @@ def with_runner(cfg: RunConfig, **updates: Any) -> RunConfig:
     return parse_config(cfg.model_dump() | {"runner": runner})
 
 
-def dump_toml(cfg: RunConfig) -> str:
+def dump_toml(cfg: Any) -> str:
     """The resolved config as TOML (what the run used; written to <output>/config.toml)."""
-    return _to_toml(cfg.model_dump(mode="json", exclude_none=True))
-
-
-def _toml_value(v: Any) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, int | float):
-        return repr(v)
-    if isinstance(v, dict):  # an inline table, e.g. a mixture bucket in a list of buckets
-        return "{ " + ", ".join(f"{k} = {_toml_value(x)}" for k, x in v.items()) + " }"
-    if isinstance(v, list):
-        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
-    s = str(v).replace("\\", "\\\\").replace('"', '\\"')
-    return f'"{s}"'
-
-
-def _to_toml(data: dict[str, Any], prefix: str = "") -> str:
-    scalars = {k: v for k, v in data.items() if not isinstance(v, dict)}
-    tables = {k: v for k, v in data.items() if isinstance(v, dict)}
-    out = []
-    if scalars:
-        if prefix:
-            out.append(f"[{prefix}]")
-        out += [f"{k} = {_toml_value(v)}" for k, v in scalars.items()]
-        out.append("")
-    for k, v in tables.items():
-        out.append(_to_toml(v, f"{prefix}.{k}" if prefix else k))
-    return "\n".join(out)
+    return tomli_w.dumps(cfg.model_dump(mode="json", exclude_none=True))

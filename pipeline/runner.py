@@ -1,20 +1,21 @@
-"""The runner: one Ray task per shard per stage, barriers between waves, atomic writes, resume.
+"""The runner: the registry's stages, phase by phase, over the run's shards, with resume.
 
-Waves of a run (each task writes its outputs under temporary names and renames them, the shard
-last, so a shard under its final name marks its task done and a rerun skips it; base wave 1
-writes its stats file last instead):
+It knows phases, not stages (pipeline/phases.py): a stage module declares its phases, and
+`stages/registry.py` lists the stages in run order. For a run up to `until` the runner
 
-  extract   one task per input file: read records, extract main text -> extract/part-N.parquet
-  base      wave 1, per extract shard: language ID and quality rules, exact fingerprint and
-              MinHash signatures -> base/_stage/part-N.parquet (only when some per-document
-              step is on; else wave 2 reads the extract shard), fingerprints/
-            barrier: exact and near-duplicate clusters over every shard's fingerprints
-              (pipeline/dedup.py)
-            wave 2, per shard: drop duplicates -> base/part-N.parquet
+1. lists the phases of the enabled stages and where each map phase reads (the input files for
+   the first, else the folder of the map phase before it);
+2. works out, from the markers on disk, which shards each map phase must (re)compute and which
+   barriers must run: a final shard that is missing, a marker of a barrier that is missing, and
+   everything they need upstream that is no longer on disk (work folders are removed once the
+   stage that reads them is complete);
+3. runs consecutive map phases as one task per shard (the frame handed on in memory), barriers
+   in the driver (they fan out tasks themselves), and writes every output under a temporary name
+   first, the marker last, so that a killed run resumes where it stopped with the same bytes;
+4. writes the manifest (inputs, versions, per-stage completion and seconds, rolled-up stats).
 
 Shard N is the N-th input file in sorted order and rows keep their input order, so the output
-does not depend on the number of workers or on which worker ran which task. The driver keeps at
-most `workers` tasks in flight and shows a progress bar; tasks never print.
+does not depend on the number of workers or on which worker ran which task.
 """
 
 from __future__ import annotations
@@ -24,352 +25,249 @@ import logging
 import os
 import shutil
 import time
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from datetime import date
+import tomllib
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
-from thresher.fingerprints.exact import EXACT_HASH, EXACT_SEED, exact_duplicates, exact_hashes
-from thresher.fingerprints.index import open_index, write_meta
-from thresher.fingerprints.minhash import signatures_and_exact
 from thresher.pipeline import __version__
-from thresher.pipeline.config import STAGE_ORDER, RunConfig, dump_toml
-from thresher.pipeline.dedup import (
-    INDEX_KEYS,
-    SHARD_STRIDE,
-    VERIFY_PARTS,
-    band_task,
-    index_roots,
-    keep_task,
-    labels_task,
-    scan_index,
-    shard_fingerprints,
-    ship_task,
-    signature_files,
-    verify_part,
-    verify_task,
-)
-from thresher.pipeline.dedup_report import build_report
+from thresher.pipeline.config import RunConfig, dump_toml
+from thresher.pipeline.executor import Executor, executor, start_ray
 from thresher.pipeline.io import (
-    merge_stats,
-    read_shard,
-    rejected_frame,
+    read_stats,
     shard_name,
     write_json_atomic,
     write_parquet_atomic,
     write_text_atomic,
 )
-from thresher.pipeline.readers import expand_inputs, read_records
+from thresher.pipeline.phases import (
+    Barrier,
+    Context,
+    Map,
+    PerShard,
+    Phase,
+    RunError,
+    Sections,
+    Stage,
+    Unit,
+    stats_file,
+)
+from thresher.pipeline.readers import expand_inputs
 from thresher.pipeline.report import build_html_report
-from thresher.pipeline.stage import Stats, drop_where
-from thresher.stages import BASE_STEPS
-from thresher.stages.domain_hint import run_exempting
-from thresher.stages.extract import EXTRACT_SCHEMA
+from thresher.pipeline.stage import Stats
 
 log = logging.getLogger(__name__)
 
-BASE_EXTRA: dict[str, pl.DataType] = {
-    "lang": pl.String(),
-    "lang_score": pl.Float32(),
-    "exact_hash": pl.Binary(),
-    "dup_cluster": pl.String(),  # id of the cluster's first document; null when no duplicate
-    "dup_count": pl.UInt32(),  # documents in the cluster (1 when no duplicate)
-}
-BASE_SCHEMA = EXTRACT_SCHEMA | BASE_EXTRA
+__all__ = ["RunError", "registry", "resolve_inputs", "run", "start_ray"]
 
 
-class RunError(RuntimeError):
-    """A run that cannot go on; the message says what and where."""
+def registry() -> tuple[Stage, ...]:
+    """The stages of a run, in order (stages/registry.py)."""
+    from thresher.stages.registry import STAGES
+
+    return STAGES
 
 
 # ---------------------------------------------------------------------------------------------
-# Tasks. Each is a plain function of (config, paths) that writes its files and returns counters;
-# the executor runs it as a Ray task or in-process.
-
-
-def extract_task(
-    cfg: RunConfig, path: str, index: int, out: str, then_base: bool = False
-) -> dict[str, Stats]:
-    """Read one input file and extract its documents into extract/part-N.parquet; with
-    `then_base`, go on to base's first wave with them (in memory: the shard is not read back)."""
-    run = Path(out)
-    read_stats: Stats = {}
-    stats: dict[str, Stats] = {"read": read_stats}  # the reader fills read_stats as it goes
-    kept: list[pl.DataFrame] = []
-    rejected: list[pl.DataFrame] = []
-    problems: list[dict[str, str]] = []  # damaged input files: {path, where, error}
-    for batch in read_records(path, cfg.read, read_stats, problems):
-        bad = batch.filter(pl.col("reject").is_not_null())
-        if bad.height:
-            rejected.append(rejected_frame(bad.rename({"reject": "reason"}), "read"))
-        good = batch.filter(pl.col("reject").is_null())
-        k, dropped, s = cfg.extract(good)
-        merge_stats(stats, "extract", s)
-        kept.append(k)
-        if dropped.height:
-            rejected.append(rejected_frame(dropped, "extract"))
-    shard = pl.concat(kept) if kept else pl.DataFrame(schema=EXTRACT_SCHEMA)
-    if problems:  # listed in manifest.json `unreadable_inputs`
-        write_json_atomic(problems, run / "unreadable" / f"part-{index:05d}.json", sort_keys=False)
-    shard = shard.cast(EXTRACT_SCHEMA)  # type: ignore[arg-type]
-    _finish(run, "extract", index, shard, rejected, stats, cfg)
-    if then_base:
-        base_filter_task(cfg, index, out, shard)
-    return stats
-
-
-def base_filter_task(
-    cfg: RunConfig, index: int, out: str, df: pl.DataFrame | None = None
-) -> dict[str, Stats]:
-    """Wave 1 of base: per-document steps, then the exact fingerprint and MinHash signatures of
-    every survivor. `df`: the extract shard when the caller has it, else it is read."""
-    run = Path(out)
-    if df is None:
-        df = read_shard(run / "extract" / shard_name(index), EXTRACT_SCHEMA)
-    stats: dict[str, Stats] = {}
-    rejected: list[pl.DataFrame] = []
-    hint = cfg.base.domain_hint
-    for name, step in cfg.base.steps():
-        df, dropped, s = run_exempting(name, step, df, hint)
-        merge_stats(stats, name, s)
-        if dropped.height:
-            rejected.append(rejected_frame(dropped, "base"))
-    for col, dtype in BASE_EXTRA.items():  # a disabled step leaves its column null, not absent
-        if col not in df.columns:
-            df = df.with_columns(pl.lit(None, dtype).alias(col))
-    near = cfg.base.near_dedup
-    if near.enabled:  # one normalisation pass gives both fingerprints
-        p = near.minhash()
-        sigs, hashes = signatures_and_exact(df["text"], p.num_perm, p.ngram, p.seed)
-    else:
-        hashes = exact_hashes(df["text"])
-    df = df.with_columns(exact_hash=hashes)
-    fp = df.select(
-        "id",
-        "exact_hash",
-        order=pl.lit(index * SHARD_STRIDE, pl.Int64) + pl.int_range(pl.len(), dtype=pl.Int64),
-    )
-    stage = run / "base" / "_stage"
-    if near.enabled:
-        shard_fingerprints(near, df, sigs, index, run / "fingerprints")
-    write_parquet_atomic(fp, run / "fingerprints" / "exact" / shard_name(index))
-    _write_rejected(cfg, stage / "rejected" / shard_name(index), rejected)
-    if cfg.base.steps():  # else wave 2 reads the extract shard: the same rows (`_staged`)
-        write_parquet_atomic(df.select(list(BASE_SCHEMA)), stage / shard_name(index))
-    # last: marks wave 1 of this shard done
-    write_json_atomic(stats, stage / "stats" / f"part-{index:05d}.json", sort_keys=False)
-    return stats
-
-
-def _text_dir(cfg: RunConfig, run: Path) -> Path:
-    """Where wave 1's documents are, row for row as fingerprinted: base/_stage, or the extract
-    shards when no per-document step is on (the rows are then the extract shard's)."""
-    return run / "base" / "_stage" if cfg.base.steps() else run / "extract"
-
-
-def _staged(cfg: RunConfig, run: Path, index: int) -> pl.DataFrame:
-    """Wave 1's documents of one shard, in BASE_SCHEMA."""
-    folder = _text_dir(cfg, run)
-    if cfg.base.steps():
-        return read_shard(folder / shard_name(index), BASE_SCHEMA)
-    df = read_shard(folder / shard_name(index), EXTRACT_SCHEMA)
-    path = run / "fingerprints" / "exact" / shard_name(index)
-    exact = pl.read_parquet(path)
-    if exact.height != df.height:  # the extract shard changed after its fingerprints were made
-        raise RunError(
-            f"{path}: {exact.height} fingerprints for {df.height} documents in "
-            f"{folder / shard_name(index)}: delete base/ and fingerprints/ to recompute"
-        )
-    extra = {c: pl.lit(None, t) for c, t in BASE_EXTRA.items() if c != "exact_hash"}
-    return df.with_columns(exact_hash=exact["exact_hash"], **extra).select(list(BASE_SCHEMA))
-
-
-def base_dedup_task(
-    cfg: RunConfig, index: int, out: str, decisions: pl.DataFrame
-) -> dict[str, Stats]:
-    """Wave 2 of base: drop duplicates (their survivor may sit in any shard); mark survivors.
-
-    `decisions` holds this shard's documents that are in a duplicate cluster: id, survivor_id,
-    dup_cluster, dup_count and reason (null for the survivor, else exact_dup or near_dup).
-    """
-    run = Path(out)
-    stage = run / "base" / "_stage"
-    df = _staged(cfg, run, index)
-    stats = json.loads((stage / "stats" / f"part-{index:05d}.json").read_text(encoding="utf-8"))
-    rejected = [_read_if_exists(stage / "rejected" / shard_name(index))]
-    marked = (
-        df.drop("dup_cluster", "dup_count")
-        .join(
-            decisions.select("id", "survivor_id", "dup_cluster", "dup_count", "reason"),
-            on="id",
-            how="left",
-            maintain_order="left",
-        )
-        .with_columns(dup_count=pl.col("dup_count").fill_null(1).cast(pl.UInt32))
-    )
-    kept, dropped, s = drop_where(
-        marked,
-        {
-            "exact_dup": pl.col("reason") == "exact_dup",
-            "near_dup": pl.col("reason") == "near_dup",
-        },
-    )
-    stats["dedup"] = s
-    rejected.append(rejected_frame(dropped, "base", detail="survivor_id"))
-    _finish(run, "base", index, kept.select(list(BASE_SCHEMA)), rejected, stats, cfg)
-    return stats
-
-
-def _read_if_exists(path: Path) -> pl.DataFrame | None:
-    return pl.read_parquet(path) if path.exists() else None
-
-
-def _write_rejected(cfg: RunConfig, path: Path, frames: list[pl.DataFrame | None]) -> None:
-    if not cfg.runner.write_rejected:
-        return
-    present = [f for f in frames if f is not None and f.height]
-    if present:
-        write_parquet_atomic(pl.concat(present), path)
-
-
-def _finish(
-    run: Path,
-    stage: str,
-    index: int,
-    shard: pl.DataFrame,
-    rejected: list[pl.DataFrame | None],
-    stats: dict[str, Stats],
-    cfg: RunConfig,
-) -> None:
-    """Write a stage's rejected rows and stats, then its shard last (the completion marker)."""
-    _write_rejected(cfg, run / "rejected" / stage / shard_name(index), rejected)
-    write_json_atomic(stats, run / "stats" / stage / f"part-{index:05d}.json", sort_keys=False)
-    write_parquet_atomic(shard, run / stage / shard_name(index))
-
-
-# ---------------------------------------------------------------------------------------------
-# Executors: Ray (the default) or in-process (tests, debugging).
+# The plan: phases in order, where each reads, what each must do.
 
 
 @dataclass
-class Executor:
-    """Runs task functions with at most `workers` in flight; calls `done` as each finishes."""
+class Step:
+    """One phase of the run, with what the runner worked out about it."""
 
-    workers: int
-    use_ray: bool = True
-    progress: bool = True
-    _remote: dict[Callable[..., Any], Any] = field(default_factory=dict)
+    stage: Stage
+    phase: Phase
+    source: str | None  # map: the folder it reads (None: the input files)
+    producer: int | None  # map: the index of the map step it reads from
+    cfg: Sections
+    need: set[int]  # map: shards to compute; barrier: {0} when it runs, else empty
 
-    def map(self, desc: str, fn: Callable[..., Any], calls: list[tuple]) -> list[Any]:
-        """Run fn(*args) for every args in calls; results in the order of `calls`."""
-        results: list[Any] = [{} for _ in calls]
-        if not calls:
-            return results
-        bar = _progress(desc, len(calls), self.progress)
-        docs, start = 0, time.monotonic()
-
-        def done(stats: Any) -> None:
-            nonlocal docs
-            docs += _docs_in(stats)
-            rate = docs / max(time.monotonic() - start, 1e-9)
-            if bar is not None:
-                bar.set_postfix_str(f"{docs:,} docs, {rate:,.0f} docs/s")
-                bar.update(1)
-
-        try:
-            if not self.use_ray:
-                for i, args in enumerate(calls):
-                    results[i] = fn(*args)
-                    done(results[i])
-                return results
-            import ray
-
-            remote = self._remote.setdefault(fn, ray.remote(num_cpus=1, max_retries=3)(fn))
-            pending: dict[Any, int] = {}
-            queue = list(enumerate(calls))
-            while queue or pending:
-                while queue and len(pending) < self.workers:
-                    i, args = queue.pop(0)
-                    pending[remote.remote(*args)] = i
-                ready, _ = ray.wait(list(pending), num_returns=1)
-                i = pending.pop(ready[0])
-                results[i] = ray.get(ready[0])
-                done(results[i])
-            return results
-        finally:
-            if bar is not None:
-                bar.close()
-
-    def mapper(self, desc: str) -> Callable[[Callable[..., Any], list[tuple]], list[Any]]:
-        """`map_fn(fn, calls)` for stage modules that run their own waves (domains, mixture)."""
-        return lambda fn, calls: self.map(desc, fn, calls)
+    @property
+    def label(self) -> str:
+        first = self.stage.phases[0] is self.phase
+        return self.stage.name if first else f"{self.stage.name} {self.phase.name}"
 
 
-def _docs_in(stats: Any) -> int:
-    """Documents a task read, for the progress bar (0 when its result does not say)."""
-    if not isinstance(stats, dict) or not stats:
-        return 0
-    for step in ("read", "extract"):
-        if isinstance(stats.get(step), dict):
-            return int(stats[step].get("documents", stats[step].get("rows_in", 0)))
-    first = next(iter(stats.values()))
-    if isinstance(first, dict):
-        return int(first.get("rows_in", 0))
-    return int(stats.get("rows_in", 0) or 0)
+def sections(stage: Stage, cfg: Any) -> Sections:
+    return Sections({name: getattr(cfg, name) for name in stage.sections})
 
 
-def _progress(desc: str, total: int, enabled: bool) -> Any:
-    if not enabled:
-        return None
-    from tqdm import tqdm
-
-    return tqdm(total=total, desc=desc, unit="shard", dynamic_ncols=True)
+def _stats_path(run: Path, phase: Map, index: int) -> Path:
+    if phase.work:
+        return run / phase.folder / "stats" / stats_file(index)
+    return run / "stats" / phase.folder / stats_file(index)
 
 
-def executor(cfg: RunConfig) -> Executor:
-    """The run's executor, as [runner] says; starts or joins Ray when it is the Ray one."""
-    workers = cfg.runner.workers or os.cpu_count() or 1
-    use_ray = cfg.runner.executor == "ray"
-    if use_ray:
-        start_ray(cfg.runner.ray_address, workers)
-    return Executor(workers=workers, use_ray=use_ray, progress=cfg.runner.progress)
+def _rejected_path(run: Path, phase: Map, index: int) -> Path:
+    if phase.work:
+        return run / phase.folder / "rejected" / shard_name(index)
+    return run / "rejected" / phase.folder / shard_name(index)
 
 
-def start_ray(address: str | None, workers: int) -> None:
-    """Connect to a Ray cluster, or start a local one (no dashboard, nothing listening outside)."""
-    import ray
+def _marker(run: Path, phase: Map, index: int) -> Path:
+    """The file that says a map task is done: the shard of a final folder, the stats of a work
+    folder (a work phase may write no shard)."""
+    return _stats_path(run, phase, index) if phase.work else run / phase.folder / shard_name(index)
 
-    if ray.is_initialized():
-        return
-    # Workers must import the installed `thresher`, whatever the driver's working directory.
-    os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
-    kwargs: dict[str, Any] = {
-        "include_dashboard": False,
-        "configure_logging": False,
-        "log_to_driver": True,
-    }
-    # A task holds one CPU: polars in a worker gets one thread, not one per core, so that the
-    # workers do not oversubscribe the machine (1M-doc dedup bench: 36.4 s -> 34.6 s). Workers
-    # of a local cluster inherit the driver's environment (the driver's own polars, imported
-    # already, keeps its threads); a cluster's get it through the runtime environment.
-    threads = {"POLARS_MAX_THREADS": os.environ.get("POLARS_MAX_THREADS", "1")}
-    if address:
-        ray.init(address=address, runtime_env={"env_vars": threads}, **kwargs)
+
+def select_stages(stages: Sequence[Stage], cfg: Any, until: str | None) -> list[Stage]:
+    """The enabled stages up to and including `until` (a stage's name, or the final folder it
+    writes: `base` runs through the last stage that writes base/)."""
+    if until is not None:
+        hits = [i for i, s in enumerate(stages) if until == s.name or until in s.folders()]
+        if not hits:
+            raise RunError(f"--until {until!r}: choose one of {', '.join(until_choices(stages))}")
+        stages = stages[: hits[-1] + 1]
+    return [s for s in stages if s.enabled(cfg)]
+
+
+def until_choices(stages: Sequence[Stage]) -> list[str]:
+    return list(dict.fromkeys(x for s in stages for x in (s.name, *s.folders())))
+
+
+def plan(stages: Sequence[Stage], cfg: Any, run: Path, n: int) -> list[Step]:
+    """The run's steps, each with the shards it must compute (or whether a barrier runs)."""
+    steps: list[Step] = []
+    last_map: int | None = None
+    for stage in stages:
+        for phase in stage.phases:
+            source = None
+            if isinstance(phase, Map):
+                source = steps[last_map].phase.folder if last_map is not None else None  # type: ignore[union-attr]
+            steps.append(Step(stage, phase, source, last_map, sections(stage, cfg), set()))
+            if isinstance(phase, Map):
+                last_map = len(steps) - 1
+
+    def missing(step: Step) -> set[int]:
+        assert isinstance(step.phase, Map)
+        return {i for i in range(n) if not _marker(run, step.phase, i).exists()}
+
+    todo = [missing(s) if isinstance(s.phase, Map) else set() for s in steps]
+    for k, s in enumerate(steps):  # what each step must produce for its own sake
+        if isinstance(s.phase, Map) and not s.phase.work:
+            s.need = set(todo[k])
+        elif (
+            isinstance(s.phase, Barrier) and s.phase.marker and not (run / s.phase.marker).exists()
+        ):
+            s.need = {0}
+    changed = True
+    while changed:  # what they need upstream, until nothing changes
+        changed = False
+        for k in reversed(range(len(steps))):
+            s = steps[k]
+            want: set[int] = set()
+            if isinstance(s.phase, Map) and s.need:
+                want = s.need
+                # the carry of the barrier right before it
+                if k > 0 and isinstance(steps[k - 1].phase, Barrier) and not steps[k - 1].need:
+                    steps[k - 1].need, changed = {0}, True
+            elif isinstance(s.phase, Barrier) and s.need and _reads_upstream(s):
+                want = set(range(n))
+            p = s.producer if isinstance(s.phase, Map) else _previous_map(steps, k)
+            if p is not None and want:
+                extra = (want & todo[p]) - steps[p].need
+                if extra:
+                    steps[p].need |= extra
+                    changed = True
+            # a barrier that is an output of its own reruns when its stage recomputed anything
+            marked = isinstance(s.phase, Barrier) and s.phase.marker and not s.need
+            if marked and any(t.need for t in steps[:k] if t.stage is s.stage):
+                s.need, changed = {0}, True
+    return steps
+
+
+def _reads_upstream(step: Step) -> bool:
+    assert isinstance(step.phase, Barrier)
+    reads = step.phase.reads_upstream
+    return bool(reads(step.cfg) if callable(reads) else reads)
+
+
+def _previous_map(steps: list[Step], k: int) -> int | None:
+    return next((j for j in reversed(range(k)) if isinstance(steps[j].phase, Map)), None)
+
+
+# ---------------------------------------------------------------------------------------------
+# Map tasks.
+
+
+@dataclass(frozen=True)
+class Link:
+    """One map phase of a task's chain: its config, where it reads, whether it carries on the
+    counters and rejected rows of the work folder it reads, and whether this shard needs it."""
+
+    phase: Map
+    cfg: Sections
+    source: str
+    inherit: bool
+    needed: bool
+    from_input: bool = False
+
+
+def run_chain(
+    chain: list[Link], run: str, index: int, seed: int, carry: Any, write_rejected: bool
+) -> dict[str, Stats]:
+    """One task: the consecutive map phases of `chain` on shard `index`; a phase not needed is
+    skipped and the next one reads from disk. Returns the counters of every phase that ran, in
+    order (the progress bar reads them)."""
+    folder = Path(run)
+    frame: pl.DataFrame | None = None
+    out: dict[str, Stats] = {}
+    for k, link in enumerate(chain):
+        if not link.needed:
+            frame = None
+            continue
+        unit = Unit(folder, index, link.source, seed, link.from_input)
+        result = link.phase.fn(link.cfg, unit, frame, carry if k == 0 else None)
+        stats, rejected = inherited(folder, link, index) if link.inherit else ({}, [])
+        stats |= result.stats
+        rejected += result.rejected
+        write_shard(folder, link.phase, index, result.frame, rejected, stats, write_rejected)
+        out |= result.stats
+        frame = result.frame
+    return out
+
+
+def inherited(run: Path, link: Link, index: int) -> tuple[dict[str, Stats], list[Any]]:
+    """The counters and rejected rows of the work folder a phase reads, for this shard."""
+    stats = json.loads((run / link.source / "stats" / stats_file(index)).read_text("utf-8"))
+    rejected = run / link.source / "rejected" / shard_name(index)
+    return stats, [pl.read_parquet(rejected)] if rejected.is_file() else []
+
+
+def write_shard(
+    run: Path,
+    phase: Map,
+    index: int,
+    frame: pl.DataFrame | None,
+    rejected: list[pl.DataFrame | None],
+    stats: dict[str, Stats],
+    write_rejected: bool,
+) -> None:
+    """Write a map task's rejected rows, stats and shard, the marker last."""
+    present = [f for f in rejected if f is not None and f.height]
+    if present and write_rejected:
+        write_parquet_atomic(pl.concat(present), _rejected_path(run, phase, index))
+    shard = run / phase.folder / shard_name(index)
+    if phase.work:
+        if frame is not None:
+            write_parquet_atomic(frame, shard)
+        write_json_atomic(stats, _stats_path(run, phase, index), sort_keys=False)
     else:
-        os.environ.update(threads)
-        # address="local": always a new cluster of our own, never one that another process
-        # left running on this machine (ray.init() alone would attach to it)
-        ray.init(address="local", num_cpus=workers, **kwargs)
+        if frame is None:
+            raise RunError(f"{phase.name}: a map phase of a final folder returned no shard")
+        write_json_atomic(stats, _stats_path(run, phase, index), sort_keys=False)
+        write_parquet_atomic(frame, shard)
 
 
 # ---------------------------------------------------------------------------------------------
 # The driver.
 
 
-def resolve_inputs(cfg: RunConfig, run: Path) -> list[str]:
+def resolve_inputs(cfg: Any, run: Path) -> list[str]:
     """Input files of the run: sample:// names are generated into the run folder."""
     specs = [cfg.input] if isinstance(cfg.input, str) else list(cfg.input)
     paths: list[str] = []
@@ -383,21 +281,21 @@ def resolve_inputs(cfg: RunConfig, run: Path) -> list[str]:
     return sorted(dict.fromkeys(paths))
 
 
-def _check_same_config(run: Path, text: str, free: tuple[str, ...] = ("runner",)) -> None:
+def _check_same_config(run: Path, text: str, free: Sequence[str] = ("runner",)) -> None:
     """Refuse to resume a run folder that was made with a different config; the `free` tables
     may differ ([runner] says how to run, not what to compute)."""
     old = run / "config.toml"
     if not old.exists():
         return
 
-    def comparable(t: str) -> str:
-        out, skip = [], False
-        for line in t.splitlines():
-            if line.startswith("["):
-                skip = line.strip().strip("[]").split(".")[0] in free
-            if not skip and not line.startswith("output = "):  # a moved run folder is the same
-                out.append(line)
-        return "\n".join(out)
+    def pruned(x: Any) -> Any:  # an empty table is no table (an older writer left them out)
+        if not isinstance(x, dict):
+            return x
+        return {k: pruned(v) for k, v in x.items() if v != {}}
+
+    def comparable(t: str) -> dict[str, Any]:  # a moved run folder is the same run
+        data = pruned(tomllib.loads(t))
+        return {k: v for k, v in data.items() if k not in free and k != "output"}
 
     if comparable(old.read_text(encoding="utf-8")) != comparable(text):
         raise RunError(
@@ -407,85 +305,197 @@ def _check_same_config(run: Path, text: str, free: tuple[str, ...] = ("runner",)
         )
 
 
-def run(cfg: RunConfig, until: str = STAGE_ORDER[-1], html_report: bool = True) -> dict[str, Any]:
-    """Run the pipeline up to and including `until`; returns the manifest it writes. The HTML
-    report (report/) is rendered at the end unless `html_report` is off (`thresher dedup`)."""
-    if until not in STAGE_ORDER:
-        raise RunError(f"--until {until!r}: choose one of {', '.join(STAGE_ORDER)}")
+def run(
+    cfg: RunConfig,
+    until: str | None = None,
+    html_report: bool = True,
+    stages: Sequence[Stage] | None = None,
+    fresh: Sequence[str] = (),
+) -> dict[str, Any]:
+    """Run the stages up to and including `until` (all when None); returns the manifest it
+    writes. `stages`: the registry (the project's by default). `fresh`: stages whose outputs are
+    removed first, so that they are made again (`thresher mix`); the config sections they read
+    may then differ from the folder's. The HTML report (report/) is rendered at the end unless
+    `html_report` is off (`thresher dedup`)."""
+    stages = registry() if stages is None else tuple(stages)
+    chosen = select_stages(stages, cfg, until)
     if "://" in cfg.output:
-        return _run_via_staging(cfg, until, html_report)
+        return _run_via_staging(cfg, until, html_report, stages, fresh)
     run_dir = Path(cfg.output)
     run_dir.mkdir(parents=True, exist_ok=True)
     config_text = dump_toml(cfg)
-    _check_same_config(run_dir, config_text)
+    free = ["runner"] + [x for s in chosen if s.name in fresh for x in s.sections]
+    _check_same_config(run_dir, config_text, free=tuple(dict.fromkeys(free)))
     write_text_atomic(config_text, run_dir / "config.toml")
+    for s in chosen:
+        if s.name in fresh:
+            for folder in _owned(s):
+                shutil.rmtree(run_dir / folder, ignore_errors=True)
     inputs = resolve_inputs(cfg, run_dir)
     if not inputs:
         raise RunError(f"input {cfg.input!r} matched no files")
-    ex = executor(cfg)
-    out = str(run_dir)
-    timings: dict[str, float] = {}
-    stages_done: list[str] = []
+    ex = executor(cfg.runner)
+    steps = plan(chosen, cfg, run_dir, len(inputs))
+    timings = _execute(steps, cfg, ex, run_dir, inputs)
 
-    n = len(inputs)
-    to_base = STAGE_ORDER.index(until) >= STAGE_ORDER.index("base")
-    extracted = [(run_dir / "extract" / shard_name(i)).exists() for i in range(n)]
-    final = [(run_dir / "base" / shard_name(i)).exists() for i in range(n)]
-    staged = [
-        (run_dir / "base" / "_stage" / "stats" / f"part-{i:05d}.json").exists() for i in range(n)
-    ]
-    t = time.monotonic()
-    todo = [(cfg, p, i, out, to_base and not final[i]) for i, p in enumerate(inputs)]
-    todo = [args for args, done in zip(todo, extracted, strict=True) if not done]
-    log.info("extract: %d input files, %d to do", n, len(todo))
-    # a shard still to extract goes on to base's first wave in the same task: its time is here
-    ex.map("extract+base" if to_base else "extract", extract_task, todo)
-    timings["extract"] = round(time.monotonic() - t, 3)
-    stages_done.append("extract")
-
-    if to_base:
-        t = time.monotonic()
-        ex.map(
-            "base",
-            base_filter_task,
-            [(cfg, i, out) for i in range(n) if extracted[i] and not final[i] and not staged[i]],
-        )
-        if not all(final):
-            decisions = _dedup_barrier(cfg, ex, run_dir, n)
-            ex.map(
-                "dedup",
-                base_dedup_task,
-                [(cfg, i, out, _of_shard(decisions, i)) for i in range(n) if not final[i]],
-            )
-        shutil.rmtree(run_dir / "base" / "_stage", ignore_errors=True)
-        build_report(run_dir)
-        timings["base"] = round(time.monotonic() - t, 3)
-        stages_done.append("base")
-
-    n = len(inputs)
-    for stage, runner in (
-        ("domains", _domains_stage),
-        ("recency", _recency_stage),
-        ("mixture", _mixture_stage),
-    ):
-        if STAGE_ORDER.index(until) < STAGE_ORDER.index(stage):
-            break
-        section = getattr(cfg, stage, None)
-        if section is None or not section.enabled:
-            continue
-        t = time.monotonic()
-        runner(cfg, ex, run_dir, n)
-        timings[stage] = round(time.monotonic() - t, 3)
-        stages_done.append(stage)
-
-    manifest = _manifest(cfg, run_dir, inputs, stages_done, timings)
-    write_json_atomic(manifest, run_dir / "manifest.json")
+    manifest = _manifest(cfg, run_dir, inputs, chosen, timings)
+    write_json_atomic(manifest, run_dir / "manifest.json", sort_keys=False)
     if html_report:
         build_html_report(run_dir)  # report/index.html + report.json, from what is on disk now
     return manifest
 
 
-def _run_via_staging(cfg: RunConfig, until: str, html_report: bool) -> dict[str, Any]:
+def _owned(stage: Stage) -> list[str]:
+    """The folders a stage writes: its map phases' folders and its barriers' marker folders."""
+    out = [p.folder for p in stage.phases if isinstance(p, Map)]
+    out += [p.marker.split("/")[0] for p in stage.phases if isinstance(p, Barrier) and p.marker]
+    return list(dict.fromkeys(out))
+
+
+def _execute(
+    steps: list[Step], cfg: RunConfig, ex: Executor, run_dir: Path, inputs: list[str]
+) -> dict[str, float]:
+    """Run the planned steps in order; remove each work folder once the stage that reads it is
+    complete. Returns the seconds each stage took (a chain of map phases counts for the stage
+    of its first phase)."""
+    n = len(inputs)
+    timings: dict[str, float] = {}
+    carry: dict[int, Any] = {}
+    k = 0
+    while k < len(steps):
+        step, t = steps[k], time.monotonic()
+        if isinstance(step.phase, Barrier):
+            if step.need:
+                p = _previous_map(steps, k)
+                upstream = steps[p].phase.folder if p is not None else ""  # type: ignore[union-attr]
+                ctx = Context(run_dir, n, cfg.seed, upstream, ex, tuple(inputs))
+                log.info("%s", step.label)
+                carry[k] = step.phase.fn(step.cfg, ctx)
+            did = bool(step.need)
+            k += 1
+        else:
+            end = k
+            while end + 1 < len(steps) and isinstance(steps[end + 1].phase, Map):
+                end += 1
+            did = _run_maps(steps, k, end, cfg, ex, run_dir, inputs, carry.get(k - 1))
+            k = end + 1
+        if did:
+            timings[step.stage.name] = timings.get(step.stage.name, 0.0) + time.monotonic() - t
+        if k == len(steps) or steps[k].stage is not step.stage:
+            _clear_work(steps, step.stage, run_dir)
+    return {name: round(s, 3) for name, s in timings.items()}
+
+
+def _run_maps(
+    steps: list[Step],
+    first: int,
+    last: int,
+    cfg: RunConfig,
+    ex: Executor,
+    run_dir: Path,
+    inputs: list[str],
+    carry: Any,
+) -> bool:
+    """Map steps first..last as one task per shard that any of them needs; whether any ran."""
+    chain = steps[first : last + 1]
+    todo = sorted(set().union(*(s.need for s in chain)))
+    if not todo:
+        return False
+    labels = list(dict.fromkeys(s.label for s in chain if s.need))
+    log.info("%s: %d of %d shards to do", "+".join(labels), len(todo), len(inputs))
+    calls = []
+    for i in todo:
+        links = [
+            Link(
+                s.phase,  # type: ignore[arg-type]
+                s.cfg,
+                inputs[i] if s.source is None else s.source,
+                s.producer is not None and steps[s.producer].phase.work,  # type: ignore[union-attr]
+                i in s.need,
+                s.source is None,
+            )
+            for s in chain
+        ]
+        item = carry[i] if isinstance(carry, PerShard) else carry
+        calls.append((links, str(run_dir), i, cfg.seed, item, cfg.runner.write_rejected))
+    ex.map("+".join(labels), run_chain, calls)
+    return True
+
+
+def _clear_work(steps: list[Step], stage: Stage, run_dir: Path) -> None:
+    """Remove the work folders that `stage`, now complete, was the last to read."""
+    readers: dict[str, Stage] = {}
+    for s in steps:
+        if isinstance(s.phase, Map) and s.producer is not None:
+            src = steps[s.producer].phase
+            if isinstance(src, Map) and src.work:
+                readers[src.folder] = s.stage
+    for s in steps:
+        work = isinstance(s.phase, Map) and s.phase.work
+        if work and readers.get(s.phase.folder, s.stage) is stage:  # type: ignore[union-attr]
+            folder = run_dir / s.phase.folder  # type: ignore[union-attr]
+            shutil.rmtree(folder, ignore_errors=True)
+            for parent in folder.relative_to(run_dir).parents[:-1]:  # and the folders left empty
+                if (run_dir / parent).is_dir() and not any((run_dir / parent).iterdir()):
+                    (run_dir / parent).rmdir()
+
+
+def _manifest(
+    cfg: RunConfig, run_dir: Path, inputs: list[str], stages: list[Stage], timings: dict[str, float]
+) -> dict[str, Any]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    versions = {"thresher": __version__}
+    for dist in ("polars", "pyarrow", "ray", "trafilatura", "xxhash", "numba"):
+        try:
+            versions[dist] = version(dist)
+        except PackageNotFoundError:
+            versions[dist] = "not installed"
+    before = _previous_stages(run_dir)
+    done: dict[str, Any] = {}
+    for s in stages:
+        if s.name in timings:
+            done[s.name] = {"complete": True, "seconds": timings[s.name]}
+        else:  # nothing of it was left to do: an earlier run made it
+            done[s.name] = {"complete": True, "seconds": before.get(s.name), "resumed": True}
+    folders = list(dict.fromkeys(f for s in stages for f in s.folders()))
+    return {
+        "inputs": inputs,
+        "output": str(run_dir),
+        "seed": cfg.seed,
+        "stages": done,
+        "stats": {f: read_stats(run_dir, f) for f in folders},
+        "unreadable_inputs": _unreadable_inputs(run_dir),
+        "versions": versions,
+    }
+
+
+def _previous_stages(run_dir: Path) -> dict[str, float]:
+    """Seconds per stage in the folder's last manifest (for stages this run did not redo)."""
+    path = run_dir / "manifest.json"
+    if not path.is_file():
+        return {}
+    old = json.loads(path.read_text(encoding="utf-8")).get("stages", {})
+    return {k: v.get("seconds") for k, v in old.items() if isinstance(v, dict)}
+
+
+def _unreadable_inputs(run_dir: Path) -> list[dict[str, str]]:
+    """Input files the readers could not read to the end ({path, where, error}), by path."""
+    found = [
+        u
+        for p in sorted((run_dir / "unreadable").glob("part-*.json"))
+        for u in json.loads(p.read_text(encoding="utf-8"))
+    ]
+    return sorted(found, key=lambda u: u["path"])
+
+
+def _run_via_staging(
+    cfg: RunConfig,
+    until: str | None,
+    html_report: bool,
+    stages: Sequence[Stage],
+    fresh: Sequence[str],
+) -> dict[str, Any]:
     """Output on object storage (`s3://...`): the run is written to a staging folder on the
     driver's disk and copied up, through pyarrow's filesystems, once it has finished; a rerun
     first copies down what is already there, so it resumes like a local run. The staging folder
@@ -517,330 +527,12 @@ def _run_via_staging(cfg: RunConfig, until: str, html_report: bool) -> dict[str,
     if remote.get_file_info(root).type == fs.FileType.Directory:
         log.info("resuming %s: copying what is there to %s", cfg.output, staging)
         fs.copy_files(root, str(staging), source_filesystem=remote, destination_filesystem=local)
-    manifest = run(cfg.model_copy(update={"output": str(staging)}), until, html_report)
+    local_cfg = cfg.model_copy(update={"output": str(staging)})
+    manifest = run(local_cfg, until, html_report, stages, fresh)
     manifest["output"] = cfg.output
-    write_json_atomic(manifest, staging / "manifest.json")
+    write_json_atomic(manifest, staging / "manifest.json", sort_keys=False)
     write_text_atomic(dump_toml(cfg), staging / "config.toml")
     log.info("copying the run to %s", cfg.output)
     fs.copy_files(str(staging), root, source_filesystem=local, destination_filesystem=remote)
     shutil.rmtree(staging, ignore_errors=True)
     return manifest
-
-
-# ---------------------------------------------------------------------------------------------
-# Stage 2 (domains), stage 3 (recency) and the mixture. Their modules hold the logic; the runner
-# gives them shards, a Ray-backed map and the run folder, and writes each stage's funnel stats.
-
-
-def _upstream(cfg: RunConfig, stage: str) -> str:
-    """The folder a stage reads: the nearest enabled stage before it."""
-    before = STAGE_ORDER[: STAGE_ORDER.index(stage)]
-    for name in reversed(before):
-        section = getattr(cfg, name, None)
-        if name in ("extract", "base") or (section is not None and section.enabled):
-            return name
-    return "extract"
-
-
-def distribution(counters: Stats, names: Iterable[str], flag: bool = False) -> Stats:
-    """`docs/<x>` and `chars/<x>` counters of the given names renamed `docs:<x>` / `chars:<x>`
-    (`flag_docs:` / `flag_chars:` for overlapping subsets): the funnel shows them as a
-    distribution with shares of characters, not as removed documents."""
-    prefix = "flag_" if flag else ""
-    return {
-        f"{prefix}{kind}:{x}": counters.get(f"{kind}/{x}", 0)
-        for x in names
-        for kind in ("docs", "chars")
-    }
-
-
-def labelling_step(counters: Stats, names: Iterable[str]) -> Stats:
-    """The funnel line of a stage that labels every row and drops none (domains, recency):
-    the totals are the sums over its labels, which split the rows; per label a distribution."""
-    names = list(names)
-    docs = sum(int(counters.get(f"docs/{x}", 0)) for x in names)
-    chars = sum(int(counters.get(f"chars/{x}", 0)) for x in names)
-    totals: Stats = {"rows_in": docs, "rows_out": docs, "chars_in": chars, "chars_out": chars}
-    return totals | distribution(counters, names)
-
-
-def _domains_stage(cfg: RunConfig, ex: Executor, run_dir: Path, n: int) -> None:
-    from thresher.pipeline.domain_train import run_domains
-
-    shards = [run_dir / _upstream(cfg, "domains") / shard_name(i) for i in range(n)]
-    summary = run_domains(shards, run_dir / "domains", cfg.domains, ex.mapper("domains"))
-    for i, counters in enumerate(summary["shards"]):  # domains/summary.json keeps them
-        path = run_dir / "stats" / "domains" / f"part-{i:05d}.json"
-        if not path.exists():
-            labels = [k.removeprefix("docs/") for k in counters if k.startswith("docs/")]
-            sources = {k: v for k, v in counters.items() if k.startswith("source/")}
-            step = labelling_step(counters, labels) | sources
-            write_json_atomic({"domains": step}, path, sort_keys=False)
-
-
-def recency_task(cfg: RunConfig, index: int, out: str, src: str, as_of: Any) -> dict[str, Stats]:
-    """Stage 3 on one shard: age, bucket, weight and news/tech flag; token counts when the
-    mixture follows (counted here, in the shard tasks, so the sampler reads them)."""
-    from thresher.stages.recency import BUCKETS, apply_recency, recency_stats
-
-    run = Path(out)
-    df = pl.read_parquet(run / src / shard_name(index))
-    df = apply_recency(df, cfg.recency, as_of)
-    mixture = getattr(cfg, "mixture", None)
-    if mixture is not None and mixture.enabled:
-        from thresher.pipeline.tokens import add_tokens
-
-        df = add_tokens(df, mixture.tokenizer)
-    counters = recency_stats(df)
-    step = labelling_step(counters, BUCKETS)
-    step |= distribution(counters, ("recent", "news_tech", "recent_news_tech"), flag=True)
-    if "n_tokens" in df.columns:
-        step["tokens"] = int(df["n_tokens"].sum() or 0)
-    stats = {"recency": step}
-    _finish(run, "recency", index, df, [], stats, cfg)
-    return stats
-
-
-def _as_of(cfg: RunConfig, run_dir: Path, n: int) -> Any:
-    """`recency.as_of`, else the latest crawl date of the run's documents (never the clock);
-    input without crawl dates (JSONL, Parquet) falls back to the latest publication date, and
-    input with no date at all to 1970-01-01 (every document is then undated: ages are null
-    whatever as_of is)."""
-    if cfg.recency.as_of is not None:
-        return cfg.recency.as_of
-    shards = [str(run_dir / "extract" / shard_name(i)) for i in range(n)]
-    latest = (
-        pl.scan_parquet(shards)
-        .select(pl.col("crawl_date").max(), pl.col("published").max())
-        .collect()
-        .row(0)
-    )
-    if latest[0] is None:
-        log.warning("recency: no crawl dates in the input; as_of from publication dates")
-    return latest[0] or latest[1] or date(1970, 1, 1)
-
-
-def _recency_stage(cfg: RunConfig, ex: Executor, run_dir: Path, n: int) -> None:
-    as_of = _as_of(cfg, run_dir, n)
-    src = _upstream(cfg, "recency")
-    todo = [
-        (cfg, i, str(run_dir), src, as_of)
-        for i in range(n)
-        if not (run_dir / "recency" / shard_name(i)).exists()
-    ]
-    log.info("recency: as_of %s, reading %s/", as_of, src)
-    ex.map("recency", recency_task, todo)
-
-
-def _mixture_stage(cfg: RunConfig, ex: Executor, run_dir: Path, n: int) -> dict[str, Any]:
-    from thresher.pipeline.mixture import make_mixture
-
-    shards = [run_dir / _upstream(cfg, "mixture") / shard_name(i) for i in range(n)]
-    seed = cfg.mixture.seed if cfg.mixture.seed is not None else cfg.seed
-    return make_mixture(shards, run_dir / "mixture", cfg.mixture, seed, ex.mapper("mixture"))
-
-
-def remix(cfg: RunConfig) -> dict[str, Any]:
-    """`thresher mix`: plan and write the mixture again from a finished run's shards, without
-    recomputing any stage (the old mixture/ is replaced)."""
-    run_dir = Path(cfg.output)
-    manifest = run_dir / "manifest.json"
-    if not manifest.exists():
-        raise RunError(f"{run_dir}: no finished run here (no manifest.json); run it first")
-    n = len(json.loads(manifest.read_text(encoding="utf-8"))["inputs"])
-    _check_same_config(run_dir, dump_toml(cfg), free=("runner", "mixture"))
-    src = _upstream(cfg, "mixture")
-    missing = [i for i in range(n) if not (run_dir / src / shard_name(i)).exists()]
-    if missing:
-        raise RunError(f"{run_dir / src}: {len(missing)} of {n} shards missing; rerun the run")
-    ex = executor(cfg)
-    shutil.rmtree(run_dir / "mixture", ignore_errors=True)
-    summary = _mixture_stage(cfg, ex, run_dir, n)
-    write_text_atomic(dump_toml(cfg), run_dir / "config.toml")  # the [mixture] it now holds
-    return summary
-
-
-DECISIONS_SCHEMA: dict[str, pl.DataType] = {
-    "order": pl.Int64(),
-    "id": pl.String(),
-    "survivor_id": pl.String(),
-    "dup_cluster": pl.String(),
-    "dup_count": pl.UInt32(),
-    "reason": pl.String(),
-}
-
-
-def _of_shard(decisions: pl.DataFrame, index: int) -> pl.DataFrame:
-    """The rows of the decisions table that belong to one shard."""
-    return decisions.filter((pl.col("order") // SHARD_STRIDE) == index)
-
-
-def _dedup_barrier(cfg: RunConfig, ex: Executor, run_dir: Path, n: int) -> pl.DataFrame:
-    """Duplicate clusters over all shards, and what to do with each member.
-
-    Exact duplicates (same xxh3-128) are edges of the same graph as verified near-duplicate
-    candidates, so one cluster holds both. Returns (and writes to fingerprints/clusters.parquet)
-    one row per document in a cluster of two or more.
-    """
-    fp = run_dir / "fingerprints"
-    files = [fp / "exact" / shard_name(i) for i in range(n)]
-    missing = [str(f) for f in files if not f.exists()]
-    if missing:  # a shard finished before this run but its fingerprints were deleted
-        raise RunError(f"fingerprints missing for {missing}: delete base/ to recompute")
-    near = cfg.base.near_dedup
-    roots = index_roots(near, fp) if near.enabled else [(fp, 0)]
-    for root, _ in roots[1:]:  # earlier indexes: intact, and made with the same parameters
-        meta = open_index(root)
-        theirs = {k: meta["params"].get(k) for k in INDEX_KEYS}
-        ours = {k: near.index_params()[k] for k in INDEX_KEYS}
-        if theirs != ours:
-            clash = {k: (theirs[k], ours[k]) for k in INDEX_KEYS if theirs[k] != ours[k]}
-            raise RunError(f"{root}: index made with other parameters (theirs, ours): {clash}")
-    exact_files = scan_index(roots, "exact/part-*.parquet")
-    assert exact_files is not None  # this run's files exist (checked above)
-    ids = exact_files.select("order", "id")
-    empty = pl.DataFrame(schema={"src": pl.Int64, "dst": pl.Int64})
-    exact = (
-        exact_duplicates(exact_files).select(src="order", dst="survivor_order")
-        if cfg.base.exact_dedup.enabled
-        else empty
-    )
-    if near.enabled:
-        # a partial earlier barrier
-        for work in ("edges", "ship", "verified", "labels", "clusters"):
-            shutil.rmtree(fp / work, ignore_errors=True)
-        bands, _ = near.lsh_params()
-        ex.map("lsh bands", band_task, [(near, b, str(fp)) for b in range(bands)])
-        # verify partition i holds this run's shards i, i + parts, ... (and some of the earlier
-        # indexes' files); at most VERIFY_PARTS, so that ship writes at most that many files each
-        verify_parts = min(n, VERIFY_PARTS)
-        files = signature_files(near, fp)
-        ex.map(
-            "verify ship",
-            ship_task,
-            [(j, key, str(f), off, str(fp), verify_parts) for j, (key, f, off) in enumerate(files)],
-        )
-        part_of = verify_part("src", verify_parts)
-        texts = str(_text_dir(cfg, run_dir))
-        ex.map(
-            "verify",
-            verify_task,
-            [
-                (near, i, str(fp), exact.filter(part_of == i), verify_parts, texts)
-                for i in range(verify_parts)
-            ],
-        )
-        shutil.rmtree(fp / "ship", ignore_errors=True)  # signatures in transit: not the index
-        parts = range(near.partitions)
-        for round_ in range(64):
-            results = ex.map(
-                f"labels {round_}", labels_task, [(near, p, str(fp), round_) for p in parts]
-            )
-            if sum(int(r["labels"]["changed"]) for r in results) == 0 and round_ > 0:
-                break
-        else:
-            raise RunError("dedup: label propagation did not converge in 64 rounds")
-        ex.map("keep", keep_task, [(near, p, str(fp), round_) for p in parts])
-        clusters = pl.scan_parquet(sorted((fp / "clusters").glob("part-*.parquet")))
-    else:
-        labels = (
-            exact.lazy()
-            .select(node="src", label="dst")
-            .pipe(lambda e: pl.concat([e, e.select(node="label", label="label").unique()]))
-        )
-        clusters = labels.with_columns(
-            survivor="label", cluster_size=pl.len().over("label"), exact=pl.lit(True)
-        )
-    members = clusters.filter(pl.col("node") >= 0).collect()  # not earlier indexes' documents
-    named = pl.concat([members["node"], members["survivor"], members["label"]]).unique()
-    ids = ids.filter(pl.col("order").is_in(named.implode())).collect().lazy()  # only those named
-    decisions = (
-        members.lazy()
-        .join(ids.rename({"order": "node"}), on="node")
-        .join(ids.select(survivor="order", survivor_id="id"), on="survivor")
-        .join(ids.select(label="order", dup_cluster="id"), on="label")
-        .select(
-            order="node",
-            id="id",
-            survivor_id="survivor_id",
-            dup_cluster="dup_cluster",
-            dup_count=pl.col("cluster_size").cast(pl.UInt32),
-            reason=pl.when(pl.col("node") == pl.col("survivor"))
-            .then(None)
-            .when(pl.col("exact"))
-            .then(pl.lit("exact_dup"))
-            .otherwise(pl.lit("near_dup")),
-        )
-        .sort("order")
-        .collect()
-        .cast(DECISIONS_SCHEMA)  # type: ignore[arg-type]
-    )
-    write_parquet_atomic(decisions, fp / "clusters.parquet")
-    params: dict[str, Any] = {"exact_hash": EXACT_HASH, "exact_seed": EXACT_SEED, "shards": n}
-    if near.enabled:
-        params |= near.index_params() | {"verify_similarity": near.min_similarity()}
-    write_meta(fp, params)
-    return decisions
-
-
-def _manifest(
-    cfg: RunConfig, run_dir: Path, inputs: list[str], stages: list[str], timings: dict[str, float]
-) -> dict[str, Any]:
-    from thresher.pipeline.io import read_stats
-
-    versions = {"thresher": __version__}
-    for mod in ("polars", "pyarrow", "ray", "trafilatura", "xxhash", "numba"):
-        try:
-            versions[mod] = __import__(mod).__version__
-        except (ImportError, AttributeError):
-            versions[mod] = "unknown"
-    return {
-        "inputs": inputs,
-        "output": str(run_dir),
-        "seed": cfg.seed,
-        "stages": {s: {"complete": True, "seconds": timings.get(s)} for s in stages},
-        "stats": {s: read_stats(run_dir, s) for s in stages},
-        "unreadable_inputs": _unreadable_inputs(run_dir),
-        "versions": versions,
-    }
-
-
-def _unreadable_inputs(run_dir: Path) -> list[dict[str, str]]:
-    """Input files the readers could not read to the end ({path, where, error}), by path."""
-    found = [
-        u
-        for p in sorted((run_dir / "unreadable").glob("part-*.json"))
-        for u in json.loads(p.read_text(encoding="utf-8"))
-    ]
-    return sorted(found, key=lambda u: u["path"])
-
-
-def dedup_only(cfg: RunConfig) -> pl.DataFrame:
-    """Only the fingerprint index: every per-document filter off, then exact and near dedup.
-
-    Writes `<output>/clusters.parquet` with one row per input document: id, dup_cluster,
-    dup_count, keep, reason (exact_dup / near_dup for a removed copy), survivor_id. The HTML
-    run report is left to `thresher report` (~2 s at 1M documents; the dedup report is written).
-    """
-    steps_off = {name: {"enabled": False} for name in BASE_STEPS}
-    data = cfg.model_dump()
-    data["base"] = data["base"] | steps_off
-    cfg = type(cfg).model_validate(data)
-    run(cfg, until="base", html_report=False)
-    out = Path(cfg.output)
-    ids = pl.scan_parquet(out / "extract" / "*.parquet").select("id")
-    decisions = pl.scan_parquet(out / "fingerprints" / "clusters.parquet")
-    clusters = (
-        ids.join(decisions.drop("order"), on="id", how="left", maintain_order="left")
-        .select(
-            "id",
-            "dup_cluster",
-            pl.col("dup_count").fill_null(1),
-            keep=pl.col("reason").is_null(),
-            reason="reason",
-            survivor_id="survivor_id",
-        )
-        .collect()
-    )
-    write_parquet_atomic(clusters, out / "clusters.parquet")
-    return clusters

@@ -12,7 +12,7 @@ Counter names, so that `thresher stats` can build the funnel without knowing any
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Protocol
 
@@ -79,6 +79,28 @@ def drop_where(df: pl.DataFrame, rules: Mapping[str, pl.Expr]) -> StepResult:
         stats[f"hit/{name}"] = int(mask.sum() or 0)
         stats[f"chars/{name}"] = int(lengths.filter(mask).sum() or 0)
     return kept, dropped, stats
+
+
+def distribution(counters: Stats, names: Iterable[str], flag: bool = False) -> Stats:
+    """`docs/<x>` and `chars/<x>` counters of the given names renamed `docs:<x>` / `chars:<x>`
+    (`flag_docs:` / `flag_chars:` for overlapping subsets): the funnel shows them as a
+    distribution with shares of characters, not as removed documents."""
+    prefix = "flag_" if flag else ""
+    return {
+        f"{prefix}{kind}:{x}": counters.get(f"{kind}/{x}", 0)
+        for x in names
+        for kind in ("docs", "chars")
+    }
+
+
+def labelling_step(counters: Stats, names: Iterable[str]) -> Stats:
+    """The funnel line of a stage that labels every row and drops none (domains, recency):
+    the totals are the sums over its labels, which split the rows; per label a distribution."""
+    names = list(names)
+    docs = sum(int(counters.get(f"docs/{x}", 0)) for x in names)
+    chars = sum(int(counters.get(f"chars/{x}", 0)) for x in names)
+    totals: Stats = {"rows_in": docs, "rows_out": docs, "chars_in": chars, "chars_out": chars}
+    return totals | distribution(counters, names)
 
 
 def config_path(path: str, info: ValidationInfo) -> Path:

@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from thresher.pipeline.config import STAGE_ORDER
+from thresher.pipeline.config import FOLDERS
 from thresher.pipeline.io import read_stats
 from thresher.pipeline.stage import Stats
 
@@ -20,7 +20,7 @@ def funnel(run_dir: Path) -> dict[str, dict[str, Stats]]:
     """{stage: {step: counters}} summed over shards, stages in pipeline order."""
     if not (run_dir / "stats").is_dir():
         raise ValueError(f"{run_dir}: not a thresher run folder (it has no stats/)")
-    return {s: read_stats(run_dir, s) for s in STAGE_ORDER if (run_dir / "stats" / s).is_dir()}
+    return {s: read_stats(run_dir, s) for s in FOLDERS if (run_dir / "stats" / s).is_dir()}
 
 
 def _n(x: float) -> str:
@@ -106,7 +106,7 @@ def run_summary(manifest: dict[str, Any], run_dir: Path | None) -> str:
             f"dedup:   {_n(removed)} of {_n(dedup['rows_in'])} documents removed ({rate:.1f}%: "
             f"{_n(dedup.get('hit/exact_dup', 0))} exact, {_n(dedup.get('hit/near_dup', 0))} near)"
         )
-    last = next((s for s in reversed(STAGE_ORDER) if s in stats and s != "mixture"), None)
+    last = next((s for s in reversed(FOLDERS) if s in stats and s != "mixture"), None)
     if last:
         step = list(stats[last].values())[-1]
         lines.append(

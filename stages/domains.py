@@ -21,7 +21,7 @@ a score for the site's domain of at least `unsure_score`; or every general page 
 another domain are never relabelled. A prefix site is more specific than its host, so its label
 wins where both apply. The aggregation is a barrier: `site_counts` per shard (small: one row per
 site and label), `domain_sites` over all partials, `apply_sites` per shard
-(`thresher.pipeline.domain_train.run_domains` runs the two waves).
+(stages/enrich.py runs them as the stage's phases).
 
 The shipped model (`pipeline/data/domains/domains.ftz`, 1.5 MB, card `domains.json`) is trained
 by `thresher.pipeline.domain_train` from `configs/domains-train.toml`: held-out macro-F1 0.970
@@ -32,7 +32,7 @@ html/ fixture pages come out general. On the synthetic demo sample it finds code
 
 Enrichment. How much of each domain goes into the training mixture is the sampler's decision:
 its [mixture] buckets select documents by `domain` and give each bucket a target share of the
-tokens (`thresher.pipeline.mixture`; configs/recipe-enrich.toml expands code, math and law).
+tokens (`thresher.stages.mixture`; configs/recipe-enrich.toml expands code, math and law).
 This stage only labels. Settings that suit a web-scale run:
 
     [domains]

@@ -38,7 +38,10 @@ from typing import Any, Literal
 import polars as pl
 from pydantic import BaseModel, ConfigDict, Field
 
-from thresher.pipeline.stage import StepResult, drop_where
+from thresher.pipeline.io import merge_stats, rejected_frame, write_json_atomic
+from thresher.pipeline.phases import Map, Sections, Shard, Stage, Unit
+from thresher.pipeline.readers import ReadConfig, read_records
+from thresher.pipeline.stage import Stats, StepResult, drop_where
 from thresher.stages.dates import (
     DateDecision,
     decide_date,
@@ -285,3 +288,38 @@ def _parse_date(value: str | None) -> date | None:
         return date.fromisoformat(value[:10])
     except ValueError:
         return None
+
+
+# -- the stage: one map phase, an input file in, extract/part-N.parquet out ---------------------
+
+
+def extract_map(cfg: Sections, unit: Unit, frame: pl.DataFrame | None, carry: Any) -> Shard:
+    """Read one input file and extract its documents. Records the reader rejects and pages the
+    extractor drops go to rejected/extract; damaged input files are listed in
+    unreadable/part-N.json (manifest.json `unreadable_inputs`)."""
+    read_stats: Stats = {}
+    stats: dict[str, Stats] = {"read": read_stats}  # the reader fills read_stats as it goes
+    kept: list[pl.DataFrame] = []
+    rejected: list[pl.DataFrame | None] = []
+    problems: list[dict[str, str]] = []  # damaged input files: {path, where, error}
+    for batch in read_records(unit.source, cfg.read, read_stats, problems):
+        bad = batch.filter(pl.col("reject").is_not_null())
+        if bad.height:
+            rejected.append(rejected_frame(bad.rename({"reject": "reason"}), "read"))
+        k, dropped, s = cfg.extract(batch.filter(pl.col("reject").is_null()))
+        merge_stats(stats, "extract", s)
+        kept.append(k)
+        if dropped.height:
+            rejected.append(rejected_frame(dropped, "extract"))
+    shard = pl.concat(kept) if kept else pl.DataFrame(schema=EXTRACT_SCHEMA)
+    if problems:
+        path = unit.run / "unreadable" / f"part-{unit.index:05d}.json"
+        write_json_atomic(problems, path, sort_keys=False)
+    return Shard(shard.cast(EXTRACT_SCHEMA), rejected, stats)  # type: ignore[arg-type]
+
+
+STAGE = Stage(
+    "extract",
+    sections={"read": ReadConfig, "extract": Extractor},
+    phases=(Map("extract", extract_map, folder="extract"),),
+)

@@ -37,12 +37,13 @@ is not news). "crawl_date" uses the crawl date as the publication date instead (
 crawl date either stays unknown); it is the usual choice when the input is a fresh news crawl.
 
 `recent & news_tech` is what the sampler's default `recent_news_tech` bucket selects and brings to
-its share of the mixture's tokens (0.35, DeepSeek-V3's; `[mixture]` buckets, pipeline/mixture.py);
+its share of the mixture's tokens (0.35, DeepSeek-V3's; `[mixture]` buckets, stages/mixture.py);
 this stage only flags it and counts it (`recency_stats`).
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterable
 from datetime import date
@@ -51,7 +52,17 @@ from typing import Literal
 import polars as pl
 from pydantic import Field, field_validator
 
-from thresher.pipeline.stage import Frozen, StepResult, passthrough
+from thresher.pipeline.phases import Barrier, Context, Map, Sections, Shard, Stage, Unit
+from thresher.pipeline.stage import (
+    Frozen,
+    StepResult,
+    distribution,
+    labelling_step,
+    passthrough,
+)
+from thresher.stages.mixture import Mixture
+
+log = logging.getLogger(__name__)
 
 BUCKETS = ("<1y", "1-2y", "2-5y", ">5y", "unknown")
 _YEAR, _TWO_YEARS, _FIVE_YEARS = 365, 730, 1826  # bucket edges in days (5 * 365.25, rounded)
@@ -315,3 +326,52 @@ def recency_stats(df: pl.DataFrame) -> dict[str, int | float]:
         chars.filter(pl.col("recent") & pl.col("news_tech")).sum().alias("chars/recent_news_tech"),
     ).row(0, named=True)
     return {k: int(v or 0) for k, v in row.items()}
+
+
+# -- the stage: a barrier (as_of), then one task per shard ---------------------------------------
+
+
+def as_of(cfg: Sections, ctx: Context) -> date:
+    """`recency.as_of`, else the latest crawl date of the run's documents (never the clock);
+    input without crawl dates (JSONL, Parquet) falls back to the latest publication date, and
+    input with no date at all to 1970-01-01 (every document is then undated: ages are null
+    whatever as_of is)."""
+    if cfg.recency.as_of is not None:
+        return cfg.recency.as_of
+    latest = (
+        pl.scan_parquet([str(p) for p in ctx.shard_paths("extract")])
+        .select(pl.col("crawl_date").max(), pl.col("published").max())
+        .collect()
+        .row(0)
+    )
+    if latest[0] is None:
+        log.warning("recency: no crawl dates in the input; as_of from publication dates")
+    return latest[0] or latest[1] or date(1970, 1, 1)
+
+
+def recency_map(cfg: Sections, unit: Unit, frame: pl.DataFrame | None, as_of: date) -> Shard:
+    """Age, bucket, weight and news/tech flag of one shard; token counts when the mixture
+    follows (counted here, in the shard tasks, so that the sampler reads them)."""
+    df = frame if frame is not None else pl.read_parquet(unit.upstream())
+    df = apply_recency(df, cfg.recency, as_of)
+    if cfg.mixture.enabled:
+        from thresher.stages.tokens import add_tokens
+
+        df = add_tokens(df, cfg.mixture.tokenizer)
+    counters = recency_stats(df)
+    step = labelling_step(counters, BUCKETS)
+    step |= distribution(counters, ("recent", "news_tech", "recent_news_tech"), flag=True)
+    if "n_tokens" in df.columns:
+        step["tokens"] = int(df["n_tokens"].sum() or 0)
+    return Shard(df, stats={"recency": step})
+
+
+STAGE = Stage(
+    "recency",
+    sections={"recency": Recency, "mixture": Mixture},
+    switch="recency",
+    phases=(
+        Barrier("as_of", as_of, reads_upstream=False),
+        Map("label", recency_map, folder="recency"),
+    ),
+)

@@ -39,3 +39,15 @@ def docs(*texts: str | None, lang: str | None = "en") -> pl.DataFrame:
 def fired(stats: dict[str, int | float]) -> set[str]:
     """The rules that dropped at least one document."""
     return {key.removeprefix("hit/") for key, n in stats.items() if key.startswith("hit/") and n}
+
+
+def run_stage(stage: object, inputs: str, out: Path, **sections: object) -> dict:
+    """Run one stage through the real runner on its own (a registry of one, in-process): its
+    first phase reads the input files. Returns the manifest."""
+    from thresher.pipeline.config import config_model
+    from thresher.pipeline.runner import run
+
+    model = config_model((stage,))
+    runner = {"executor": "local", "progress": False}
+    cfg = model(input=inputs, output=str(out), runner=runner, **sections)
+    return run(cfg, html_report=False, stages=(stage,))

@@ -16,7 +16,7 @@ from conftest import FIXTURES, needs_fixtures
 
 from thresher.fingerprints.shingles import shingles
 from thresher.pipeline.config import parse_config
-from thresher.pipeline.runner import dedup_only
+from thresher.pipeline.jobs import dedup_only
 
 pytestmark = [needs_fixtures, pytest.mark.slow]
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import polars as pl
 import pytest
-from conftest import FIXTURES, REPO, needs_fixtures
+from conftest import FIXTURES, REPO, needs_fixtures, run_stage
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -23,12 +23,12 @@ from thresher.pipeline.domain_train import (
     evaluate_domains,
     format_figures,
     load_train_config,
-    run_domains,
     seed_records,
     train_domains,
     write_heldout,
 )
 from thresher.pipeline.io import write_parquet_atomic
+from thresher.stages import enrich
 from thresher.stages.domains import Domains, SeedFile, default_model_path
 
 TRAIN_CONFIG = REPO / "configs" / "domains-train.toml"
@@ -199,8 +199,9 @@ def test_run_domains_iterations_retrain_with_recalled_pages(tmp_path: Path) -> N
         train=tuple(SeedFile(path=str(p)) for p in small),
         sites={"min_pages": 10, "relabel": "general", "path_depth": 0},
     )
-    out = tmp_path / "domains"
-    summary = run_domains([shard], out, cfg, lambda fn, calls: [fn(*c) for c in calls])
+    out = tmp_path / "run" / "domains"
+    run_stage(enrich.STAGE, str(shard), tmp_path / "run", domains=cfg)
+    summary = json.loads((out / "summary.json").read_text())
     its = summary["iterations"]
     assert its[0]["new_pages"] >= 4
     assert (out / "model-iter-2.ftz").is_file()

@@ -102,7 +102,7 @@ def test_golden_run_labels_domains_dates_and_mixes(sample_runs):
     # the demo's token shard, read by the test's own reader, holds the text shard's documents
     from test_megatron import read_indexed
 
-    from thresher.pipeline.tokens import decode
+    from thresher.stages.tokens import decode
 
     shard = read_indexed(out / "mixture" / "tokens-00000")
     texts = pl.read_parquet(out / "mixture" / "part-00000.parquet")["text"].to_list()

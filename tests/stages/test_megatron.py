@@ -2,7 +2,7 @@
 
 `read_indexed` is written here from the format description (Megatron-LM
 megatron/core/datasets/indexed_dataset.py, _IndexWriter / _IndexReader), not from
-thresher.pipeline.megatron, so a layout mistake in the writer cannot hide in both.
+thresher.stages.megatron, so a layout mistake in the writer cannot hide in both.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 from conftest import FIXTURES, needs_fixtures
 
-from thresher.pipeline import tokens
-from thresher.pipeline.megatron import TokenShardWriter, optimal_dtype
+from thresher.stages import tokens
+from thresher.stages.megatron import TokenShardWriter, optimal_dtype
 
 CODE_TO_DTYPE = {1: "u1", 2: "i1", 3: "<i2", 4: "<i4", 5: "<i8", 6: "<f8", 7: "<f4", 8: "<u2"}
 

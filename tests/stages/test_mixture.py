@@ -16,9 +16,9 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 from test_megatron import read_indexed
 
-from thresher.pipeline import mixture as mx
-from thresher.pipeline import tokens
-from thresher.pipeline.mixture import Bucket, Mixture, MixtureError, Selector
+from thresher.stages import mixture as mx
+from thresher.stages import tokens
+from thresher.stages.mixture import Bucket, Mixture, MixtureError, Selector
 
 
 def serial(fn, calls):

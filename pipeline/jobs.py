@@ -1,0 +1,55 @@
+"""Jobs beyond `thresher run`: the fingerprint index alone (`thresher dedup`), and the mixture
+made again from a finished run (`thresher mix`)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from thresher.pipeline.io import write_parquet_atomic
+from thresher.pipeline.runner import RunError, run
+from thresher.stages import BASE_STEPS
+
+
+def dedup_only(cfg: Any) -> pl.DataFrame:
+    """Only the fingerprint index: every per-document filter off, then exact and near dedup.
+
+    Writes `<output>/clusters.parquet` with one row per input document: id, dup_cluster,
+    dup_count, keep, reason (exact_dup / near_dup for a removed copy), survivor_id. The HTML
+    run report is left to `thresher report` (~2 s at 1M documents; the dedup report is written).
+    """
+    steps_off = {name: {"enabled": False} for name in BASE_STEPS}
+    data = cfg.model_dump()
+    data["base"] = data["base"] | steps_off
+    cfg = type(cfg).model_validate(data)
+    run(cfg, until="base", html_report=False)
+    out = Path(cfg.output)
+    ids = pl.scan_parquet(out / "extract" / "*.parquet").select("id")
+    decisions = pl.scan_parquet(out / "fingerprints" / "clusters.parquet")
+    clusters = (
+        ids.join(decisions.drop("order"), on="id", how="left", maintain_order="left")
+        .select(
+            "id",
+            "dup_cluster",
+            pl.col("dup_count").fill_null(1),
+            keep=pl.col("reason").is_null(),
+            reason="reason",
+            survivor_id="survivor_id",
+        )
+        .collect()
+    )
+    write_parquet_atomic(clusters, out / "clusters.parquet")
+    return clusters
+
+
+def remix(cfg: Any) -> dict[str, Any]:
+    """`thresher mix`: plan and write the mixture again from a finished run's shards, without
+    recomputing any stage (the old mixture/ is replaced); returns mixture.json."""
+    run_dir = Path(cfg.output)
+    if not (run_dir / "manifest.json").exists():
+        raise RunError(f"{run_dir}: no finished run here (no manifest.json); run it first")
+    run(cfg, fresh=("mixture",))
+    return json.loads((run_dir / "mixture" / "mixture.json").read_text(encoding="utf-8"))

@@ -1,0 +1,254 @@
+"""Exact and near-duplicate removal over the whole run: a barrier, then one task per shard.
+
+    clusters  barrier: exact duplicates (same xxh3-128) and verified MinHash candidates are edges
+              of one graph; its connected components are the duplicate clusters, each with one
+              survivor chosen by the keep policy (stages/dedup_index.py holds the fanned-out
+              tasks: LSH bands, verify partitions, label rounds, keep); every member's decision is
+              written to fingerprints/clusters.parquet and goes to its shard's task
+    apply     map: drop the shard's duplicates (their survivor may sit in any shard), mark
+              survivors with dup_cluster and dup_count -> base/part-N.parquet
+    report    barrier: dedup rates per source, host and crawl month -> report/dedup.json
+
+Every document's fingerprint row carries `order` (shard index * 2^32 + row): the clusters are
+computed on it, and their decisions joined back to the shard's rows by `id`.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from thresher.fingerprints.exact import EXACT_HASH, EXACT_SEED, exact_duplicates
+from thresher.fingerprints.index import open_index, write_meta
+from thresher.pipeline.io import read_shard, rejected_frame, shard_name, write_parquet_atomic
+from thresher.pipeline.phases import (
+    Barrier,
+    Context,
+    Map,
+    PerShard,
+    RunError,
+    Sections,
+    Shard,
+    Stage,
+    Unit,
+)
+from thresher.pipeline.stage import drop_where
+from thresher.stages.base import BASE_EXTRA, BASE_SCHEMA, WORK, BaseFilter
+from thresher.stages.dedup_index import (
+    INDEX_KEYS,
+    SHARD_STRIDE,
+    VERIFY_PARTS,
+    band_task,
+    index_roots,
+    keep_task,
+    labels_task,
+    scan_index,
+    ship_task,
+    signature_files,
+    verify_part,
+    verify_task,
+)
+from thresher.stages.dedup_report import build_report
+from thresher.stages.extract import EXTRACT_SCHEMA
+
+MAX_ROUNDS = 64  # label propagation rounds before the run gives up
+
+DECISIONS_SCHEMA: dict[str, pl.DataType] = {
+    "order": pl.Int64(),
+    "id": pl.String(),
+    "survivor_id": pl.String(),
+    "dup_cluster": pl.String(),
+    "dup_count": pl.UInt32(),
+    "reason": pl.String(),
+}
+
+
+def text_dir(base: Any, run: Path) -> Path:
+    """Where the base stage's documents are, row for row as fingerprinted: its work folder, or
+    the extract shards when no per-document step is on (the rows are then the extract shard's)."""
+    return run / WORK if base.steps() else run / "extract"
+
+
+def staged(base: Any, run: Path, index: int) -> pl.DataFrame:
+    """The base stage's documents of one shard, in BASE_SCHEMA."""
+    folder = text_dir(base, run)
+    if base.steps():
+        return read_shard(folder / shard_name(index), BASE_SCHEMA)
+    df = read_shard(folder / shard_name(index), EXTRACT_SCHEMA)
+    path = run / "fingerprints" / "exact" / shard_name(index)
+    exact = pl.read_parquet(path)
+    if exact.height != df.height:  # the extract shard changed after its fingerprints were made
+        raise RunError(
+            f"{path}: {exact.height} fingerprints for {df.height} documents in "
+            f"{folder / shard_name(index)}: delete base/ and fingerprints/ to recompute"
+        )
+    extra = {c: pl.lit(None, t) for c, t in BASE_EXTRA.items() if c != "exact_hash"}
+    return df.with_columns(exact_hash=exact["exact_hash"], **extra).select(list(BASE_SCHEMA))
+
+
+def clusters(cfg: Sections, ctx: Context) -> PerShard:
+    """Duplicate clusters over all shards, and what to do with each member.
+
+    Exact duplicates (same xxh3-128) are edges of the same graph as verified near-duplicate
+    candidates, so one cluster holds both. Writes fingerprints/clusters.parquet (one row per
+    document in a cluster of two or more) and returns each shard's rows of it.
+    """
+    base, n = cfg.base, ctx.shards
+    fp = ctx.run / "fingerprints"
+    files = [fp / "exact" / shard_name(i) for i in range(n)]
+    missing = [str(f) for f in files if not f.exists()]
+    if missing:  # a shard finished before this run but its fingerprints were deleted
+        raise RunError(f"fingerprints missing for {missing}: delete base/ to recompute")
+    near = base.near_dedup
+    roots = index_roots(near, fp) if near.enabled else [(fp, 0)]
+    for root, _ in roots[1:]:  # earlier indexes: intact, and made with the same parameters
+        meta = open_index(root)
+        theirs = {k: meta["params"].get(k) for k in INDEX_KEYS}
+        ours = {k: near.index_params()[k] for k in INDEX_KEYS}
+        if theirs != ours:
+            clash = {k: (theirs[k], ours[k]) for k in INDEX_KEYS if theirs[k] != ours[k]}
+            raise RunError(f"{root}: index made with other parameters (theirs, ours): {clash}")
+    exact_files = scan_index(roots, "exact/part-*.parquet")
+    assert exact_files is not None  # this run's files exist (checked above)
+    ids = exact_files.select("order", "id")
+    empty = pl.DataFrame(schema={"src": pl.Int64, "dst": pl.Int64})
+    exact = (
+        exact_duplicates(exact_files).select(src="order", dst="survivor_order")
+        if base.exact_dedup.enabled
+        else empty
+    )
+    if near.enabled:
+        members = _near_clusters(base, ctx, exact)
+    else:
+        labels = (
+            exact.lazy()
+            .select(node="src", label="dst")
+            .pipe(lambda e: pl.concat([e, e.select(node="label", label="label").unique()]))
+        )
+        members = labels.with_columns(
+            survivor="label", cluster_size=pl.len().over("label"), exact=pl.lit(True)
+        )
+    members = members.filter(pl.col("node") >= 0).collect()  # not earlier indexes' documents
+    named = pl.concat([members["node"], members["survivor"], members["label"]]).unique()
+    ids = ids.filter(pl.col("order").is_in(named.implode())).collect().lazy()  # only those named
+    decisions = (
+        members.lazy()
+        .join(ids.rename({"order": "node"}), on="node")
+        .join(ids.select(survivor="order", survivor_id="id"), on="survivor")
+        .join(ids.select(label="order", dup_cluster="id"), on="label")
+        .select(
+            order="node",
+            id="id",
+            survivor_id="survivor_id",
+            dup_cluster="dup_cluster",
+            dup_count=pl.col("cluster_size").cast(pl.UInt32),
+            reason=pl.when(pl.col("node") == pl.col("survivor"))
+            .then(None)
+            .when(pl.col("exact"))
+            .then(pl.lit("exact_dup"))
+            .otherwise(pl.lit("near_dup")),
+        )
+        .sort("order")
+        .collect()
+        .cast(DECISIONS_SCHEMA)  # type: ignore[arg-type]
+    )
+    write_parquet_atomic(decisions, fp / "clusters.parquet")
+    params: dict[str, Any] = {"exact_hash": EXACT_HASH, "exact_seed": EXACT_SEED, "shards": n}
+    if near.enabled:
+        params |= near.index_params() | {"verify_similarity": near.min_similarity()}
+    write_meta(fp, params)
+    shard_of = pl.col("order") // SHARD_STRIDE
+    return PerShard(decisions.filter(shard_of == i) for i in range(n))
+
+
+def _near_clusters(base: Any, ctx: Context, exact: pl.DataFrame) -> pl.LazyFrame:
+    """Candidates from the LSH bands, verified, joined with the exact edges, clustered by label
+    propagation; one row per node: label (cluster), survivor, cluster_size, exact."""
+    near, ex, fp = base.near_dedup, ctx.executor, ctx.run / "fingerprints"
+    for work in ("edges", "ship", "verified", "labels", "clusters"):  # a partial earlier barrier
+        shutil.rmtree(fp / work, ignore_errors=True)
+    bands, _ = near.lsh_params()
+    ex.map("lsh bands", band_task, [(near, b, str(fp)) for b in range(bands)])
+    # verify partition i holds this run's shards i, i + parts, ... (and some of the earlier
+    # indexes' files); at most VERIFY_PARTS, so that ship writes at most that many files each
+    verify_parts = min(ctx.shards, VERIFY_PARTS)
+    files = signature_files(near, fp)
+    ex.map(
+        "verify ship",
+        ship_task,
+        [(j, key, str(f), off, str(fp), verify_parts) for j, (key, f, off) in enumerate(files)],
+    )
+    part_of = verify_part("src", verify_parts)
+    texts = str(text_dir(base, ctx.run))
+    ex.map(
+        "verify",
+        verify_task,
+        [
+            (near, i, str(fp), exact.filter(part_of == i), verify_parts, texts)
+            for i in range(verify_parts)
+        ],
+    )
+    shutil.rmtree(fp / "ship", ignore_errors=True)  # signatures in transit: not the index
+    parts = range(near.partitions)
+    for round_ in range(MAX_ROUNDS):
+        results = ex.map(
+            f"labels {round_}", labels_task, [(near, p, str(fp), round_) for p in parts]
+        )
+        if sum(int(r["labels"]["changed"]) for r in results) == 0 and round_ > 0:
+            break
+    else:
+        raise RunError(f"dedup: label propagation did not converge in {MAX_ROUNDS} rounds")
+    ex.map("keep", keep_task, [(near, p, str(fp), round_) for p in parts])
+    return pl.scan_parquet(sorted((fp / "clusters").glob("part-*.parquet")))
+
+
+def _verify_reads_texts(cfg: Sections) -> bool:
+    near = cfg.base.near_dedup
+    return bool(near.enabled and near.verify == "exact")
+
+
+def apply(cfg: Sections, unit: Unit, frame: pl.DataFrame | None, decisions: pl.DataFrame) -> Shard:
+    """Drop the shard's duplicates; mark survivors with their cluster and its size.
+
+    `decisions` holds this shard's documents that are in a duplicate cluster: id, survivor_id,
+    dup_cluster, dup_count and reason (null for the survivor, else exact_dup or near_dup).
+    """
+    df = staged(cfg.base, unit.run, unit.index)
+    marked = (
+        df.drop("dup_cluster", "dup_count")
+        .join(
+            decisions.select("id", "survivor_id", "dup_cluster", "dup_count", "reason"),
+            on="id",
+            how="left",
+            maintain_order="left",
+        )
+        .with_columns(dup_count=pl.col("dup_count").fill_null(1).cast(pl.UInt32))
+    )
+    kept, dropped, s = drop_where(
+        marked,
+        {
+            "exact_dup": pl.col("reason") == "exact_dup",
+            "near_dup": pl.col("reason") == "near_dup",
+        },
+    )
+    rejected = [rejected_frame(dropped, "base", detail="survivor_id")]
+    return Shard(kept.select(list(BASE_SCHEMA)), rejected, {"dedup": s})
+
+
+def report(cfg: Sections, ctx: Context) -> None:
+    """Dedup rates per source, host and crawl month (report/dedup.json)."""
+    build_report(ctx.run)
+
+
+STAGE = Stage(
+    "dedup",
+    sections={"base": BaseFilter},
+    phases=(
+        Barrier("clusters", clusters, reads_upstream=_verify_reads_texts),
+        Map("apply", apply, folder="base"),
+        Barrier("report", report, marker="report/dedup.json", reads_upstream=False),
+    ),
+)
