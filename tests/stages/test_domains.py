@@ -14,8 +14,8 @@ from conftest import FIXTURES, needs_fixtures
 from pydantic import ValidationError
 
 from thresher.pipeline.domain_train import run_domains
-from thresher.pipeline.fasttext_train import read_jsonl
 from thresher.pipeline.io import write_parquet_atomic
+from thresher.pipeline.train.fasttext import read_jsonl
 from thresher.stages.domains import (
     SHIPPED_LABELS,
     Domains,

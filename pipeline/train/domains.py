@@ -1,0 +1,468 @@
+"""Train and evaluate the domain classifier (fastText).
+
+Training (`thresher train-domains configs/domains-train.toml`, `train_domains`). Seed files are
+named in the config (`[[seeds]]`: path, label or the rows' own `label`, fields to exclude rows
+by, a field to relabel rows by, packing of short records; see `SeedFile`). The default model
+(`pipeline/data/domains/domains.ftz` + card `domains.json`) is trained from the shared fixtures:
+  code     github-linguist samples (615 languages)
+  math     MATH test (half) + GSM8K train (2000), plus the MMLU mathematics and statistics
+           subjects of science.jsonl.gz (relabelled: they are math questions)
+  law      LegalBench train rows of CC BY 4.0 / MIT tasks
+  science  MMLU STEM, without its math subjects (now math) and its computer-science subjects
+           (left out: computer security or machine-learning questions are neither source code
+           nor natural science, and would teach "science" to tech pages); MIT OCW left out for
+           its licence (CC BY-NC-SA)
+  general  the 20 CCNet documents (cut into chunks) and the 5037 short everyday-topic texts of
+           mgt/machine_train.jsonl.gz (gpt-3.5-turbo, Apache-2.0 repo), packed 1-4 to a text:
+           machine-written, but on general topics, which is what a domain classifier needs of
+           its negatives. Fixture web pages (html/, dates/, warc/) are publishers' copyright and
+           train nothing that ships; html/ is an evaluation set only.
+Every text is cut into chunks of whole lines, packed to about `target_words` words (at most
+`max_words`; at most `max_chunks` per document), so that a 10,000-word source file and a 40-word
+question look alike in length; chunks under `min_words` are left out. Exact duplicate texts are
+kept once, and a text under two labels is dropped.
+
+Split: a chunk is held out when the sha256 of its group (its source document; a pack: its first
+record) falls in the first `heldout_percent` of the range, so that chunks of one document never
+sit on both sides. `write_heldout` writes the held-out rows as JSONL; `evaluate_domains` on that
+file gives the card's figures.
+
+Determinism: rows in sha256 order of their text, one thread, a fixed seed, a fresh process per
+training (`thresher.pipeline.train.fasttext`): two runs give the same bytes (tested).
+
+Measured (`train_domains(load_train_config("configs/domains-train.toml"),
+Path("pipeline/data/domains"))` from the repo root, about 40 s on one core; the card
+`domains.json` holds every figure): domains.ftz 1,499,634 bytes; train 8508 chunks, held-out 2207
+(code 545, general 315, law 130, math 1039, science 178); held-out macro-F1 0.9696 at min_score
+0.5 (F1 code 0.993, general 0.962, law 0.956, math 0.993, science 0.945; 0.9545 at 0.6, 0.9409
+at 0.7). The 49 English html/ pages (declared en or undeclared, lid.176 en): 40 general, 5 code
+(three are programming posts, one a page of PHP error messages, one a short story), 2 law, 2
+science. The synthetic demo sample (`thresher.pipeline.sample.build(400, 0)`, English articles,
+trafilatura text, classifier only): code 25/30, law 35/35, math 21/33, science 16/31; of 198
+news, tech and general pages 1 not general; site recall (`run_domains`, default rules) added 6
+math and 2 code pages and no wrong one.
+
+Known weak spots: single everyday sentences often score science or law (GSM8K and MMLU are
+short concrete scenarios, the general seeds are abstract or long), so judge whole pages; science
+written as prose is recalled less than half the time (its seeds are exam questions); general
+seeds hold no news, shopping or forum text.
+"""
+
+from __future__ import annotations
+
+import gzip
+import logging
+import tempfile
+from collections.abc import Iterator
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any, ClassVar
+
+import polars as pl
+from pydantic import Field, model_validator
+
+from thresher.pipeline.config import ConfigError
+from thresher.pipeline.io import write_json_atomic
+from thresher.pipeline.train.fasttext import (
+    TrainConfig,
+    binary_metrics,
+    chunk_rows,
+    dedup_texts,
+    load_fresh,
+    model_facts,
+    model_file,
+    page_texts,
+    read_jsonl,
+    read_labelled,
+    sha256_file,
+    train_classifier,
+    with_splits,
+    write_heldout,
+    write_split,
+)
+from thresher.stages.domains import (
+    GENERAL,
+    MAX_CHARS,
+    Domains,
+    SeedFile,
+    model_input,
+    model_labels,
+    score_frame,
+)
+
+__all__ = [
+    "DomainTrainConfig",
+    "build_dataset",
+    "chunk_frame",
+    "chunk_lines",
+    "dedup_texts",
+    "evaluate_domains",
+    "format_figures",
+    "load_fresh",
+    "load_train_config",
+    "seed_records",
+    "train_domains",
+    "train_model",
+    "write_heldout",
+]
+
+log = logging.getLogger(__name__)
+
+# fastText settings. Word unigrams + bigrams over the tokens of `model_input` (punctuation
+# marks are tokens), softmax over the labels. Subwords (character 3-5-grams) carry the seeds'
+# vocabulary to words they lack ("chemical" from "chemistry"): on the synthetic sample's science
+# pages (prose, while the science seeds are exam questions) they took recall from 1/34 to 11/34
+# at 15 epochs and to 16/31 at 25 (held-out macro-F1 0.968 -> 0.946 -> 0.970; measured with
+# /tmp scripts over `build_dataset` and `thresher.pipeline.sample.build(400, 0)`).
+FASTTEXT_PARAMS: dict[str, Any] = {
+    "loss": "softmax",
+    "dim": 32,
+    "epoch": 25,
+    "lr": 0.1,  # 0.3 diverged for the sibling mgt model; 0.1 is safe
+    "wordNgrams": 2,
+    "minCount": 2,
+    "minn": 3,
+    "maxn": 5,
+    "bucket": 200_000,
+    "thread": 1,  # one thread: the updates happen in a fixed order
+    "verbose": 0,
+}
+# Product quantization; vocabulary cut to the 50,000 words that matter most (a cutoff of
+# 200,000 gave the same figures at 3.5 times the size), then fine-tuned on the same data
+# (retrain), as fastText's own recipe does.
+QUANTIZE_PARAMS: dict[str, Any] = {
+    "cutoff": 50_000,
+    "retrain": True,
+    "qnorm": True,
+    "dsub": 2,
+    "thread": 1,
+}
+DEFAULT_MIN_SCORE = Domains().min_score  # the stage's default decision, used by the figures
+
+
+class DomainTrainConfig(TrainConfig):
+    """What `train_domains` reads: seed files, split and chunking (configs/domains-train.toml)."""
+
+    verb: ClassVar[str] = "train-domains"
+
+    seeds: tuple[SeedFile, ...] = Field(min_length=1)
+    output: str = "pipeline/data/domains"  # where domains.ftz and domains.json are written
+    heldout_percent: int = Field(default=20, ge=1, le=50)
+    seed: int = 0  # fastText's seed
+    min_words: int = Field(default=10, ge=1)  # shorter chunks are left out
+    target_words: int = Field(default=250, ge=1)  # a chunk closes at this many words ...
+    max_words: int = Field(default=400, ge=1)  # ... and never grows past this many
+    max_chunks: int = Field(default=4, ge=1)  # per document: long files do not swamp the rest
+    eval_html: str | None = None  # folder of NNNN.html.gz + cases.jsonl: an extra evaluation set
+    eval_html_lang: str = "en"  # only pages whose cases.jsonl `html_lang` is this (or missing)
+    eval_html_expected: str = GENERAL  # what most pages of eval_html should be labelled
+
+    @model_validator(mode="after")
+    def _check(self) -> DomainTrainConfig:
+        if not self.min_words <= self.target_words <= self.max_words:
+            raise ValueError("need min_words <= target_words <= max_words")
+        return self
+
+    def check_files(self, source: Path) -> None:
+        missing = [s.path for s in self.seeds if not Path(s.path).is_file()]
+        if missing:
+            raise ConfigError(f"{source}: seeds.path: files not found: {missing}")
+
+    def dataset(self) -> pl.DataFrame:
+        return build_dataset(self)
+
+
+load_train_config = DomainTrainConfig.load
+
+
+# -- data -----------------------------------------------------------------------------------------
+
+
+def chunk_lines(
+    text: str, min_words: int, target_words: int, max_words: int, max_chunks: int
+) -> list[str]:
+    """Whole lines packed into chunks of about target_words words (a line longer than max_words
+    is cut into pieces of max_words words); chunks under min_words are left out; at most
+    max_chunks chunks, from the start of the text."""
+    chunks: list[str] = []
+    current: list[str] = []
+    n = 0
+
+    def close() -> None:
+        nonlocal current, n
+        if n >= min_words:
+            chunks.append("\n".join(current))
+        current, n = [], 0
+
+    for line in text.split("\n"):
+        words = line.split()
+        pieces = (
+            [line]
+            if len(words) <= max_words
+            else [" ".join(words[i : i + max_words]) for i in range(0, len(words), max_words)]
+        )
+        for piece in pieces:
+            k = len(piece.split())
+            if n + k > max_words:
+                close()
+            current.append(piece)
+            n += k
+            if n >= target_words:
+                close()
+        if len(chunks) >= max_chunks:
+            return chunks[:max_chunks]
+    close()
+    return chunks[:max_chunks]
+
+
+def seed_records(seed: SeedFile) -> Iterator[dict[str, str]]:
+    """(text, label, group, source) of one seed file's documents, after exclude, relabel and
+    packing, in file order."""
+    path = Path(seed.path)
+    kept: list[tuple[str, str, str]] = []
+    for i, rec in enumerate(read_jsonl(path), start=1):
+        text = rec.get("text")
+        if not isinstance(text, str) or not text.strip():
+            continue
+        if not seed.label and not isinstance(rec.get("label"), str):
+            raise ValueError(f"{path}:{i}: no `label` (set label for the file in the config)")
+        label = seed.label_of(rec)
+        if label is None:
+            continue
+        kept.append((text, label, f"{seed.path}#{i}"))
+    i = size = 0
+    while i < len(kept):
+        # packs of 1, 2, ..., pack records, cycling: short texts come in several lengths
+        size = size % seed.pack + 1
+        group = kept[i : i + size]
+        labels = {lab for _, lab, _ in group}
+        if len(labels) > 1:  # never pack records of two labels
+            group = group[:1]
+        yield {
+            "text": "\n".join(t for t, _, _ in group),
+            "label": group[0][1],
+            "group": group[0][2],
+            "source": seed.path,
+        }
+        i += len(group)
+
+
+DATASET_SCHEMA = {
+    "text": pl.String,
+    "label": pl.String,
+    "group": pl.String,
+    "source": pl.String,
+}
+
+
+def chunk_frame(docs: pl.DataFrame, cfg: DomainTrainConfig) -> pl.DataFrame:
+    """Documents (text, label, group, source) cut into chunks (one row each)."""
+    limits = {s.path: s.max_chunks for s in cfg.seeds if s.max_chunks}
+
+    def chunk(d: dict[str, Any]) -> list[str]:
+        limit = limits.get(d["source"], cfg.max_chunks)
+        return chunk_lines(d["text"], cfg.min_words, cfg.target_words, cfg.max_words, limit)
+
+    return chunk_rows(docs.select(*DATASET_SCHEMA).cast(DATASET_SCHEMA), chunk)
+
+
+def build_dataset(cfg: DomainTrainConfig) -> pl.DataFrame:
+    """Every chunk with its label, group, source and `split` (train / heldout), in seed order."""
+    docs = pl.DataFrame(
+        [r for seed in cfg.seeds for r in seed_records(seed)], schema=DATASET_SCHEMA
+    )
+    labels = set(docs["label"].unique().to_list())
+    if GENERAL not in labels:
+        raise ValueError(f"the seeds hold no `{GENERAL}` texts (labels: {sorted(labels)})")
+    return with_splits(dedup_texts(chunk_frame(docs, cfg)), cfg.heldout_percent)
+
+
+# -- training and evaluation ----------------------------------------------------------------------
+
+
+def train_model(train: pl.DataFrame, out_path: Path, seed: int = 0) -> None:
+    """Train and quantize a classifier on rows `text`, `label` (rows in sha256 order of text)."""
+    line = model_input(pl.col("text"), MAX_CHARS)
+    train_classifier(train, out_path, line, FASTTEXT_PARAMS, QUANTIZE_PARAMS, seed)
+
+
+def predict_domains(
+    model: Any, texts: list[str], min_score: float = DEFAULT_MIN_SCORE
+) -> list[str]:
+    """The stage's `domain` decision for each text (thresholds: min_score for every label)."""
+    frame = pl.DataFrame({"text": texts}, schema={"text": pl.String})
+    cfg = Domains(min_score=min_score, model="unused.ftz")
+    return score_frame(frame, cfg, model=model)["domain"].to_list()
+
+
+def metrics(truth: list[str], pred: list[str], labels: tuple[str, ...]) -> dict[str, Any]:
+    """Per-label precision, recall, f1, support; macro_f1 over the labels with support; accuracy;
+    the confusion matrix {truth: {predicted: n}}."""
+    per: dict[str, dict[str, float | int]] = {}
+    for lab in labels:
+        per[lab] = binary_metrics([t == lab for t in truth], [p == lab for p in pred])
+        del per[lab]["fpr"]
+    scored = [per[lab]["f1"] for lab in labels if per[lab]["support"]]
+    confusion = {
+        t: {p: sum(a == t and b == p for a, b in zip(truth, pred, strict=True)) for p in labels}
+        for t in labels
+    }
+    return {
+        "macro_f1": round(sum(scored) / len(scored), 4) if scored else 0.0,
+        "accuracy": round(sum(t == p for t, p in zip(truth, pred, strict=True)) / len(truth), 4)
+        if truth
+        else 0.0,
+        "documents": len(truth),
+        "per_label": per,
+        "confusion": confusion,
+    }
+
+
+def evaluate_domains(
+    model_path: str | Path | None, data_jsonl: str | Path, min_score: float = DEFAULT_MIN_SCORE
+) -> dict[str, Any]:
+    """Figures of a model (None: the shipped one) on a JSONL of `text` and `label`: macro_f1,
+    accuracy, documents, per_label {label: precision, recall, f1, support}, confusion, min_score.
+    A label the model does not know counts as general."""
+    model = load_fresh(model_file(model_path, Domains().model_path()))
+    labels = model_labels(model)
+    rows = read_labelled(data_jsonl)
+    truth = [r.get("label") if r.get("label") in labels else GENERAL for r in rows]
+    pred = predict_domains(model, [r["text"] for r in rows], min_score)
+    return metrics(truth, pred, labels) | {"min_score": min_score}
+
+
+def format_figures(figures: dict[str, Any]) -> str:
+    """The evaluation as a small text table (what `thresher eval-domains` prints)."""
+    lines = [f"{'label':<10} {'precision':>9} {'recall':>7} {'f1':>7} {'support':>8}"]
+    for lab, f in figures["per_label"].items():
+        lines.append(
+            f"{lab:<10} {f['precision']:>9.4f} {f['recall']:>7.4f} {f['f1']:>7.4f} "
+            f"{f['support']:>8d}"
+        )
+    lines.append(
+        f"macro-F1 {figures['macro_f1']:.4f}  accuracy {figures['accuracy']:.4f}  "
+        f"documents {figures['documents']}  min_score {figures.get('min_score')}"
+    )
+    return "\n".join(lines)
+
+
+def html_pages(folder: Path, lang: str) -> list[tuple[str, str]]:
+    """(file, main text) of the pages of an html/-style fixture folder whose declared language
+    (cases.jsonl `html_lang`) is `lang` or missing and whose main text (trafilatura, through
+    thresher's Extractor) lid.176 labels `lang`."""
+    cases = folder / "cases.jsonl"
+    declared = {r["file"]: r.get("html_lang") for r in read_jsonl(cases)} if cases.is_file() else {}
+    pages = (
+        (path.name, gzip.decompress(path.read_bytes()), None)
+        for path in sorted(folder.glob("*.html.gz"))
+        if declared.get(path.name) in (None, lang)
+    )
+    # undeclared pages are often German or Polish: page_texts keeps what lid.176 calls `lang`,
+    # as the pipeline's language filter does before this stage
+    return page_texts(pages, lang)
+
+
+def evaluate_html(model: Any, cfg: DomainTrainConfig) -> dict[str, Any]:
+    """How the eval_html pages are labelled: counts per domain, and the pages not labelled
+    eval_html_expected with their scores."""
+    if not cfg.eval_html:
+        return {}
+    pages = html_pages(Path(cfg.eval_html), cfg.eval_html_lang)
+    frame = pl.DataFrame(
+        {"file": [f for f, _ in pages], "text": [t for _, t in pages]},
+        schema={"file": pl.String, "text": pl.String},
+    )
+    scored = score_frame(frame, Domains(model="unused.ftz"), model=model)
+    counts = dict(scored.group_by("domain").len().sort("domain").rows())
+    other = scored.filter(pl.col("domain") != cfg.eval_html_expected)
+    return {
+        "folder": cfg.eval_html,
+        "pages": frame.height,
+        "lang": cfg.eval_html_lang,
+        "by_domain": counts,
+        f"not_{cfg.eval_html_expected}": [
+            {"file": f, "domain": d, "score": round(float(s), 3)}
+            for f, d, s in other.select("file", "domain", "domain_score").rows()
+        ],
+    }
+
+
+def _file_digests(cfg: DomainTrainConfig) -> list[dict[str, Any]]:
+    return [
+        {"path": s.path, "sha256": sha256_file(Path(s.path))}
+        | s.model_dump(exclude={"path"}, exclude_defaults=True)
+        for s in cfg.seeds
+    ]
+
+
+def train_domains(cfg: DomainTrainConfig, out_dir: str | Path | None = None) -> dict[str, Any]:
+    """Build the data set, train into out_dir/domains.ftz, write and return its card
+    (out_dir/domains.json: labels, data files and sha256, parameters, held-out figures, the
+    confusion matrix, the eval_html result)."""
+    out = Path(out_dir if out_dir is not None else cfg.output)
+    dataset = build_dataset(cfg)
+    model_path = out / "domains.ftz"
+    train_model(dataset.filter(pl.col("split") == "train"), model_path, seed=cfg.seed)
+    with tempfile.TemporaryDirectory() as tmp:  # held-out texts are not shipped, only figures
+        heldout_file = Path(tmp) / "heldout.jsonl"
+        write_split(dataset, "heldout", heldout_file)
+        figures = evaluate_domains(model_path, heldout_file)
+    model = load_fresh(model_path)
+    counts = dataset.group_by("split", "label").len().sort("split", "label")
+    per_source = (
+        dataset.group_by("source", "label", "split")
+        .agg(texts=pl.len(), documents=pl.col("group").n_unique())
+        .sort("source", "label", "split")
+    )
+    card: dict[str, Any] = model_facts(model_path) | {
+        "labels": list(model_labels(model)),
+        "task": "domain of an English web page: code, math, law, science or general",
+        "input": f"first {MAX_CHARS} characters, lowercased, digit runs as 0, punctuation marks "
+        "as tokens, whitespace flattened (thresher.stages.domains.model_input)",
+        "decision": f"the top non-general label if P >= min_score (default {DEFAULT_MIN_SCORE}), "
+        "else general",
+        "data": {
+            "seeds": _file_digests(cfg),
+            "chunks": f"whole lines packed to about {cfg.target_words} words (at most "
+            f"{cfg.max_words}; under {cfg.min_words} left out; at most {cfg.max_chunks} per "
+            "document)",
+            "dedup": "exact texts kept once; a text under two labels dropped",
+        },
+        "split": {
+            "heldout_percent": cfg.heldout_percent,
+            "rule": "sha256(group) as a 64-bit big-endian integer of its first 8 bytes, mod 100 "
+            f"< {cfg.heldout_percent}; group = the source document (a pack: its first record)",
+        },
+        "counts": {
+            split: {label: n for s, label, n in counts.rows() if s == split}
+            for split in ("train", "heldout")
+        },
+        "counts_by_source": [
+            {"source": s, "label": lab, "split": sp, "texts": n, "documents": d}
+            for s, lab, sp, n, d in per_source.rows()
+        ],
+        "fasttext": {"seed": cfg.seed, **FASTTEXT_PARAMS},
+        "quantize": QUANTIZE_PARAMS,
+        "heldout": figures,
+        "eval_html": evaluate_html(model, cfg),
+        "versions": {pkg: version(pkg) for pkg in ("fasttext-numpy2-wheel", "polars")},
+        "notes": [
+            "general negatives are thin: 20 CCNet documents and 5037 short texts written by "
+            "gpt-3.5-turbo-0125 on everyday topics (machine-written; used as general-topic "
+            "text, not for their style). News, shopping, recipes, forums are not in the seeds.",
+            "The held-out split comes from the same sources as training (MATH, GSM8K, MMLU, "
+            "LegalBench, Linguist samples): figures on real web pages will be lower.",
+            "No web page from the fixtures trained this model (publishers' copyright); MIT OCW "
+            "rows are left out (CC BY-NC-SA).",
+            "Single everyday sentences often score science or law (the math and science seeds "
+            "are short concrete scenarios); the stage judges whole pages. Science written as "
+            "prose is recalled less often than exam-style text: the science seeds are MMLU "
+            "questions (plus short machine-written prose on science topics).",
+        ],
+        "determinism": "one thread, fixed seed, rows in sha256 order of text, each training in "
+        "a fresh process: two trainings give byte-identical domains.ftz",
+    }
+    write_json_atomic(card, out / "domains.json", sort_keys=False)
+    log.info("trained %s: macro-F1 %s", model_path, figures["macro_f1"])
+    return card
