@@ -263,7 +263,7 @@ def chunk_frame(docs: pl.DataFrame, cfg: DomainTrainConfig) -> pl.DataFrame:
         limit = limits.get(d["source"], cfg.max_chunks)
         return chunk_lines(d["text"], cfg.min_words, cfg.target_words, cfg.max_words, limit)
 
-    return chunk_rows(docs.select(*DATASET_SCHEMA).cast(DATASET_SCHEMA), chunk)
+    return chunk_rows(docs.select(*DATASET_SCHEMA).cast(pl.String), chunk)  # every column a string
 
 
 def build_dataset(cfg: DomainTrainConfig) -> pl.DataFrame:
