@@ -34,7 +34,7 @@ SAMPLE_EXAMPLE = """example:
 DEDUP_EXAMPLE = """example:
   thresher dedup 'corpus/*.jsonl.gz' --output runs/dedup && thresher stats runs/dedup
 """
-TRAINERS = {"mgt": "thresher.pipeline.mgt_train", "domains": "thresher.pipeline.domain_train"}
+TRAINERS = {"mgt": "thresher.pipeline.train.mgt", "domains": "thresher.pipeline.train.domains"}
 STATS_EXAMPLE = """example:
   thresher stats runs/demo
 """
@@ -348,14 +348,16 @@ def _train(args: argparse.Namespace) -> int:
 
     name = args.verb.removeprefix("train-")
     module = importlib.import_module(TRAINERS[name])
-    cfg = module.load_train_config(args.config, output=args.output)
+    # the config's output is a string field: a Path from --output failed its validation
+    output = str(args.output) if args.output is not None else None
+    cfg = module.load_train_config(args.config, output=output)
     card = getattr(module, f"train_{name}")(cfg)
     print(json.dumps(card["heldout"], sort_keys=True))
     return 0
 
 
 def _eval_mgt(args: argparse.Namespace) -> int:
-    from thresher.pipeline.mgt_train import evaluate_mgt
+    from thresher.pipeline.train.mgt import evaluate_mgt
 
     r = evaluate_mgt(args.model, args.data)
     text = (
@@ -369,7 +371,7 @@ def _eval_mgt(args: argparse.Namespace) -> int:
 
 
 def _eval_domains(args: argparse.Namespace) -> int:
-    from thresher.pipeline.domain_train import evaluate_domains, format_figures
+    from thresher.pipeline.train.domains import evaluate_domains, format_figures
 
     r = evaluate_domains(args.model, args.data)
     # per label both under per_label and at the top level, beside macro_f1
@@ -378,7 +380,7 @@ def _eval_domains(args: argparse.Namespace) -> int:
 
 
 def _eval_dates(args: argparse.Namespace) -> int:
-    from thresher.pipeline.eval_dates import evaluate_dates, format_report
+    from thresher.pipeline.train.dates import evaluate_dates, format_report
 
     r = evaluate_dates(args.directory, compare_htmldate=args.htmldate)
     _print_json_or(args, r, format_report(r))

@@ -49,7 +49,7 @@ Input dates (JSONL/Parquet `date_field`) are the dataset's own metadata; they wi
 found in HTML when a record has both, and are bounded the same way.
 
 Measured on ../shared/fixtures/dates (416 pages, crawl date unknown), `thresher eval-dates`:
-see pipeline/eval_dates.py for the figures and the command.
+see pipeline/train/dates.py for the figures and the command.
 """
 
 from __future__ import annotations

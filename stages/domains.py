@@ -24,7 +24,7 @@ site and label), `domain_sites` over all partials, `apply_sites` per shard
 (stages/enrich.py runs them as the stage's phases).
 
 The shipped model (`pipeline/data/domains/domains.ftz`, 1.5 MB, card `domains.json`) is trained
-by `thresher.pipeline.domain_train` from `configs/domains-train.toml`: held-out macro-F1 0.970
+by `thresher.pipeline.train.domains` from `configs/domains-train.toml`: held-out macro-F1 0.970
 (code 0.993, general 0.962, law 0.956, math 0.993, science 0.945); 40 of the 49 English
 html/ fixture pages come out general. On the synthetic demo sample it finds code 25/30, law
 35/35, math 21/33 and science 16/31 articles, and site recall adds 6 math and 2 code pages
@@ -240,7 +240,7 @@ class Domains(Frozen):
         if not path.is_file():
             raise FileNotFoundError(
                 f"{path}: domain model not found; set domains.model or train one with "
-                "thresher.pipeline.domain_train (thresher train-domains)"
+                "thresher.pipeline.train.domains (thresher train-domains)"
             )
         return load_fasttext(str(path))
 

@@ -47,7 +47,7 @@ def _score(df: pl.DataFrame, cfg: Domains, model_path: Path) -> pl.DataFrame:
     if "text" not in df.columns:
         raise ValueError("shard has no `text` column")
     if cfg.iterations > 1:
-        from thresher.pipeline.fasttext_train import load_fresh
+        from thresher.pipeline.train.fasttext import load_fresh
 
         return score_frame(df, cfg, model=load_fresh(model_path))
     return score_frame(df, cfg.model_copy(update={"model": str(model_path)}))
@@ -85,13 +85,13 @@ def recalled_pages(path: str, sites: pl.DataFrame, cfg: Domains) -> pl.DataFrame
 
 def _retrain(cfg: Domains, recalled: pl.DataFrame, out_path: Path) -> int:
     """Train a model on cfg.train's train split plus the recalled pages; return training rows."""
-    from thresher.pipeline.domain_train import (
+    from thresher.pipeline.train.domains import (
         DomainTrainConfig,
         build_dataset,
         chunk_frame,
-        dedup_texts,
         train_model,
     )
+    from thresher.pipeline.train.fasttext import dedup_texts
 
     train_cfg = DomainTrainConfig(seeds=cfg.train)
     seeds = build_dataset(train_cfg).filter(pl.col("split") == "train").drop("split")

@@ -45,7 +45,7 @@ from the mean of 8 chunks (an exploratory model on the same training sources).
 
 Defaults on human text: documents dropped per rule (`hit/<rule>`), out of those judged (long
 enough to get the signal). web = the 115 English pages of the fixtures' html/ and dates/
-(`thresher.pipeline.mgt_train.web_pages`: trafilatura main text, lid.176 "en", identical HTML
+(`thresher.pipeline.train.mgt.web_pages`: trafilatura main text, lid.176 "en", identical HTML
 once), never trained on; general, law, science, math = domains/*.jsonl.gz, all rows, lang "en" by
 lid.176; for machine_generated only the documents the model was not trained on count
 (validation, held-out, and science's MIT-OCW rows):
@@ -377,7 +377,7 @@ class MachineText(BaseModel):
         if not path.is_file():
             raise FileNotFoundError(
                 f"{path}: machine-text model not found; set model_path or run train_mgt "
-                "(thresher.pipeline.mgt_train) to build it"
+                "(thresher.pipeline.train.mgt) to build it"
             )
         return load_fasttext(str(path))
 

@@ -73,3 +73,13 @@ def test_unknown_until_stage_is_refused(capsys, tmp_path):
         main(["run", str(REPO / "configs" / "demo.toml"), "--until", "nonsense"])
     assert exit_.value.code == 2
     assert "invalid choice: 'nonsense'" in capsys.readouterr().err
+
+
+def test_train_output_flag_overrides_the_config(capsys, tmp_path):
+    """--output reaches the training config (a Path once failed its string field): the error is
+    then about the missing seed file, not about output."""
+    p = tmp_path / "t.toml"
+    p.write_text(f'[[seeds]]\npath = "{tmp_path / "nope.jsonl"}"\n')
+    assert main(["train-domains", str(p), "--output", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert "seeds.path" in err and "nope.jsonl" in err and "valid string" not in err

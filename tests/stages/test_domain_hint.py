@@ -5,7 +5,7 @@ from __future__ import annotations
 import polars as pl
 from conftest import FIXTURES, needs_fixtures
 
-from thresher.pipeline.fasttext_train import read_jsonl
+from thresher.pipeline.train.fasttext import read_jsonl
 from thresher.stages.domain_hint import HINT_COLUMN, DomainHint, run_exempting
 from thresher.stages.gopher import GopherQuality
 

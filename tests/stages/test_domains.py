@@ -14,8 +14,8 @@ import pytest
 from conftest import FIXTURES, needs_fixtures, run_stage
 from pydantic import ValidationError
 
-from thresher.pipeline.fasttext_train import read_jsonl
 from thresher.pipeline.io import write_parquet_atomic
+from thresher.pipeline.train.fasttext import read_jsonl
 from thresher.stages import enrich
 from thresher.stages.domains import (
     SHIPPED_LABELS,

@@ -6,7 +6,7 @@ import json
 import pytest
 from conftest import FIXTURES, needs_fixtures
 
-from thresher.pipeline.eval_dates import EvalError, evaluate_dates, format_report
+from thresher.pipeline.train.dates import EvalError, evaluate_dates, format_report
 
 PAGE = """<html><head><title>t</title>{head}</head><body><article><h1>Council backs new bridge</h1>
 <p>The city council voted on Tuesday to fund a new pedestrian bridge across the river, ending a

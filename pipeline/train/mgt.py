@@ -22,9 +22,10 @@ dropped.
 
 Splits, by the sha256 of a text's group (a machine text is its own group; a human chunk's group
 is its source document, so chunks of one document never sit on two sides): `heldout` (20%),
-then of the rest `validation` (20%, salted hash) and `train`. The model is trained on `train`
-only; the operating threshold is the lowest of 0.50, 0.51, ... 0.99 whose false-positive rate on
-the `validation` human texts is at most `target_fpr` (1%), scored as documents (mean over chunks,
+then of the rest `validation` (20%, salted hash) and `train`
+(`thresher.pipeline.train.fasttext.split_of`). The model is trained on `train` only; the
+operating threshold is the lowest of 0.50, 0.51, ... 0.99 whose false-positive rate on the
+`validation` human texts is at most `target_fpr` (1%), scored as documents (mean over chunks,
 `thresher.stages.mgt.document_scores`); `heldout` is only ever reported. Choices made on
 validation, not held-out: word unigrams (validation F1 0.988, FPR 0.89% at 0.5) over bigrams
 (0.983, 1.28%), no class reweighting (4x the CCNet chunks or a quarter of the math changed
@@ -51,23 +52,34 @@ import gzip
 import hashlib
 import json
 import logging
+from collections.abc import Iterator
 from importlib.metadata import version
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import polars as pl
 from pydantic import Field, field_validator
 
-from thresher.pipeline.config import Frozen, read_toml, validate_config
-from thresher.pipeline.fasttext_train import heldout as _heldout
-from thresher.pipeline.fasttext_train import (
-    load_fresh,
-    read_jsonl,
-    sha256_file,
-    sha256_order,
-    train_fasttext,
-)
 from thresher.pipeline.io import write_json_atomic
+from thresher.pipeline.train.fasttext import (
+    SPLITS,
+    TrainConfig,
+    binary_metrics,
+    chunk_rows,
+    dedup_texts,
+    heldout,
+    load_fresh,
+    model_facts,
+    model_file,
+    page_texts,
+    read_jsonl,
+    read_labelled,
+    sha256_file,
+    train_classifier,
+    with_splits,
+    write_heldout,
+    write_split,
+)
 from thresher.stages.mgt import (
     CHUNK_MAX_WORDS,
     CHUNK_MIN_WORDS,
@@ -82,6 +94,7 @@ from thresher.stages.mgt import (
 )
 
 __all__ = [
+    "SPLITS",
     "MgtTrainConfig",
     "build_dataset",
     "chunk_text",
@@ -99,18 +112,20 @@ log = logging.getLogger(__name__)
 
 MACHINE_FILE = "mgt/machine_train.jsonl.gz"
 LABELS = ("machine", "human")
-SPLITS = ("train", "validation", "heldout")
 WEB_DIRS = ("html", "dates")  # evaluation only: third-party pages
 # fixture folders whose texts may not go into a shipped model (fixtures README)
 NOT_FOR_TRAINING = ("html/", "dates/", "warc/", "lid/", "neardup/")
+WEB_SCHEMA = {"source": pl.String, "text": pl.String}
 THRESHOLD_GRID = tuple(round(0.5 + i / 100, 2) for i in range(50))  # 0.50 ... 0.99
 
 
-class MgtTrainConfig(Frozen):
+class MgtTrainConfig(TrainConfig):
     """`thresher train-mgt CONFIG`: where the data is, how to split, train and choose the threshold.
 
     Paths are relative to the current directory (run from the repo root).
     """
+
+    verb: ClassVar[str] = "train-mgt"
 
     fixtures: str = "../shared/fixtures"
     output: str = "pipeline/data/mgt"  # mgt.ftz and mgt.json are written here
@@ -177,23 +192,11 @@ class MgtTrainConfig(Frozen):
             "thread": 1,
         }
 
-
-def load_train_config(path: str | Path, **overrides: Any) -> MgtTrainConfig:
-    """Read a `train-mgt` TOML config; `overrides` (e.g. output=) replace top-level keys (None
-    leaves a key as it is). Errors name the file and each offending field."""
-    data = read_toml(path, **overrides)
-    return validate_config(MgtTrainConfig, data, str(path), what="train-mgt config")
+    def dataset(self) -> pl.DataFrame:
+        return build_dataset(self)
 
 
-def heldout(group: str, percent: int = 20) -> bool:
-    """True for the held-out side: the group's sha256 falls in the first `percent` of the range."""
-    return _heldout(group, percent)
-
-
-def _split(group: str, cfg: MgtTrainConfig) -> str:
-    if _heldout(group, cfg.heldout_percent):
-        return "heldout"
-    return "validation" if _heldout(f"validation:{group}", cfg.validation_percent) else "train"
+load_train_config = MgtTrainConfig.load
 
 
 def _kind(name: str) -> str:
@@ -219,67 +222,25 @@ def build_dataset(cfg: MgtTrainConfig) -> pl.DataFrame:
         | {"source": f"{cfg.machine_file}#{i}"}
         for i, r in enumerate(read_jsonl(fixtures / cfg.machine_file), start=1)
     ]
-    human = []
-    for name in cfg.human_files:
-        for i, rec in enumerate(read_jsonl(fixtures / name), start=1):
-            if rec.get("dataset") in cfg.exclude_datasets:
-                continue
-            source = f"{name}#{i}"
-            for chunk in chunk_text(rec["text"]):
-                human.append(
-                    {"text": chunk, "label": "human", "kind": _kind(name), "group": source}
-                    | {"source": source}
-                )
-    hdf = pl.DataFrame(human, schema=schema)
+    human = [
+        {"text": rec["text"], "label": "human", "kind": _kind(name), "group": f"{name}#{i}"}
+        | {"source": f"{name}#{i}"}
+        for name in cfg.human_files
+        for i, rec in enumerate(read_jsonl(fixtures / name), start=1)
+        if rec.get("dataset") not in cfg.exclude_datasets
+    ]
+    hdf = chunk_rows(pl.DataFrame(human, schema=schema), lambda d: chunk_text(d["text"]))
     langs, _ = identify(hdf["text"].to_list())
     hdf = hdf.filter(pl.Series(langs, dtype=pl.String) == "en")
-    df = pl.concat([pl.DataFrame(machine, schema=schema), hdf])
-    both = df.group_by("text").agg(pl.col("label").n_unique() > 1).filter(pl.col("label"))
-    df = df.filter(~pl.col("text").is_in(both["text"].implode()))
-    df = df.unique("text", keep="first", maintain_order=True)
-    split = [_split(g, cfg) for g in df["group"]]
-    return df.with_columns(split=pl.Series(split, dtype=pl.String))
+    df = dedup_texts(pl.concat([pl.DataFrame(machine, schema=schema), hdf]))
+    return with_splits(df, cfg.heldout_percent, cfg.validation_percent)
 
 
-def write_split(dataset: pl.DataFrame, split: str, path: str | Path) -> int:
-    """Write one split's rows as JSONL (`text`, `label`, `kind`, `source`): evaluate_mgt's input."""
-    if split not in SPLITS:
-        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
-    rows = dataset.filter(pl.col("split") == split).select("text", "label", "kind", "source")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    rows.write_ndjson(path)
-    return rows.height
-
-
-def write_heldout(cfg: MgtTrainConfig, path: str | Path) -> int:
-    """Write the held-out split of `cfg` as JSONL; `evaluate_mgt(model, path)` then reproduces
-    the card's `heldout` figures. Returns the number of rows."""
-    return write_split(build_dataset(cfg), "heldout", path)
-
-
-def fasttext_lines(df: pl.DataFrame) -> list[str]:
-    """`__label__<label> <text as the step feeds one chunk>` per row."""
-    line = model_input(pl.col("text"), MAX_CHARS)
-    return df.select(pl.format("__label__{} {}", pl.col("label"), line)).to_series().to_list()
-
-
-def metrics(is_machine: list[bool], flagged: list[bool]) -> dict[str, float]:
+def metrics(is_machine: list[bool], flagged: list[bool]) -> dict[str, float | int]:
     """precision, recall, F1 of the machine label; fpr = share of human texts flagged."""
-    pairs = list(zip(is_machine, flagged, strict=True))
-    tp = sum(m and f for m, f in pairs)
-    fp = sum(f and not m for m, f in pairs)
-    fn = sum(m and not f for m, f in pairs)
-    humans = sum(not m for m in is_machine)
-    precision = tp / (tp + fp) if tp + fp else 0.0
-    recall = tp / (tp + fn) if tp + fn else 0.0
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return {
-        "precision": round(precision, 4),
-        "recall": round(recall, 4),
-        "f1": round(f1, 4),
-        "fpr": round(fp / humans, 4) if humans else 0.0,
-    }
+    figures = binary_metrics(is_machine, flagged)
+    del figures["support"]
+    return figures
 
 
 def _scores(model: Any, texts: list[str]) -> list[float]:
@@ -303,17 +264,9 @@ def evaluate_mgt(
     of `text` and `label` (machine | human), each text scored as the step scores a document;
     also the counts and the threshold used. model_path None: the shipped model; threshold
     None: the operating point in the model's card."""
-    model = Path(model_path) if model_path else default_model_path()
-    if not model.is_file():
-        raise FileNotFoundError(f"{model}: model not found")
+    model = model_file(model_path, default_model_path())
     threshold = card_threshold(model) if threshold is None else threshold
-    rows = list(read_jsonl(Path(data_jsonl)))
-    bad = sorted({str(r.get("label")) for r in rows} - set(LABELS))
-    if bad:
-        raise ValueError(f"{data_jsonl}: label must be one of {LABELS}, got {bad}")
-    no_text = [n for n, r in enumerate(rows, start=1) if not isinstance(r.get("text"), str)]
-    if no_text:
-        raise ValueError(f"{data_jsonl}: record {no_text[0]} has no string `text`")
+    rows = read_labelled(data_jsonl, LABELS)
     scores = _scores(load_fresh(model), [r["text"] for r in rows])
     is_machine = [r["label"] == "machine" for r in rows]
     out: dict[str, Any] = metrics(is_machine, [s >= threshold for s in scores])
@@ -339,30 +292,25 @@ def web_pages(fixtures_dir: str | Path) -> pl.DataFrame:
     """The English pages of the fixtures' html/ and dates/ (main text by
     `thresher.stages.extract.Extractor`, English by lid.176 as the pipeline's `lang` step says),
     each page once (identical HTML bytes kept once): `source`, `text`. Evaluation only."""
-    from thresher.stages.extract import Extractor
-    from thresher.stages.langid import identify
-
     fixtures = Path(fixtures_dir)
-    extractor = Extractor()
-    seen: set[str] = set()
-    rows: list[dict[str, str]] = []
-    for folder in WEB_DIRS:
-        for case in read_jsonl(fixtures / folder / "cases.jsonl"):
-            # pages that declare another language are not extracted (lid.176 agrees on nearly all)
-            if case.get("html_lang") not in (None, "en"):
-                continue
-            html = gzip.decompress((fixtures / folder / case["file"]).read_bytes())
-            digest = hashlib.sha256(html).hexdigest()
-            if digest in seen:
-                continue
-            seen.add(digest)
-            url = case.get("url")
-            out = extractor.extract_one(html, url if str(url).startswith("http") else None)
-            if out and out.get("text"):
-                rows.append({"source": f"{folder}/{case['file']}", "text": out["text"]})
-    df = pl.DataFrame(rows, schema={"source": pl.String, "text": pl.String})
-    langs, _ = identify(df["text"].to_list())
-    return df.filter(pl.Series(langs, dtype=pl.String) == "en")
+
+    def pages() -> Iterator[tuple[str, bytes, str | None]]:
+        seen: set[str] = set()
+        for folder in WEB_DIRS:
+            for case in read_jsonl(fixtures / folder / "cases.jsonl"):
+                # pages that declare another language are not extracted (lid.176 agrees on
+                # nearly all)
+                if case.get("html_lang") not in (None, "en"):
+                    continue
+                html = gzip.decompress((fixtures / folder / case["file"]).read_bytes())
+                digest = hashlib.sha256(html).hexdigest()
+                if digest in seen:
+                    continue
+                seen.add(digest)
+                url = case.get("url")
+                yield f"{folder}/{case['file']}", html, url if str(url).startswith("http") else None
+
+    return pl.DataFrame(page_texts(pages(), "en"), schema=WEB_SCHEMA, orient="row")
 
 
 def _web_figures(model: Any, fixtures: Path, threshold: float, min_words: int) -> dict[str, Any]:
@@ -403,9 +351,14 @@ def train_mgt(cfg: MgtTrainConfig) -> dict[str, Any]:
         raise FileNotFoundError(f"{fixtures}: fixtures folder not found (config field fixtures)")
     dataset = build_dataset(cfg)
     model_path = out / "mgt.ftz"
-    train = dataset.filter(pl.col("split") == "train")
-    lines = fasttext_lines(train[sha256_order(train["text"].to_list())])
-    train_fasttext(lines, model_path, cfg.fasttext_params(), cfg.quantize_params(), cfg.seed)
+    train_classifier(
+        dataset.filter(pl.col("split") == "train"),
+        model_path,
+        model_input(pl.col("text"), MAX_CHARS),
+        cfg.fasttext_params(),
+        cfg.quantize_params(),
+        cfg.seed,
+    )
     model = load_fresh(model_path)
 
     def figures(split: str, threshold: float) -> tuple[dict[str, Any], pl.DataFrame]:
@@ -439,10 +392,7 @@ def train_mgt(cfg: MgtTrainConfig) -> dict[str, Any]:
     files: dict[str, Any] = {
         n: sha256_file(fixtures / n) for n in (cfg.machine_file, *cfg.human_files)
     }
-    card: dict[str, Any] = {
-        "model": model_path.name,
-        "sha256": sha256_file(model_path),
-        "bytes": model_path.stat().st_size,
+    card: dict[str, Any] = model_facts(model_path) | {
         "task": "P(machine-written) of English text; labels machine, human",
         "input": f"a document is read as its first {MAX_CHUNKS} chunks of {CHUNK_MIN_WORDS}-"
         f"{CHUNK_MAX_WORDS} words of whole sentences (or its first {MAX_CHARS} characters when "

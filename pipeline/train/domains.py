@@ -1,4 +1,4 @@
-"""Train and evaluate the domain classifier (fastText), and run the domain stage over shards.
+"""Train and evaluate the domain classifier (fastText).
 
 Training (`thresher train-domains configs/domains-train.toml`, `train_domains`). Seed files are
 named in the config (`[[seeds]]`: path, label or the rows' own `label`, fields to exclude rows
@@ -28,7 +28,7 @@ sit on both sides. `write_heldout` writes the held-out rows as JSONL; `evaluate_
 file gives the card's figures.
 
 Determinism: rows in sha256 order of their text, one thread, a fixed seed, a fresh process per
-training (`thresher.pipeline.fasttext_train`): two runs give the same bytes (tested).
+training (`thresher.pipeline.train.fasttext`): two runs give the same bytes (tested).
 
 Measured (`train_domains(load_train_config("configs/domains-train.toml"),
 Path("pipeline/data/domains"))` from the repo root, about 40 s on one core; the card
@@ -46,53 +46,65 @@ Known weak spots: single everyday sentences often score science or law (GSM8K an
 short concrete scenarios, the general seeds are abstract or long), so judge whole pages; science
 written as prose is recalled less than half the time (its seeds are exam questions); general
 seeds hold no news, shopping or forum text.
-
-The stage over shards (`run_domains`) lives here and not in `thresher.stages.domains`, because
-it does I/O: wave 1 scores every shard into a staging folder and returns its site counts; the
-driver decides the domain sites; wave 2 relabels the unsure pages of those sites and writes the
-final shards. With `iterations > 1` the recalled pages join the seeds, a model is retrained into
-the output folder, and every shard is scored again.
 """
 
 from __future__ import annotations
 
 import gzip
-import hashlib
-import json
 import logging
-import shutil
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from importlib.metadata import version
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import polars as pl
 from pydantic import Field, model_validator
 
-from thresher.pipeline.config import ConfigError, Frozen, read_toml, validate_config
-from thresher.pipeline.fasttext_train import (
-    heldout,
+from thresher.pipeline.config import ConfigError
+from thresher.pipeline.io import write_json_atomic
+from thresher.pipeline.train.fasttext import (
+    TrainConfig,
+    binary_metrics,
+    chunk_rows,
+    dedup_texts,
     load_fresh,
+    model_facts,
+    model_file,
+    page_texts,
     read_jsonl,
+    read_labelled,
     sha256_file,
-    sha256_order,
-    train_fasttext,
+    train_classifier,
+    with_splits,
+    write_heldout,
+    write_split,
 )
-from thresher.pipeline.io import write_json_atomic, write_parquet_atomic
 from thresher.stages.domains import (
     GENERAL,
     MAX_CHARS,
     Domains,
     SeedFile,
-    apply_sites,
-    domain_sites,
-    domain_stats,
     model_input,
     model_labels,
     score_frame,
-    site_counts,
 )
+
+__all__ = [
+    "DomainTrainConfig",
+    "build_dataset",
+    "chunk_frame",
+    "chunk_lines",
+    "dedup_texts",
+    "evaluate_domains",
+    "format_figures",
+    "load_fresh",
+    "load_train_config",
+    "seed_records",
+    "train_domains",
+    "train_model",
+    "write_heldout",
+]
 
 log = logging.getLogger(__name__)
 
@@ -128,8 +140,10 @@ QUANTIZE_PARAMS: dict[str, Any] = {
 DEFAULT_MIN_SCORE = Domains().min_score  # the stage's default decision, used by the figures
 
 
-class DomainTrainConfig(Frozen):
+class DomainTrainConfig(TrainConfig):
     """What `train_domains` reads: seed files, split and chunking (configs/domains-train.toml)."""
+
+    verb: ClassVar[str] = "train-domains"
 
     seeds: tuple[SeedFile, ...] = Field(min_length=1)
     output: str = "pipeline/data/domains"  # where domains.ftz and domains.json are written
@@ -149,17 +163,16 @@ class DomainTrainConfig(Frozen):
             raise ValueError("need min_words <= target_words <= max_words")
         return self
 
+    def check_files(self, source: Path) -> None:
+        missing = [s.path for s in self.seeds if not Path(s.path).is_file()]
+        if missing:
+            raise ConfigError(f"{source}: seeds.path: files not found: {missing}")
 
-def load_train_config(path: str | Path, **overrides: Any) -> DomainTrainConfig:
-    """Read a `train-domains` TOML config; `overrides` (e.g. output=) replace top-level keys
-    (None leaves a key as it is). Errors name the file and each offending field."""
-    p = Path(path)
-    data = read_toml(p, **overrides)
-    cfg = validate_config(DomainTrainConfig, data, str(p), what="train-domains config")
-    missing = [s.path for s in cfg.seeds if not Path(s.path).is_file()]
-    if missing:
-        raise ConfigError(f"{p}: seeds.path: files not found: {missing}")
-    return cfg
+    def dataset(self) -> pl.DataFrame:
+        return build_dataset(self)
+
+
+load_train_config = DomainTrainConfig.load
 
 
 # -- data -----------------------------------------------------------------------------------------
@@ -245,25 +258,12 @@ DATASET_SCHEMA = {
 def chunk_frame(docs: pl.DataFrame, cfg: DomainTrainConfig) -> pl.DataFrame:
     """Documents (text, label, group, source) cut into chunks (one row each)."""
     limits = {s.path: s.max_chunks for s in cfg.seeds if s.max_chunks}
-    rows = [
-        {"text": chunk, "label": d["label"], "group": d["group"], "source": d["source"]}
-        for d in docs.iter_rows(named=True)
-        for chunk in chunk_lines(
-            d["text"],
-            cfg.min_words,
-            cfg.target_words,
-            cfg.max_words,
-            limits.get(d["source"], cfg.max_chunks),
-        )
-    ]
-    return pl.DataFrame(rows, schema=DATASET_SCHEMA)
 
+    def chunk(d: dict[str, Any]) -> list[str]:
+        limit = limits.get(d["source"], cfg.max_chunks)
+        return chunk_lines(d["text"], cfg.min_words, cfg.target_words, cfg.max_words, limit)
 
-def dedup_texts(df: pl.DataFrame) -> pl.DataFrame:
-    """Exact texts kept once (first); a text under two labels dropped."""
-    both = df.group_by("text").agg(pl.col("label").n_unique() > 1).filter(pl.col("label"))
-    df = df.filter(~pl.col("text").is_in(both["text"].implode()))
-    return df.unique("text", keep="first", maintain_order=True)
+    return chunk_rows(docs.select(*DATASET_SCHEMA).cast(pl.String), chunk)  # every column a string
 
 
 def build_dataset(cfg: DomainTrainConfig) -> pl.DataFrame:
@@ -274,38 +274,16 @@ def build_dataset(cfg: DomainTrainConfig) -> pl.DataFrame:
     labels = set(docs["label"].unique().to_list())
     if GENERAL not in labels:
         raise ValueError(f"the seeds hold no `{GENERAL}` texts (labels: {sorted(labels)})")
-    df = dedup_texts(chunk_frame(docs, cfg))
-    split = ["heldout" if heldout(g, cfg.heldout_percent) else "train" for g in df["group"]]
-    return df.with_columns(split=pl.Series(split, dtype=pl.String))
-
-
-def write_split(dataset: pl.DataFrame, split: str, path: Path) -> int:
-    """Write one split's rows as JSONL (`text`, `label`, `source`), the input of eval-domains."""
-    rows = dataset.filter(pl.col("split") == split).select("text", "label", "source")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    rows.write_ndjson(path)
-    return rows.height
-
-
-def write_heldout(cfg: DomainTrainConfig, path: str | Path) -> int:
-    """Build the data set of `cfg` and write its held-out rows to `path` (JSONL); eval-domains
-    on that file reproduces the card's held-out figures for the model trained from `cfg`."""
-    return write_split(build_dataset(cfg), "heldout", Path(path))
+    return with_splits(dedup_texts(chunk_frame(docs, cfg)), cfg.heldout_percent)
 
 
 # -- training and evaluation ----------------------------------------------------------------------
 
 
-def fasttext_lines(df: pl.DataFrame) -> list[str]:
-    """`__label__<label> <text as the stage feeds it>` per row."""
-    line = model_input(pl.col("text"), MAX_CHARS)
-    return df.select(pl.format("__label__{} {}", pl.col("label"), line)).to_series().to_list()
-
-
 def train_model(train: pl.DataFrame, out_path: Path, seed: int = 0) -> None:
     """Train and quantize a classifier on rows `text`, `label` (rows in sha256 order of text)."""
-    order = sha256_order(train["text"].to_list())
-    train_fasttext(fasttext_lines(train[order]), out_path, FASTTEXT_PARAMS, QUANTIZE_PARAMS, seed)
+    line = model_input(pl.col("text"), MAX_CHARS)
+    train_classifier(train, out_path, line, FASTTEXT_PARAMS, QUANTIZE_PARAMS, seed)
 
 
 def predict_domains(
@@ -322,18 +300,8 @@ def metrics(truth: list[str], pred: list[str], labels: tuple[str, ...]) -> dict[
     the confusion matrix {truth: {predicted: n}}."""
     per: dict[str, dict[str, float | int]] = {}
     for lab in labels:
-        tp = sum(t == lab and p == lab for t, p in zip(truth, pred, strict=True))
-        fp = sum(t != lab and p == lab for t, p in zip(truth, pred, strict=True))
-        fn = sum(t == lab and p != lab for t, p in zip(truth, pred, strict=True))
-        precision = tp / (tp + fp) if tp + fp else 0.0
-        recall = tp / (tp + fn) if tp + fn else 0.0
-        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-        per[lab] = {
-            "precision": round(precision, 4),
-            "recall": round(recall, 4),
-            "f1": round(f1, 4),
-            "support": tp + fn,
-        }
+        per[lab] = binary_metrics([t == lab for t in truth], [p == lab for p in pred])
+        del per[lab]["fpr"]
     scored = [per[lab]["f1"] for lab in labels if per[lab]["support"]]
     confusion = {
         t: {p: sum(a == t and b == p for a, b in zip(truth, pred, strict=True)) for p in labels}
@@ -356,15 +324,9 @@ def evaluate_domains(
     """Figures of a model (None: the shipped one) on a JSONL of `text` and `label`: macro_f1,
     accuracy, documents, per_label {label: precision, recall, f1, support}, confusion, min_score.
     A label the model does not know counts as general."""
-    path = Path(model_path) if model_path else Domains().model_path()
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: domain model not found")
-    model = load_fresh(path)
+    model = load_fresh(model_file(model_path, Domains().model_path()))
     labels = model_labels(model)
-    rows = list(read_jsonl(Path(data_jsonl)))
-    for n, r in enumerate(rows, start=1):
-        if not isinstance(r.get("text"), str):
-            raise ValueError(f"{data_jsonl}: record {n} has no `text` string")
+    rows = read_labelled(data_jsonl)
     truth = [r.get("label") if r.get("label") in labels else GENERAL for r in rows]
     pred = predict_domains(model, [r["text"] for r in rows], min_score)
     return metrics(truth, pred, labels) | {"min_score": min_score}
@@ -389,23 +351,16 @@ def html_pages(folder: Path, lang: str) -> list[tuple[str, str]]:
     """(file, main text) of the pages of an html/-style fixture folder whose declared language
     (cases.jsonl `html_lang`) is `lang` or missing and whose main text (trafilatura, through
     thresher's Extractor) lid.176 labels `lang`."""
-    from thresher.stages.extract import Extractor
-    from thresher.stages.langid import identify
-
     cases = folder / "cases.jsonl"
     declared = {r["file"]: r.get("html_lang") for r in read_jsonl(cases)} if cases.is_file() else {}
-    extractor = Extractor()
-    out = []
-    for path in sorted(folder.glob("*.html.gz")):
-        if declared.get(path.name) not in (None, lang):
-            continue
-        page = extractor.extract_one(gzip.decompress(path.read_bytes()), None)
-        if page and page.get("text"):
-            out.append((path.name, page["text"]))
-    # undeclared pages are often German or Polish: keep what lid.176 calls `lang`, as the
-    # pipeline's language filter does before this stage
-    found, _ = identify([t for _, t in out])
-    return [page for page, code in zip(out, found, strict=True) if code == lang]
+    pages = (
+        (path.name, gzip.decompress(path.read_bytes()), None)
+        for path in sorted(folder.glob("*.html.gz"))
+        if declared.get(path.name) in (None, lang)
+    )
+    # undeclared pages are often German or Polish: page_texts keeps what lid.176 calls `lang`,
+    # as the pipeline's language filter does before this stage
+    return page_texts(pages, lang)
 
 
 def evaluate_html(model: Any, cfg: DomainTrainConfig) -> dict[str, Any]:
@@ -460,10 +415,7 @@ def train_domains(cfg: DomainTrainConfig, out_dir: str | Path | None = None) -> 
         .agg(texts=pl.len(), documents=pl.col("group").n_unique())
         .sort("source", "label", "split")
     )
-    card: dict[str, Any] = {
-        "model": model_path.name,
-        "sha256": sha256_file(model_path),
-        "bytes": model_path.stat().st_size,
+    card: dict[str, Any] = model_facts(model_path) | {
         "labels": list(model_labels(model)),
         "task": "domain of an English web page: code, math, law, science or general",
         "input": f"first {MAX_CHARS} characters, lowercased, digit runs as 0, punctuation marks "
@@ -514,124 +466,3 @@ def train_domains(cfg: DomainTrainConfig, out_dir: str | Path | None = None) -> 
     write_json_atomic(card, out / "domains.json", sort_keys=False)
     log.info("trained %s: macro-F1 %s", model_path, figures["macro_f1"])
     return card
-
-
-# -- the stage over shards ------------------------------------------------------------------------
-
-MapFn = Callable[[Callable[..., Any], list[tuple[Any, ...]]], list[Any]]
-
-
-def score_shard(in_path: str, staged_path: str, cfg: Domains, model_path: str) -> pl.DataFrame:
-    """Wave 1, one shard: score it with the model at model_path into staged_path (skipped when
-    that exists); return its site counts."""
-    staged = Path(staged_path)
-    if staged.is_file():
-        df = pl.read_parquet(staged)
-    else:
-        df = pl.read_parquet(in_path)
-        if "text" not in df.columns:
-            raise ValueError(f"{in_path}: shard has no `text` column")
-        model = load_fresh(Path(model_path)) if cfg.iterations > 1 else None
-        scored_cfg = cfg if model is not None else cfg.model_copy(update={"model": model_path})
-        df = score_frame(df, scored_cfg, model=model)
-        write_parquet_atomic(df, staged)
-    return site_counts(df, cfg)
-
-
-def recalled_pages(staged_path: str, sites: pl.DataFrame, cfg: Domains) -> pl.DataFrame:
-    """Between iterations, one shard: the pages the sites relabel (text, label, group)."""
-    df = apply_sites(pl.read_parquet(staged_path), sites, cfg)
-    group = pl.col("id") if "id" in df.columns else pl.col("text")
-    return df.filter(pl.col("domain_source") == "site").select(
-        text=pl.col("text"), label=pl.col("domain"), group=group.cast(pl.String)
-    )
-
-
-def finish_shard(
-    staged_path: str, out_path: str, sites: pl.DataFrame, cfg: Domains
-) -> dict[str, int | float]:
-    """Wave 2, one shard: relabel the unsure pages of the sites and write the final shard
-    (skipped when it exists); return its domain_stats."""
-    out = Path(out_path)
-    if out.is_file():
-        return domain_stats(pl.read_parquet(out))
-    df = apply_sites(pl.read_parquet(staged_path), sites, cfg)
-    write_parquet_atomic(df, out)
-    return domain_stats(df)
-
-
-def _sum_stats(parts: list[dict[str, int | float]]) -> dict[str, int | float]:
-    total: dict[str, int | float] = {}
-    for p in parts:
-        for k, v in p.items():
-            total[k] = total.get(k, 0) + v
-    return dict(sorted(total.items()))
-
-
-def _retrain(cfg: Domains, recalled: pl.DataFrame, out_path: Path) -> int:
-    """Train a model on cfg.train's train split plus the recalled pages; return training rows."""
-    train_cfg = DomainTrainConfig(seeds=cfg.train)
-    seeds = build_dataset(train_cfg).filter(pl.col("split") == "train").drop("split")
-    pages = chunk_frame(recalled.with_columns(source=pl.lit("recalled")), train_cfg)
-    rows = dedup_texts(pl.concat([seeds, pages.select(seeds.columns)]))
-    train_model(rows, out_path, seed=train_cfg.seed)
-    return rows.height
-
-
-def run_domains(shards: list[Path], out_dir: Path, cfg: Domains, map_fn: MapFn) -> dict[str, Any]:
-    """The whole stage over base shards (see the module docstring); writes out_dir/<shard name>
-    per input shard, out_dir/sites.parquet and out_dir/summary.json; returns the summary:
-    iterations (sites, pages relabelled, new pages per iteration), sites, stats (summed) and
-    shards (each shard's domain_stats, in shard order)."""
-    out_dir = Path(out_dir)
-    finals = [out_dir / Path(s).name for s in shards]
-    summary_path = out_dir / "summary.json"
-    if all(f.is_file() for f in finals) and summary_path.is_file():
-        return json.loads(summary_path.read_text(encoding="utf-8"))
-    model_path = cfg.model_path()
-    iterations: list[dict[str, Any]] = []
-    recalled_so_far = pl.DataFrame(
-        schema={"text": pl.String, "label": pl.String, "group": pl.String}
-    )
-    seen: set[str] = set()
-    for it in range(1, cfg.iterations + 1):
-        staging = out_dir / "_staging" / f"iter-{it}"
-        staged = [staging / Path(s).name for s in shards]
-        partials = map_fn(
-            score_shard,
-            [(str(s), str(p), cfg, str(model_path)) for s, p in zip(shards, staged, strict=True)],
-        )
-        sites = domain_sites(partials, cfg)
-        record: dict[str, Any] = {"iteration": it, "model": str(model_path), "sites": sites.height}
-        if it == cfg.iterations:
-            iterations.append(record)
-            break
-        found = pl.concat(
-            [
-                recalled_so_far.clear(),
-                *map_fn(recalled_pages, [(str(p), sites, cfg) for p in staged]),
-            ]
-        )
-        keys = [
-            hashlib.sha256(t.encode()).hexdigest() + lab
-            for t, lab in found.select("text", "label").rows()
-        ]
-        new = [k not in seen for k in keys]
-        seen.update(keys)
-        record |= {"relabelled": found.height, "new_pages": sum(new)}
-        iterations.append(record)
-        if not any(new):
-            break
-        recalled_so_far = pl.concat([recalled_so_far, found.filter(pl.Series(new))])
-        model_path = out_dir / f"model-iter-{it + 1}.ftz"
-        record["retrained_rows"] = _retrain(cfg, recalled_so_far, model_path)
-    per_shard = map_fn(
-        finish_shard, [(str(p), str(f), sites, cfg) for p, f in zip(staged, finals, strict=True)]
-    )
-    stats = _sum_stats(per_shard)
-    iterations[-1]["relabelled"] = int(stats.get("source/site", 0))
-    write_parquet_atomic(sites, out_dir / "sites.parquet")
-    summary = {"iterations": iterations, "sites": sites.height, "stats": stats, "shards": per_shard}
-    write_json_atomic(summary, summary_path, sort_keys=False)
-    shutil.rmtree(out_dir / "_staging", ignore_errors=True)
-    return summary

@@ -1,6 +1,7 @@
 """Domain classifier training: config errors, chunking, seed selection, the group split, the
-shipped model reproduced byte for byte from configs/domains-train.toml, its card's figures
-reproduced by evaluate_domains, and the stage's retraining iterations."""
+shipped model reproduced byte for byte from configs/domains-train.toml, and its card's figures
+reproduced by evaluate_domains. The stage's retraining iterations:
+tests/pipeline/test_domain_train.py."""
 
 from __future__ import annotations
 
@@ -11,12 +12,12 @@ from typing import Any
 
 import polars as pl
 import pytest
-from conftest import FIXTURES, REPO, needs_fixtures, run_stage
+from conftest import FIXTURES, REPO, needs_fixtures
 from hypothesis import given
 from hypothesis import strategies as st
 
-from thresher.pipeline.domain_train import (
-    ConfigError,
+from thresher.pipeline.config import ConfigError
+from thresher.pipeline.train.domains import (
     DomainTrainConfig,
     build_dataset,
     chunk_lines,
@@ -27,9 +28,7 @@ from thresher.pipeline.domain_train import (
     train_domains,
     write_heldout,
 )
-from thresher.pipeline.io import write_parquet_atomic
-from thresher.stages import enrich
-from thresher.stages.domains import Domains, SeedFile, default_model_path
+from thresher.stages.domains import SeedFile, default_model_path
 
 TRAIN_CONFIG = REPO / "configs" / "domains-train.toml"
 
@@ -169,45 +168,6 @@ def test_unknown_labels_count_as_general(tmp_path: Path) -> None:
     assert figures["per_label"]["code"]["support"] == 1
     assert set(figures["per_label"]) == {"code", "general", "law", "math", "science"}
     assert 0 <= figures["macro_f1"] <= 1
-
-
-@needs_fixtures
-@needs_model
-def test_run_domains_iterations_retrain_with_recalled_pages(tmp_path: Path) -> None:
-    """Iteration 1 recalls the general-looking pages of a math host; iteration 2 retrains with
-    them (model written into the output folder) and finds nothing new, so it stops."""
-    maths = [r["text"] for r in _read(FIXTURES / "domains" / "math.jsonl.gz")][:30]
-    odd = "A short note about our class trip to the museum and the picnic afterwards, with photos."
-    rows = [(f"m{i}", f"https://mathsite.example/q/{i}", t) for i, t in enumerate(maths)]
-    rows += [(f"n{i}", f"https://mathsite.example/n/{i}", f"{odd} Part {i}.") for i in range(4)]
-    shard = tmp_path / "base" / "part-00000.parquet"
-    write_parquet_atomic(
-        pl.DataFrame(
-            {"id": [r[0] for r in rows], "url": [r[1] for r in rows], "text": [r[2] for r in rows]}
-        ),
-        shard,
-    )
-    small = [
-        write_jsonl(tmp_path / f"{lab}.jsonl", [{"text": t, "label": lab} for t in texts])
-        for lab, texts in {
-            "math": [r["text"] for r in _read(FIXTURES / "domains" / "math.jsonl.gz")][100:300],
-            "general": [r["text"] for r in _read(FIXTURES / "domains" / "general.jsonl.gz")],
-        }.items()
-    ]
-    cfg = Domains(
-        iterations=3,
-        train=tuple(SeedFile(path=str(p)) for p in small),
-        sites={"min_pages": 10, "relabel": "general", "path_depth": 0},
-    )
-    out = tmp_path / "run" / "domains"
-    run_stage(enrich.STAGE, str(shard), tmp_path / "run", domains=cfg)
-    summary = json.loads((out / "summary.json").read_text())
-    its = summary["iterations"]
-    assert its[0]["new_pages"] >= 4
-    assert (out / "model-iter-2.ftz").is_file()
-    assert len(its) == 2 and its[1]["new_pages"] == 0  # stopped early: nothing new
-    final = pl.read_parquet(out / "part-00000.parquet")
-    assert set(final.filter(pl.col("id").str.starts_with("n"))["domain"]) == {"math"}
 
 
 def test_train_config_defaults_are_consistent() -> None:

@@ -13,7 +13,7 @@ as wrong), coverage (share of pages given a date), and the same per `date_source
 original_date=True, extensive_search=True)`) are added under `htmldate`.
 
 Measured on ../shared/fixtures/dates (416 pages) by `format_report(evaluate_dates(
-"../shared/fixtures/dates", compare_htmldate=True))` (`thresher eval-dates` once wired):
+"../shared/fixtures/dates", compare_htmldate=True))` (`thresher eval-dates --htmldate`):
 
 | | exact day | within 30 days | coverage |
 |---|---|---|---|
@@ -27,12 +27,12 @@ Per source (thresher): url 66 pages (0.985 exact), meta 217 (0.963), text 9 (1.0
 from __future__ import annotations
 
 import gzip
-import json
 import logging
 from datetime import date
 from pathlib import Path
 from typing import Any
 
+from thresher.pipeline.train.fasttext import read_jsonl
 from thresher.stages.extract import Extractor, ExtractTimeout, time_limit
 
 log = logging.getLogger(__name__)
@@ -47,19 +47,14 @@ class EvalError(ValueError):
 
 
 def _cases(path: Path) -> list[dict[str, Any]]:
-    out = []
-    with path.open(encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                case = json.loads(line)
-            except ValueError as err:
-                raise EvalError(f"{path}:{lineno}: not JSON ({err})") from None
-            if not isinstance(case, dict) or "file" not in case:
-                raise EvalError(f"{path}:{lineno}: a case needs at least a 'file' field")
-            out.append(case)
-    return out
+    try:
+        cases = list(read_jsonl(path))
+    except ValueError as err:  # a line that is not a JSON object, named by read_jsonl
+        raise EvalError(str(err)) from None
+    for i, case in enumerate(cases):
+        if "file" not in case:
+            raise EvalError(f"{path}: case {i} needs at least a 'file' field")
+    return cases
 
 
 def _iso(value: Any, where: str) -> date | None:
