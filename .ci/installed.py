@@ -31,8 +31,8 @@ def main(run: Path) -> None:
         lines = [f"__label__{k} {k} words number {i}" for i in range(50) for k in ("alpha", "beta")]
         model_path = Path(tmp) / "tiny.bin"
         train_fasttext(lines, model_path, {"epoch": 5, "dim": 8, "thread": 1}, seed=0)
-        (label,), _ = load_fresh(model_path).predict(["alpha words"], k=1)
-        assert label == ("__label__alpha",), label
+        labels, _ = load_fresh(model_path).predict(["alpha words"], k=1)
+        assert labels == [["__label__alpha"]], labels
     print(
         f"installed thresher ({where.parent}): {base.height} documents, lang {dict(langs)}, "
         f"{sum(tokens):,} tokens; fastText trains"
