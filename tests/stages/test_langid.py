@@ -1,9 +1,10 @@
+import hashlib
 import json
 from collections import Counter
 
 from conftest import FIXTURES, docs, needs_fixtures
 
-from thresher.stages.langid import LanguageFilter
+from thresher.stages.langid import LID_MODEL_SHA256, LanguageFilter, lid_model_path
 
 
 def test_labels_every_row_and_keeps_listed_languages():
@@ -45,3 +46,11 @@ def test_lid_accuracy_on_fixture_sentences():
     accuracy = right / len(rows)
     wrong = Counter(r["lang"] for a, r in zip(kept["lang"], rows, strict=True) if a != r["lang"])
     assert accuracy >= 0.97, (accuracy, wrong)
+
+
+def test_the_shipped_lid_model_is_the_known_file():
+    # thresher ships lid.176.ftz itself (pipeline/data/lid/NOTICE.md says why); a changed or
+    # missing file would change every `lang` column without a word.
+    path = lid_model_path()
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == LID_MODEL_SHA256
+    assert (path.parent / "NOTICE.md").is_file()
