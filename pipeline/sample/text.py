@@ -168,7 +168,6 @@ class Decks:
             skipped.append(i)
 
 
-_WORD = re.compile(r"\w+")
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff]")
 
 
