@@ -221,13 +221,23 @@ def _col_or_null(df: pl.DataFrame, name: str, dtype: pl.DataType) -> pl.Expr:
     return pl.col(name).cast(dtype) if name in df.columns else pl.lit(None, dtype)
 
 
-def _age_expr(df: pl.DataFrame, cfg: Recency, as_of: date) -> pl.Expr:
+def dated_expr(df: pl.DataFrame, cfg: Recency) -> pl.Expr:
+    """The date a row's age counts from; null where this stage calls the page undated.
+
+    `published` when its `date_confidence` reaches `min_confidence`, else null; under
+    `undated = "crawl_date"` the crawl date fills the gaps. The run report's "year published"
+    reads the same expression, so its unknown years are the "unknown" age bucket.
+    """
     published = _col_or_null(df, "published", pl.Date())
     if cfg.min_confidence > 0 and "date_confidence" in df.columns:
         published = pl.when(pl.col("date_confidence") >= cfg.min_confidence).then(published)
     if cfg.undated == "crawl_date":
         published = published.fill_null(_col_or_null(df, "crawl_date", pl.Date()))
-    return (pl.lit(as_of, pl.Date) - published).dt.total_days().cast(pl.Int32)
+    return published
+
+
+def _age_expr(df: pl.DataFrame, cfg: Recency, as_of: date) -> pl.Expr:
+    return (pl.lit(as_of, pl.Date) - dated_expr(df, cfg)).dt.total_days().cast(pl.Int32)
 
 
 def news_tech_evidence(df: pl.DataFrame, cfg: NewsTech) -> pl.Expr:

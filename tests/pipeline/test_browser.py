@@ -8,7 +8,9 @@ console.assert (Runtime.consoleAPICalled), an uncaught exception (Runtime.except
 browser-side error such as a refused load or a CSP violation (Log.entryAdded, level error), and
 every request the page makes (Network.requestWillBeSent; only file: and data: are allowed).
 Each plot is checked drawn by decoding its <img> and counting the non-white pixels it paints on
-a canvas. The full page is saved as report.png under the test's temp dir.
+a canvas, and its titles are checked apart by laying its SVG out in the page and comparing the
+bounding boxes of the title text (ids title-<n> and suptitle, pipeline/report/plots.py). The full
+page is saved as report.png under the test's temp dir.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import pytest
 from test_report import demo_run, planted_run
 
 from thresher.pipeline.report import build_html_report
+from thresher.pipeline.report.plots import PLOT_RC, svg_img
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.skipif(
@@ -63,6 +66,41 @@ Promise.all([...document.querySelectorAll('figure[data-plot]')].map(async (fig) 
   return {plot: fig.dataset.plot, ok, w, h, ink};
 }))
 """
+
+
+# For every figure: the screen boxes of its title text. The <img>'s SVG is decoded from its data
+# URI and laid out inline, one at a time, in a hidden box (an <img>'s SVG has no DOM to ask).
+TITLES_JS = """
+(() => {
+  const box = document.createElement('div');
+  box.style.cssText = 'position:absolute;left:0;top:0;visibility:hidden';
+  document.body.appendChild(box);
+  const out = [...document.querySelectorAll('figure[data-plot]')].map((fig) => {
+    const src = fig.querySelector('img').src;
+    const bytes = Uint8Array.from(atob(src.slice(src.indexOf(',') + 1)), (c) => c.charCodeAt(0));
+    const svg = new DOMParser().parseFromString(new TextDecoder().decode(bytes), 'image/svg+xml');
+    box.replaceChildren(document.importNode(svg.documentElement, true));
+    const titles = [...box.querySelectorAll('g[id^="title-"], g[id="suptitle"]')].map((g) => {
+      const r = g.getBoundingClientRect();
+      return {id: g.id, left: r.left, top: r.top, right: r.right, bottom: r.bottom};
+    }).filter((t) => t.right > t.left && t.bottom > t.top);  // an empty title draws nothing
+    return {plot: fig.dataset.plot, titles};
+  });
+  box.remove();
+  return out;
+})()
+"""
+
+
+def overlaps(figures: list[dict[str, Any]]) -> list[tuple[str, str, str]]:
+    """(plot, title id, title id) for every two titles of one figure whose boxes intersect."""
+    out = []
+    for f in figures:
+        for a, b in itertools.combinations(f["titles"], 2):
+            across = a["left"] < b["right"] and b["left"] < a["right"]
+            if across and a["top"] < b["bottom"] and b["top"] < a["bottom"]:
+                out.append((f["plot"], a["id"], b["id"]))
+    return out
 
 
 class Page:
@@ -210,3 +248,36 @@ def test_console_errors_are_caught(tmp_path):
         page.evaluate("1")
         errors = page.errors()
     assert any("boom" in e for e in errors) and any("bang" in e for e in errors)
+
+
+def test_demo_report_plot_titles_do_not_overlap(tmp_path_factory, tmp_path):
+    run_dir = demo_run(tmp_path_factory)
+    with chromium(tmp_path / "profile") as page:
+        page.open((run_dir / "report" / "index.html").as_uri())
+        figures = page.evaluate(TITLES_JS)
+    titles = {f["plot"]: sorted(t["id"] for t in f["titles"]) for f in figures}
+    # every plot has a title to compare; the two-panel ones a figure title above the panels'
+    assert all(titles.values()), titles
+    assert titles["language"] == titles["domain"] == ["title-0"]
+    assert titles["recency"] == ["suptitle", "title-0", "title-1"]
+    assert overlaps(figures) == []
+
+
+def test_overlapping_titles_are_caught(tmp_path):
+    """The check above can fail: a panel title and a figure title drawn in one place."""
+    import matplotlib
+    from matplotlib.figure import Figure
+
+    with matplotlib.rc_context(PLOT_RC):  # type: ignore[arg-type]
+        fig = Figure(figsize=(5, 2))  # no constrained layout: suptitle lands on the axes title
+        ax = fig.subplots()
+        ax.barh(["en", "zh"], [3, 1])
+        ax.set_title("language")
+        fig.suptitle("languages").set_gid("suptitle")
+        img = svg_img(fig)
+    bad = tmp_path / "overlap.html"
+    bad.write_text(f'<!DOCTYPE html><figure data-plot="language">{img}</figure>')
+    with chromium(tmp_path / "profile") as page:
+        page.open(bad.as_uri())
+        figures = page.evaluate(TITLES_JS)
+    assert overlaps(figures) == [("language", "title-0", "suptitle")]

@@ -8,7 +8,9 @@ writes a tiny run folder by hand whose document strings carry script and markup 
 from __future__ import annotations
 
 import base64
+import importlib.metadata
 import json
+import re
 import xml.etree.ElementTree as ET
 from datetime import date
 from html.parser import HTMLParser
@@ -20,8 +22,10 @@ from conftest import REPO
 
 from thresher.pipeline.config import load_config, with_runner
 from thresher.pipeline.report import build_html_report
+from thresher.pipeline.report.data import year_counts
 from thresher.pipeline.runner import run
 from thresher.pipeline.stats import funnel
+from thresher.stages.recency import Recency, apply_recency
 
 SCRIPT = "<script>window.__pwned = 1</script>"
 IMG = '"><img src=x onerror="window.__pwned = 2">'
@@ -248,3 +252,95 @@ def test_report_of_a_run_stopped_after_base(demo, tmp_path):
     assert data["plots"] == ["funnel_rules", "funnel_steps", "language", "recency"]  # by year
     text = (part / "report" / "index.html").read_text()
     assert "No mixture in this run" in text and "report/dedup.json is missing" in text
+    assert 'data-plot="recency"' in text  # the year plot is on the page without age buckets
+
+
+def counts(rows: list[dict]) -> dict[str, int]:
+    return {r["key"]: r["docs"] for r in rows}
+
+
+def test_demo_year_published_agrees_with_the_age_buckets(demo):
+    run_dir, _, data = demo
+    dist = data["distributions"]
+    years, ages = counts(dist["published_year"]), counts(dist["age_bucket"])
+    # the demo holds dates the recency stage does not trust (htmldate's year-only guesses) ...
+    kept = pl.read_parquet(run_dir / "recency" / "part-*.parquet")
+    doubted = kept.filter(pl.col("published").is_not_null() & (pl.col("date_confidence") < 0.5))
+    assert doubted.height > 0
+    # ... and both panels call exactly those (and the undated) unknown
+    assert years["unknown"] == ages["unknown"] == kept["age_days"].null_count()
+    assert sum(years.values()) == sum(ages.values()) == dist["documents"]
+    assert list(years)[-1] == "unknown" and list(years)[:-1] == sorted(list(years)[:-1])
+
+
+@pytest.mark.parametrize(
+    "cfg",
+    [
+        Recency(),
+        Recency(min_confidence=0),
+        Recency(undated="crawl_date"),
+        Recency(min_confidence=0.9),
+    ],
+    ids=["default", "every-date", "crawl-date", "strict"],
+)
+def test_year_counts_date_documents_as_the_recency_stage_does(cfg):
+    frame = pl.DataFrame(
+        {
+            "published": [date(2024, 5, 1), date(2023, 1, 1), None, date(2019, 3, 3), None],
+            "date_confidence": [0.9, 0.3, None, 0.6, None],
+            "crawl_date": [date(2025, 1, 1)] * 4 + [None],
+            "chars": [10, 20, 30, 40, 50],
+        }
+    )
+    bucketed = apply_recency(frame, cfg, date(2025, 6, 1))
+    years = counts(year_counts(frame, cfg))
+    assert years.get("unknown", 0) == bucketed["age_days"].null_count()
+    dated = bucketed.filter(pl.col("age_days").is_not_null())
+    expected = (pl.lit(date(2025, 6, 1)) - pl.duration(days=pl.col("age_days"))).dt.year()
+    by_year = dated.select(expected.cast(pl.String).alias("y"))["y"].value_counts()
+    assert {k: v for k, v in years.items() if k != "unknown"} == dict(by_year.iter_rows())
+
+
+def rewrite_manifest(run_dir: Path, **changes: object) -> None:
+    path = run_dir / "manifest.json"
+    path.write_text(json.dumps(json.loads(path.read_text()) | changes, sort_keys=True))
+
+
+def test_versions_the_manifest_lacks_come_from_the_report_environment(tmp_path):
+    run_dir = planted_run(tmp_path)
+    versions = {"xxhash": "unknown", "polars": "1.0.0", "no-such-package-here": "unknown"}
+    rewrite_manifest(run_dir, versions=versions)
+    page = build_html_report(run_dir)
+    data = json.loads((page.parent / "report.json").read_text())
+    assert data["run"]["versions"] == versions  # the run's own record stays as it was
+    assert data["run"]["versions_report_env"] == {"xxhash": importlib.metadata.version("xxhash")}
+    text = "".join(parse(page).text)
+    xxhash = importlib.metadata.version("xxhash")
+    assert f"xxhash{xxhash} (the report's environment; the run recorded unknown)" in text
+    assert "polars1.0.0" in text and "no-such-package-hereunknown" in text
+
+
+def test_stage_times_in_pipeline_order_with_resumed_stages_marked(tmp_path):
+    run_dir = planted_run(tmp_path)
+    stages = {  # as the manifest is written: sorted keys, not run order
+        "base": {"complete": True, "seconds": 12.34, "resumed": True},
+        "domains": {"complete": True, "seconds": None},
+        "extract": {"complete": True},
+        "mixture": {"complete": True, "seconds": 3.4},
+        "recency": {"complete": True, "seconds": 0.0},
+    }
+    rewrite_manifest(run_dir, stages=stages)
+    page = build_html_report(run_dir)
+    data = json.loads((page.parent / "report.json").read_text())
+    order = ["extract", "base", "domains", "recency", "mixture"]
+    assert [s["stage"] for s in data["run"]["stages"]] == order
+    html = page.read_text(encoding="utf-8")
+    table = html[html.index("Time per stage") :].split("</table>")[0]
+    rows = re.findall(r"<tr><td>([^<]*)</td><td>([^<]*)</td><td>([^<]*)</td></tr>", table)
+    assert rows == [
+        ("extract", "not recorded", "yes"),
+        ("base", "12.3 s (earlier run)", "yes"),
+        ("domains", "not recorded", "yes"),
+        ("recency", "0.0 s", "yes"),  # a measured zero is shown as measured
+        ("mixture", "3.4 s", "yes"),
+    ]
