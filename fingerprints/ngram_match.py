@@ -153,7 +153,7 @@ class NgramTable:
         """For each text: the unit it contains with the largest share (NO_UNIT: none) and how many
         of that unit's (sampled) n-grams it holds."""
         hashes, offsets = shingle_hashes_batch(texts.cast(pl.String), n, seed)
-        return _match(  # type: ignore[no-any-return]
+        return _match(
             hashes,
             offsets,
             np.uint64(self.keep_one_in - 1),

@@ -79,7 +79,7 @@ class Decontamination(Frozen):
                 names, lookup.item_ids[item], lookup.unit_part[u], hits[found], totals, strict=True
             )
         ]
-        detail = [None] * df.height
+        detail: list[str | None] = [None] * df.height
         for row, d in zip(found.nonzero()[0], details, strict=True):
             detail[row] = d
         marked = df.with_columns(detail=pl.Series(detail, dtype=pl.String))
