@@ -140,6 +140,24 @@ def _parser() -> argparse.ArgumentParser:
     ia.add_argument("--index", type=Path, required=True, help="the growing index folder")
     ia.add_argument("--name", help="the member's name (default: the run folder's name)")
 
+    dc = sub.add_parser(
+        "decontam-index",
+        help="add your own evaluation set to the local decontamination index, or list indexes",
+        description="`add NAME DATA.jsonl` hashes the word n-grams of each item (one JSON object "
+        "a line: question or text, optional answer and id) into the local index folder "
+        "($THRESHER_DECONTAM_DIR, else ~/.cache/thresher/decontam); a config then names it in "
+        "[base.decontam] indexes. `list` shows the shipped and local indexes.",
+        epilog="example:\n  thresher decontam-index add myeval evals/myeval-test.jsonl\n"
+        '  # then: [base.decontam] indexes = ["builtin", "myeval"]\n',
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    dc_verbs = dc.add_subparsers(dest="action", metavar="ACTION", required=True)
+    dca = dc_verbs.add_parser("add", help="index an evaluation set (JSONL) under NAME")
+    dca.add_argument("name", help="the index's name (letters, digits, - and _)")
+    dca.add_argument("data", type=Path, help="JSONL: question (or text), answer, id")
+    dca.add_argument("--ngram", type=int, default=13, help="word n-gram size (default 13)")
+    dc_verbs.add_parser("list", help="the shipped and local indexes, with their item counts")
+
     mx = sub.add_parser(
         "mix",
         help="plan and write the training mixture again from a finished run",
@@ -227,6 +245,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "dedup-report": _dedup_report,
             "mix": _mix,
             "index-add": _index_add,
+            "decontam-index": _decontam_index,
             "report": _report,
             "train-mgt": _train,
             "eval-mgt": _eval_mgt,
@@ -311,6 +330,20 @@ def _index_add(args: argparse.Namespace) -> int:
     name = args.name or (args.run_dir.name if run_index != args.run_dir else run_index.parent.name)
     data = add_to_growing(args.index, run_index, INDEX_KEYS, name)
     print(f"{args.index}: {len(data['members'])} member indexes, newest {name}")
+    return 0
+
+
+def _decontam_index(args: argparse.Namespace) -> int:
+    from thresher.pipeline import decontam_index as di
+
+    if args.action == "add":
+        path, card = di.add_local(args.name, args.data, ngram=args.ngram)
+        print(f"{path}: {card['items']} items, {card['ngrams_stored']:,} n-grams")
+        return 0
+    for folder in (di.shipped_dir(), di.local_dir()):
+        for card_path in sorted(folder.glob("*.json")):
+            c = di.read_card(card_path)
+            print(f"{c['name']:<12} {c['items']:>6} items {c['ngram']:>3}-grams {card_path}")
     return 0
 
 

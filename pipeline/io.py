@@ -86,14 +86,17 @@ def read_shard(path: Path, schema: Mapping[str, pl.DataType]) -> pl.DataFrame:
 
 
 def rejected_frame(dropped: pl.DataFrame, stage: str, detail: str | None = None) -> pl.DataFrame:
-    """Dropped rows in the rejected/ schema (stage, reason and, where given, a detail column)."""
+    """Dropped rows in the rejected/ schema (stage, reason and a detail: the column named by
+    `detail`, else the rows' own `detail` column if a step wrote one, else null)."""
     cols = {
         "id": pl.col("id") if "id" in dropped.columns else pl.lit(None, pl.String),
         "url": pl.col("url") if "url" in dropped.columns else pl.lit(None, pl.String),
         "source": pl.col("source") if "source" in dropped.columns else pl.lit(None, pl.String),
         "stage": pl.lit(stage),
         "reason": pl.col("reason"),
-        "detail": pl.col(detail) if detail else pl.lit(None, pl.String),
+        "detail": pl.col(detail or "detail")
+        if detail or "detail" in dropped.columns
+        else pl.lit(None, pl.String),
         "text": pl.col("text") if "text" in dropped.columns else pl.lit(None, pl.String),
     }
     return dropped.select(**cols).cast(REJECTED_SCHEMA)  # type: ignore[arg-type]

@@ -7,6 +7,7 @@ section from this mapping, and the runner calls the steps in this order.
 from __future__ import annotations
 
 from thresher.stages.c4 import C4Quality
+from thresher.stages.decontam import Decontamination
 from thresher.stages.domain_hint import DomainHint
 from thresher.stages.fineweb import FineWebQuality
 from thresher.stages.gopher import GopherQuality, GopherRepetition
@@ -19,6 +20,8 @@ from thresher.stages.urlfilter import UrlFilter
 BASE_STEPS: dict[str, type] = {
     "url": UrlFilter,  # first: the cheapest, and it reads no text
     "lang": LanguageFilter,
+    # after lang (the benchmarks are English), before any step that changes the text
+    "decontam": Decontamination,
     # after lang: the model and the function-word profile are English; other languages pass
     "mgt": MachineText,
     # before the prose rules: confident code and math pages skip them (stages/domain_hint.py)

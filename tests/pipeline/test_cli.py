@@ -16,6 +16,7 @@ VERBS = [
     "eval-domains",
     "eval-dates",
     "index-add",
+    "decontam-index",
     "report",
 ]
 
