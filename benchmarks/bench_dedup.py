@@ -57,7 +57,8 @@ What is printed, per implementation:
   sig MB/s/core  input MB (UTF-8 of the texts it ran on) / seconds of one core making signatures
                  from raw text: normalising and shingling included. thresher: `signatures()` alone
                  on every shard, one thread (POLARS_MAX_THREADS=1, NUMBA_NUM_THREADS=1).
-                 datasketch, rensa: the same, single-threaded, in the worker. datatrove: MB / CPU
+                 rensa: the same, single-threaded, in the worker (thresher and rensa in CPU seconds
+                 of the worker process). datasketch: wall seconds. datatrove: MB / CPU
                  seconds of its signature stage (reading, tokenising, sorting its bucket files).
   lsh+clu s      LSH and clustering: thresher's barrier steps (bands, verify, label rounds, keep);
                  datasketch and rensa: insert + query + union-find; datatrove: Buckets + Cluster.
@@ -69,6 +70,14 @@ What is printed, per implementation:
                  pairs whose true 5-gram Jaccard is >= 0.8.
   rm prec        removed documents whose survivor is a copy or the original of the same document.
   rm recall      such correct removals / copies (the ideal removes exactly the copies).
+  kernel alone   the permutation step by itself, 128 permutations, on ready uint64 shingle hashes
+                 (no normalising, tokenising or shingle hashing): thresher's signatures_from_hashes
+                 on its XXH64 hashes vs rensa's digest_matrix_from_flat_token_hashes on the hashes
+                 of its shingle lists; beside them rensa's whole job from ready shingle lists
+                 (digest_matrix_from_token_sets: hashing the strings, then permuting). In million
+                 shingles a second (the peers' Python shingling differs a little from thresher's
+                 on CJK) and in MB of raw text a second. benchmarks/bench_kernel.py runs the same
+                 comparison on identical shingles.
 datasketch and datatrove are slow: above --peer-docs documents they run on a subset (whole
 duplicate groups, chosen at random) and their times are scaled linearly to the full corpus (marked
 with *; memory is as measured on the subset). rensa runs on all documents unless --rensa-docs.
@@ -103,6 +112,7 @@ import argparse
 import gc
 import gzip
 import hashlib
+import importlib.util
 import json
 import os
 import platform
@@ -120,7 +130,11 @@ from typing import Any
 FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures"
 HERE = Path(__file__).resolve()
 VENV_PYTHON = Path(sys.executable)
-RENSA_PYTHON = Path("/work/venvs/rensa/bin/python")
+# rensa's own venv (see above), else thresher's if rensa is installed there
+# (`.venv/bin/python -m pip install rensa`)
+RENSA_VENV = Path("/work/venvs/rensa/bin/python")
+_HAS_RENSA = importlib.util.find_spec("rensa") is not None
+RENSA_PYTHON = RENSA_VENV if RENSA_VENV.exists() or not _HAS_RENSA else VENV_PYTHON
 DATATROVE_PYTHON = Path("/work/venvs/datatrove/bin/python")
 IMPLS = ("thresher", "datasketch", "rensa", "datatrove")
 NGRAM = 5
@@ -283,37 +297,44 @@ def worker_thresher(corpus: Path, out: Path, workers: int) -> dict[str, Any]:
 
 
 def worker_thresher_sig(corpus: Path, out: Path, workers: int) -> dict[str, Any]:
-    """signatures() and band_hashes() alone, one thread, shard by shard."""
+    """signatures() and band_hashes() alone, one thread, shard by shard (CPU seconds: the
+    machine may be shared)."""
     import polars as pl
 
     from thresher.fingerprints.exact import exact_hashes
     from thresher.fingerprints.lsh import band_hashes
-    from thresher.fingerprints.minhash import signatures
+    from thresher.fingerprints.minhash import signatures, signatures_from_hashes
     from thresher.fingerprints.normalize import normalize_series
+    from thresher.fingerprints.shingles import shingle_hashes_batch
     from thresher.stages.dedup_index import NearDedup
 
     near = NearDedup()
     bands, rows = near.lsh_params()
     signatures(pl.Series("text", ["warm up the numba kernel with a few words of text"]))
-    mb = sig_s = norm_s = band_s = kernel_s = exact_s = 0.0
-    docs = 0
+    mb = sig_s = norm_s = band_s = kernel_s = exact_s = perm_s = 0.0
+    docs = shingles = 0
     for path in sorted(corpus.glob("part-*.parquet")):
         texts = pl.read_parquet(path, columns=["text"])["text"]
         mb += float(texts.str.len_bytes().sum()) / 1e6
         docs += texts.len()
-        t0 = time.perf_counter()
+        t0 = time.process_time()
         sigs = signatures(texts, near.num_perm, near.ngram, near.seed)
-        t1 = time.perf_counter()
+        t1 = time.process_time()
         band_hashes(sigs, bands, rows)
-        t2 = time.perf_counter()
+        t2 = time.process_time()
         normed = normalize_series(texts)
-        t3 = time.perf_counter()
+        t3 = time.process_time()
         signatures(normed, near.num_perm, near.ngram, near.seed, normalised=True)
-        t4 = time.perf_counter()
+        t4 = time.process_time()
         exact_hashes(texts)
-        t5 = time.perf_counter()
+        t5 = time.process_time()
+        hashes, offsets = shingle_hashes_batch(texts, near.ngram, near.seed)
+        t6 = time.process_time()
+        signatures_from_hashes(hashes, offsets, PEER_PERM, near.seed)  # rensa's permutations
+        t7 = time.process_time()
         sig_s, band_s, norm_s = sig_s + t1 - t0, band_s + t2 - t1, norm_s + t3 - t2
-        kernel_s, exact_s = kernel_s + t4 - t3, exact_s + t5 - t4
+        kernel_s, exact_s, perm_s = kernel_s + t4 - t3, exact_s + t5 - t4, perm_s + t7 - t6
+        shingles += hashes.size
     return {
         "docs": docs,
         "mb": mb,
@@ -322,6 +343,8 @@ def worker_thresher_sig(corpus: Path, out: Path, workers: int) -> dict[str, Any]
         "normalise_s": norm_s,
         "kernel_s": kernel_s,
         "exact_s": exact_s,
+        "perm_s": perm_s,
+        "shingles": shingles,
     }
 
 
@@ -371,6 +394,9 @@ def worker_datasketch(corpus: Path, out: Path, workers: int) -> dict[str, Any]:
 
 
 def worker_rensa(corpus: Path, out: Path, workers: int) -> dict[str, Any]:
+    import itertools
+
+    import numpy as np
     from rensa import RMinHash, RMinHashLSH
 
     t_read = time.perf_counter()
@@ -379,19 +405,28 @@ def worker_rensa(corpus: Path, out: Path, workers: int) -> dict[str, Any]:
     mb = sum(len(t.encode("utf-8")) for t in texts) / 1e6
     shingle = PyShingler()
     sketches = []
-    shingle_s = matrix_s = objects_s = 0.0
+    shingle_s = matrix_s = objects_s = perm_s = 0.0
+    n_shingles = 0
     # In batches: the shingle strings of a whole corpus take ~15x its size.
     for start in range(0, len(texts), RENSA_BATCH):
-        t0 = time.perf_counter()
+        t0 = time.process_time()
         token_sets = [shingle(t) for t in texts[start : start + RENSA_BATCH]]
-        t1 = time.perf_counter()
+        t1 = time.process_time()
         RMinHash.digest_matrix_from_token_sets(token_sets, PEER_PERM, 42)
-        t2 = time.perf_counter()
+        t2 = time.process_time()
         sketches += RMinHash.from_token_sets(token_sets, PEER_PERM, 42)
-        t3 = time.perf_counter()
+        t3 = time.process_time()
+        rows = RMinHash.hash_token_sets(token_sets)  # the hashes of the shingles, untimed
+        flat = np.fromiter(itertools.chain.from_iterable(rows), np.uint64)
+        offsets = np.cumsum([0] + [len(r) for r in rows], dtype=np.uint64)
+        t5 = time.process_time()
+        RMinHash.digest_matrix_from_flat_token_hashes(flat, offsets, PEER_PERM, 42)
+        t6 = time.process_time()
         shingle_s += t1 - t0
         matrix_s += t2 - t1
         objects_s += t3 - t2
+        perm_s += t6 - t5
+        n_shingles += flat.size
     del texts, token_sets
     t0 = time.perf_counter()
     lsh = RMinHashLSH(THRESHOLD, PEER_PERM, RENSA_BANDS)
@@ -410,6 +445,8 @@ def worker_rensa(corpus: Path, out: Path, workers: int) -> dict[str, Any]:
         "objects_s": objects_s,
         # the faster of its two full-set batch paths counts (generous to rensa)
         "sig_s": shingle_s + min(matrix_s, objects_s),
+        "perm_s": perm_s,
+        "shingles": n_shingles,
         "lsh_cluster_s": lsh_s,
         "candidate_pairs": len(pairs) // 2,
     }
@@ -1240,8 +1277,8 @@ def print_details(results: dict[str, dict[str, Any]]) -> None:
         print(
             f"thresher components, one thread, {sig['mb']:,.0f} MB: signatures() "
             f"{sig['mb'] / sig['sig_s']:,.1f} MB/s (normalize_series alone "
-            f"{sig['mb'] / sig['normalise_s']:,.1f} MB/s; the numba kernel alone on normalised "
-            f"text {sig['mb'] / sig['kernel_s']:,.1f} MB/s), band_hashes "
+            f"{sig['mb'] / sig['normalise_s']:,.1f} MB/s; tokenising, XXH64 and permutations on "
+            f"normalised text {sig['mb'] / sig['kernel_s']:,.1f} MB/s), band_hashes "
             f"{sig['docs'] / sig['band_s'] / 1e6:,.2f} M docs/s; the pipeline's exact fingerprint "
             f"(exact_hashes from raw text: numba normalisation, xxh3-128 per document) "
             f"{sig['mb'] / sig['exact_s']:,.1f} MB/s"
@@ -1254,6 +1291,7 @@ def print_details(results: dict[str, dict[str, Any]]) -> None:
             f"objects {r['mb'] / r['objects_s']:,.1f} MB/s; {r['candidate_pairs']:,} "
             "candidate pairs"
         )
+    kernel_alone(results)
     r = results.get("datasketch")
     if r and not r.get("failed"):
         print(f"datasketch: bands x rows {r['bands_rows']}; {r['candidate_pairs']:,} pairs")
@@ -1263,6 +1301,25 @@ def print_details(results: dict[str, dict[str, Any]]) -> None:
             f"{k} {v['s']:.1f} s ({v['cpu_s']:.0f} CPU s)" for k, v in r["stages"].items()
         )
         print(f"datatrove stages on {r['docs']:,} docs: {parts}")
+
+
+def kernel_alone(results: dict[str, dict[str, Any]]) -> None:
+    """The permutation step alone on ready uint64 shingle hashes, thresher vs rensa."""
+    thr, r = results.get("thresher-sig", {}), results.get("rensa", {})
+    if not thr.get("perm_s") or not r.get("perm_s") or r.get("failed"):
+        return
+    r = r | {"lists_s": min(r["matrix_s"], r["objects_s"])}  # as in sig MB/s/core
+    rows = [
+        ("thresher", "signatures_from_hashes: permutations of ready XXH64 hashes", thr, "perm_s"),
+        ("rensa", "digest_matrix_from_flat_token_hashes: the same step", r, "perm_s"),
+        ("rensa", "its faster path from shingle lists: hashing them + permutations", r, "lists_s"),
+    ]
+    print(f"\nkernel alone, {PEER_PERM} permutations, one core (no normalising or shingling):")
+    for name, what, res, key in rows:
+        print(
+            f"  {name:<9}{res['shingles'] / res[key] / 1e6:>7.1f} M shingles/s "
+            f"{res['mb'] / res[key]:>7.1f} MB/s  {what}"
+        )
 
 
 def footer(results: dict[str, dict[str, Any]], full: dict[str, Any]) -> None:
@@ -1290,12 +1347,13 @@ def footer(results: dict[str, dict[str, Any]], full: dict[str, Any]) -> None:
                 f"{p['default_api_mb_s']:,.2f} MB/s)  {ok(ratio >= TARGETS['vs_datasketch'])}"
             )
         p = results.get("rensa", {})
-        if p.get("matrix_s") and thr.get("kernel_s"):
-            kernel = thr["mb"] / thr["kernel_s"]
-            hashing = p["mb"] / min(p["matrix_s"], p["objects_s"])
+        if p.get("matrix_s") and thr.get("perm_s"):
+            kernel = thr["shingles"] / thr["perm_s"]
+            lists = p["shingles"] / min(p["matrix_s"], p["objects_s"])
             print(
-                f"    (hashing alone, no normalising: thresher's kernel {kernel:,.1f} MB/s vs "
-                f"rensa on ready shingle lists {hashing:,.1f} MB/s = {kernel / hashing:,.1f}x)"
+                f"  permutation kernel alone >= rensa's hashing of ready shingle lists: "
+                f"{kernel / lists:,.2f}x ({kernel / 1e6:,.1f} vs {lists / 1e6:,.1f} M shingles/s, "
+                f"{PEER_PERM} permutations)  {ok(kernel >= lists)}"
             )
     dt = results.get("datatrove", {})
     if e2e.get("wall_s") and dt.get("wall_s") and not dt.get("failed"):

@@ -22,6 +22,7 @@ from thresher.fingerprints.minhash import (
     jaccard,
     permutations,
     signatures,
+    signatures_from_hashes,
 )
 from thresher.fingerprints.shingles import (
     DEFAULT_SEED,
@@ -125,7 +126,11 @@ def test_fast_shingle_hashes_equal_the_reference_on_any_text(texts, n):
 
 def reference_signature(text: str, num_perm: int, ngram: int, seed: int) -> np.ndarray:
     """The documented family in plain numpy: min over shingles of ((a*x + b) mod 2^64) >> 32."""
-    x = shingle_hashes(text, ngram, seed)
+    return reference_from_hashes(shingle_hashes(text, ngram, seed), num_perm, seed)
+
+
+def reference_from_hashes(x: np.ndarray, num_perm: int, seed: int) -> np.ndarray:
+    """The family of reference_signature on given shingle hashes x (uint64)."""
     if x.size == 0:
         return np.full(num_perm, EMPTY, dtype=np.uint32)
     a, b = permutations(num_perm, seed)
@@ -139,6 +144,37 @@ def test_signatures_follow_the_documented_family():
     assert sigs.dtype == np.uint32 and sigs.shape == (len(texts), 37)
     for text, sig in zip(texts, sigs, strict=True):
         np.testing.assert_array_equal(sig, reference_signature(text, 37, 3, 11))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.lists(st.integers(0, 2**64 - 1), max_size=19), max_size=6),
+    st.integers(1, 40),
+    st.integers(0, 2**64 - 1),
+)
+def test_kernel_alone_follows_the_documented_family(docs, num_perm, seed):
+    # 0 to 19 hashes a document: passes of eight shingles, the tail after them, no shingles at all
+    hashes = np.array([x for doc in docs for x in doc], dtype=np.uint64)
+    offsets = np.cumsum([0] + [len(doc) for doc in docs])
+    sigs = signatures_from_hashes(hashes, offsets, num_perm, seed)
+    assert sigs.dtype == np.uint32 and sigs.shape == (len(docs), num_perm)
+    for doc, sig in zip(docs, sigs, strict=True):
+        want = reference_from_hashes(np.array(doc, dtype=np.uint64), num_perm, seed)
+        np.testing.assert_array_equal(sig, want)
+
+
+def test_kernel_alone_on_ready_hashes_equals_signatures_of_the_texts():
+    texts = pl.Series(real_texts())
+    hashes, offsets = shingle_hashes_batch(texts, 5, 9)
+    np.testing.assert_array_equal(
+        signatures_from_hashes(hashes, offsets, 64, 9), signatures(texts, 64, 5, 9)
+    )
+
+
+@pytest.mark.parametrize("offsets", [[0, 2], [1, 3], [0, 2, 1, 3], [], [[0, 3]]])
+def test_kernel_alone_rejects_offsets_that_do_not_cover_the_hashes(offsets):
+    with pytest.raises(ValueError, match="offsets"):
+        signatures_from_hashes(np.arange(3, dtype=np.uint64), np.array(offsets))
 
 
 def test_empty_and_null_texts_get_the_all_max_signature():
