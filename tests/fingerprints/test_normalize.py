@@ -309,7 +309,7 @@ def test_table_covers_the_supplementary_planes_up_to_table_end():
 def test_tables_cache_round_trip_and_a_damaged_cache_is_rebuilt(tmp_path, monkeypatch):
     """The tables come from a cache file after the first build; the cached arrays are the built
     ones, and a cache whose bytes changed (or that is not a cache at all) is built again."""
-    from thresher.fingerprints import normalize as nm
+    from thresher.fingerprints import unicode_tables as nm
 
     monkeypatch.setenv("THRESHER_CACHE_DIR", str(tmp_path))
     path = nm.tables_cache()
