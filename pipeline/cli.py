@@ -437,10 +437,15 @@ def _sample(args: argparse.Namespace) -> int:
 
 
 def _stats(args: argparse.Namespace) -> int:
+    from thresher.pipeline.ledger import check_run
     from thresher.pipeline.stats import format_funnel
 
     print(format_funnel(args.run_dir))
-    return 0
+    line, problems = check_run(Path(args.run_dir))
+    print(line)
+    for p in problems:
+        print(f"  {p}", file=sys.stderr)
+    return 1 if problems else 0
 
 
 if __name__ == "__main__":

@@ -36,11 +36,14 @@ from datetime import date
 from typing import Any, Literal
 
 import polars as pl
+import xxhash
 from pydantic import BaseModel, ConfigDict, Field
 
+from thresher.pipeline.inputs import unique_names
 from thresher.pipeline.io import merge_stats, rejected_frame, write_json_atomic
-from thresher.pipeline.phases import Map, Sections, Shard, Stage, Unit
+from thresher.pipeline.phases import Barrier, Context, Map, PerShard, Sections, Shard, Stage, Unit
 from thresher.pipeline.readers import ReadConfig, read_records
+from thresher.pipeline.readers.common import add_count
 from thresher.pipeline.stage import Stats, StepResult, drop_where
 from thresher.stages.dates import (
     DateDecision,
@@ -53,7 +56,8 @@ from thresher.stages.dates import (
 log = logging.getLogger(__name__)
 
 EXTRACT_SCHEMA: dict[str, pl.DataType] = {
-    "id": pl.String(),
+    "id": pl.String(),  # made by the pipeline, unique in the run (pipeline/readers derived_id)
+    "source_id": pl.String(),  # the input's own id for the record, as given (null: none)
     "url": pl.String(),
     "host": pl.String(),
     "source": pl.String(),
@@ -293,7 +297,13 @@ def _parse_date(value: str | None) -> date | None:
 # -- the stage: one map phase, an input file in, extract/part-N.parquet out ---------------------
 
 
-def extract_map(cfg: Sections, unit: Unit, frame: pl.DataFrame | None, carry: Any) -> Shard:
+def input_names(cfg: Sections, ctx: Context) -> PerShard:
+    """Each input's name in the run (unique: see pipeline/inputs.py), which its documents' ids
+    are derived from."""
+    return PerShard(unique_names(list(ctx.inputs)))
+
+
+def extract_map(cfg: Sections, unit: Unit, frame: pl.DataFrame | None, name: str) -> Shard:
     """Read one input file and extract its documents. Records the reader rejects and pages the
     extractor drops go to rejected/extract; damaged input files are listed in
     unreadable/part-N.json (manifest.json `unreadable_inputs`)."""
@@ -302,7 +312,9 @@ def extract_map(cfg: Sections, unit: Unit, frame: pl.DataFrame | None, carry: An
     kept: list[pl.DataFrame] = []
     rejected: list[pl.DataFrame | None] = []
     problems: list[dict[str, str]] = []  # damaged input files: {path, where, error}
-    for batch in read_records(unit.source, cfg.read, read_stats, problems):
+    ids = UniqueIds(read_stats)
+    for raw in read_records(unit.source, cfg.read, read_stats, problems, name=name):
+        batch = ids(raw)
         bad = batch.filter(pl.col("reject").is_not_null())
         if bad.height:
             rejected.append(rejected_frame(bad.rename({"reject": "reason"}), "read"))
@@ -318,8 +330,45 @@ def extract_map(cfg: Sections, unit: Unit, frame: pl.DataFrame | None, carry: An
     return Shard(shard.cast(EXTRACT_SCHEMA), rejected, stats)  # type: ignore[arg-type]
 
 
+class UniqueIds:
+    """Ids unique within a file, whatever the file holds: a record id the file repeats (a WARC
+    that gives two records one WARC-Record-ID) gets an id derived from it and its repeat number,
+    counted as read/repeated_record_id; a record's own id (source_id) seen before in the file is
+    kept as it is and counted as read/repeated_source_id (with identical text it is then an
+    exact duplicate). Ids of different inputs differ by construction (their names)."""
+
+    def __init__(self, stats: Stats) -> None:
+        self.stats = stats
+        self.ids: set[str] = set()
+        self.source_ids: set[str] = set()
+
+    def __call__(self, batch: pl.DataFrame) -> pl.DataFrame:
+        ids = batch["id"].to_list()
+        fixed, repeats = [], 0
+        for id_ in ids:
+            n, new = 0, id_
+            while new in self.ids:
+                n += 1
+                new = xxhash.xxh3_128_hexdigest(f"{id_}\x00{n}".encode())
+            repeats += n > 0
+            self.ids.add(new)
+            fixed.append(new)
+        seen = 0
+        for sid in batch["source_id"].drop_nulls().to_list():
+            seen += sid in self.source_ids
+            self.source_ids.add(sid)
+        add_count(self.stats, "read/repeated_record_id", repeats)
+        add_count(self.stats, "read/repeated_source_id", seen)
+        if not repeats:
+            return batch
+        return batch.with_columns(id=pl.Series(fixed, dtype=pl.String))
+
+
 STAGE = Stage(
     "extract",
     sections={"read": ReadConfig, "extract": Extractor},
-    phases=(Map("extract", extract_map, folder="extract"),),
+    phases=(
+        Barrier("names", input_names, reads_upstream=False),
+        Map("extract", extract_map, folder="extract"),
+    ),
 )

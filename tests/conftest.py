@@ -51,3 +51,9 @@ def run_stage(stage: object, inputs: str, out: Path, **sections: object) -> dict
     runner = {"executor": "local", "progress": False}
     cfg = model(input=inputs, output=str(out), runner=runner, **sections)
     return run(cfg, html_report=False, stages=(stage,))
+
+
+def own(ids: object) -> list[str | None]:
+    """Document ids without the input name the pipeline puts before a record's own id
+    ("a:x0" -> "x0"; derived ids, which have no colon, stay as they are)."""
+    return [None if i is None else i.split(":", 1)[-1] for i in ids]  # type: ignore[attr-defined]

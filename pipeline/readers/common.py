@@ -21,7 +21,9 @@ from thresher.pipeline.stage import Stats
 log = logging.getLogger(__name__)
 
 RAW_SCHEMA: dict[str, pl.DataType] = {
-    "id": pl.String(),  # stable id: given, or derived_id (see there)
+    # unique in the run: "<input name>:<the record's own id>", else derived_id (see there)
+    "id": pl.String(),
+    "source_id": pl.String(),  # the record's own id (JSONL/Parquet id_field), as given; else null
     "url": pl.String(),  # null for JSONL/Parquet without a url
     "host": pl.String(),  # lowercase host of url, without port; null without url
     "source": pl.String(),  # the input file's base name without its extensions
@@ -78,12 +80,13 @@ def add_count(stats: Stats, key: str, n: int = 1) -> None:
 
 
 def derived_id(source: str, key: str) -> str:
-    """xxh3-128 of "<source>\\x00<key>": the id of a record that brings none of its own.
+    """xxh3-128 of "<source>\\x00<key>": the id of a record that brings none of its own (one
+    that does is "<source>:<its id>"; the record's own id is also kept as `source_id`).
 
     key: WARC-Record-ID; ARC: url, date and offset; JSONL: 0-based line number; Parquet: row
-    number. The same file gives the same ids whatever the batch size. Two inputs with the same
-    base name in different folders get the same `source`, so their derived ids can collide: keep
-    dump names unique.
+    number. The same file gives the same ids whatever the batch size. `source` is unique among a
+    run's inputs (two inputs with the same base name are named by their paths), so ids of
+    different inputs differ; the extract stage makes them unique within a file.
     """
     return xxhash.xxh3_128_hexdigest(f"{source}\x00{key}".encode())
 
@@ -130,9 +133,11 @@ class Rows:
         text: str | None = None,
         published: str | None = None,
         reject: str | None = None,
+        source_id: str | None = None,
     ) -> None:
         c = self.cols
         c["id"].append(id_)
+        c["source_id"].append(source_id)
         c["url"].append(url)
         c["crawl_date"].append(crawl_date)
         c["html"].append(html)
@@ -159,6 +164,7 @@ class Rows:
 
 _ROW_SCHEMA = {
     "id": pl.String,
+    "source_id": pl.String,
     "url": pl.String,
     "crawl_date": pl.String,
     "html": pl.Binary,

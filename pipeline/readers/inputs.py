@@ -211,7 +211,11 @@ def detect_format(path: str) -> str:
 
 
 def read_records(
-    path: str, cfg: ReadConfig, stats: Stats, problems: Problems | None = None
+    path: str,
+    cfg: ReadConfig,
+    stats: Stats,
+    problems: Problems | None = None,
+    name: str | None = None,
 ) -> Iterator[pl.DataFrame]:
     """Stream documents of one input file as DataFrames with exactly RAW_SCHEMA (pinned dtypes,
     also when empty), at most cfg.batch_size rows each. Counters are added into `stats`.
@@ -219,10 +223,12 @@ def read_records(
     An input that gives no row yields one empty DataFrame, so a caller always sees the schema.
     A missing file or one whose format cannot be told raises InputError; a damaged one does not
     (unless cfg.on_unreadable is "fail": UnreadableInputError), and when `problems` is given, it
-    gets one {"path", "where", "error"} per damaged file (for the run's manifest).
+    gets one {"path", "where", "error"} per damaged file (for the run's manifest). `name`: the
+    input's name in the run (the `source` column, and what document ids are derived from);
+    by default its dump name (`source_name`).
     """
     fmt = detect_format(path)
-    source = source_name(path)
+    source = name or source_name(path)
     if fmt == "jsonl":
         yield from jsonl_batches(path, source, cfg, stats, problems)
     elif fmt == "parquet":

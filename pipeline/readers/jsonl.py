@@ -63,7 +63,8 @@ def jsonl_batches(
 
 def _json_row(obj: dict[str, Any], lineno: int, rows: Rows, source: str, cfg: ReadConfig) -> None:
     given = obj.get(cfg.id_field)
-    id_ = str(given) if given is not None and given != "" else derived_id(source, str(lineno))
+    given = str(given) if given is not None and given != "" else None
+    id_ = f"{source}:{given}" if given is not None else derived_id(source, str(lineno))
     url = obj.get(cfg.url_field)
     text = obj.get(cfg.text_field)
     text = text if isinstance(text, str) and text else None
@@ -76,4 +77,5 @@ def _json_row(obj: dict[str, Any], lineno: int, rows: Rows, source: str, cfg: Re
         html=html_bytes,
         text=text,
         published=_date_value(obj.get(cfg.date_field)) if cfg.date_field else None,
+        source_id=given,
     )

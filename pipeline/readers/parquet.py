@@ -64,13 +64,18 @@ def parquet_batches(
 def _parquet_rows(df: pl.DataFrame, start: int, source: str, cfg: ReadConfig) -> pl.DataFrame:
     """A Parquet batch in the shape `finish` takes (the columns `Rows` collects)."""
     if cfg.id_field in df.columns:
-        given = df[cfg.id_field].cast(pl.String, strict=False).alias("id")
+        given = df[cfg.id_field].cast(pl.String, strict=False).alias("source_id")
     else:
-        given = pl.Series("id", [None] * df.height, pl.String)
-    missing = (given.is_null() | (given == "")).fill_null(True).arg_true()
-    if missing.len():  # an id derived from the file and the row number, where none is given
+        given = pl.Series("source_id", [None] * df.height, pl.String)
+    given = (
+        given.to_frame().select(pl.when(pl.col("source_id") != "").then("source_id")).to_series()
+    )
+    # the id: "<input name>:<the row's own id>", else derived from the input and the row number
+    ids = pl.Series("id", [f"{source}:{g}" if g is not None else None for g in given], pl.String)
+    missing = ids.is_null().arg_true()
+    if missing.len():
         derived = [derived_id(source, str(start + i)) for i in missing.to_list()]
-        given = given.scatter(missing, pl.Series(derived, dtype=pl.String))
+        ids = ids.scatter(missing, pl.Series(derived, dtype=pl.String))
 
     def col(name: str | None, dtype: pl.DataType) -> pl.Expr:
         if name is None or name not in df.columns:
@@ -89,7 +94,8 @@ def _parquet_rows(df: pl.DataFrame, start: int, source: str, cfg: ReadConfig) ->
     else:
         html_src = col(cfg.html_field, pl.Binary())
     return df.select(
-        id=pl.lit(given),
+        id=pl.lit(ids),
+        source_id=pl.lit(given),
         url=col(cfg.url_field, pl.String()),
         crawl_date=date(cfg.crawl_date_field),
         html=pl.when(text.is_null()).then(html_src),

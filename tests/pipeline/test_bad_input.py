@@ -147,7 +147,7 @@ def test_reader_gives_each_broken_file_its_reason(tmp_path):
     # a JSONL line that is not a JSON object is counted; the good lines around it are read
     df, stats = read_all(files["not-json.jsonl"])
     assert stats["read/bad_json"] == 3  # the bad-UTF-8 line too (not decodable JSON)
-    assert {"j0", "j1", "j2"} <= set(df["id"])
+    assert {"j0", "j1", "j2"} <= set(df["source_id"])
     # records that are well-formed at the WARC level are read as documents
     for name in ("bad-utf8.warc", "binary-as-html.warc", "deep-nesting.warc"):
         df, stats = read_all(files[name])
@@ -278,4 +278,6 @@ def test_fail_mode_stops_the_run_naming_the_file(tmp_path, capsys):
     assert main(["run", str(config)]) == 1
     err = capsys.readouterr().err
     assert "b-broken.warc.gz" in err and "unreadable" in err
-    assert not (tmp_path / "run" / "manifest.json").exists()
+    # what the run finished is on record; the stage that failed is not complete
+    manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
+    assert not manifest["stages"]["extract"]["complete"]

@@ -41,7 +41,8 @@ def test_jsonl_records(tmp_path: Path, name: str) -> None:
     }
     rows = {r["url"] or r["text"]: r for r in df.iter_rows(named=True)}
     a = rows["HTTP://Example.COM:8080/x"]
-    assert (a["id"], a["host"], a["text"], a["html"]) == ("a", "example.com", "first", None)
+    assert (a["id"], a["host"], a["text"], a["html"]) == ("docs:a", "example.com", "first", None)
+    assert a["source_id"] == "a"  # the record's own id; the id is made unique in the run
     assert a["published"] == date(2021, 3, 4) and a["crawl_date"] is None
     assert a["source"] == "docs"
     b = rows["https://b.org/"]
@@ -51,7 +52,7 @@ def test_jsonl_records(tmp_path: Path, name: str) -> None:
         None,
         date(2021, 3, 5),
     )
-    assert rows["no url"]["id"] == "7" and rows["no url"]["published"] is None
+    assert rows["no url"]["id"] == "docs:7" and rows["no url"]["published"] is None
     assert rows["no url"]["host"] is None
     d = rows["https://d.org/"]
     assert (d["reject"], d["published"]) == ("no_text", None)
@@ -84,7 +85,7 @@ def test_jsonl_field_names_and_crawl_date_come_from_config(tmp_path: Path) -> No
     cfg = {"id_field": "doc", "url_field": "link", "text_field": "body"}
     df, _ = read(path, crawl_date_field="seen", **cfg)
     row = df.row(0, named=True)
-    assert (row["id"], row["url"], row["text"]) == ("x1", "https://e.com/", "words")
+    assert (row["source_id"], row["url"], row["text"]) == ("x1", "https://e.com/", "words")
     assert row["crawl_date"] == date(2020, 1, 2) and row["published"] is None
 
 

@@ -27,7 +27,8 @@ def test_parquet_with_ids_html_text_and_dates(tmp_path: Path) -> None:
     pq.write_table(table, path)
     df, stats = read(path, date_field="date", crawl_date_field="fetched", batch_size=2)
     assert stats == {"read/records": 3, "read/documents": 2, "read/no_text": 1}
-    assert df["id"].to_list() == ["10", "11", "12"]
+    assert df["source_id"].to_list() == ["10", "11", "12"]
+    assert df["id"].to_list() == ["part-0:10", "part-0:11", "part-0:12"]
     assert df["host"].to_list() == ["p.org", None, "q.org"]
     assert df["html"].to_list() == [b"<html>a</html>", None, None]
     assert df["text"].to_list() == [None, "plain text", None]
