@@ -465,7 +465,8 @@ def _manifest(
         "seed": cfg.seed,
         "stages": done,
         "stats": {f: read_stats(run_dir, f) for f in folders},
-        "unreadable_inputs": _unreadable_inputs(run_dir),
+        "unreadable_inputs": _side_reports(run_dir, "unreadable"),
+        "bad_records": _side_reports(run_dir, "bad_records"),
         "versions": versions,
     }
 
@@ -479,12 +480,14 @@ def _previous_stages(run_dir: Path) -> dict[str, float]:
     return {k: v.get("seconds") for k, v in old.items() if isinstance(v, dict)}
 
 
-def _unreadable_inputs(run_dir: Path) -> list[dict[str, str]]:
-    """Input files the readers could not read to the end ({path, where, error}), by path."""
+def _side_reports(run_dir: Path, folder: str, first: int = 5) -> list[dict[str, Any]]:
+    """The entries of <folder>/part-*.json that map phases write beside their shards (e.g.
+    input files a reader could not read to the end), sorted by path; a list in an entry is cut
+    to its `first` items (the part files keep more)."""
     found = [
-        u
-        for p in sorted((run_dir / "unreadable").glob("part-*.json"))
-        for u in json.loads(p.read_text(encoding="utf-8"))
+        {k: v[:first] if isinstance(v, list) else v for k, v in entry.items()}
+        for p in sorted((run_dir / folder).glob("part-*.json"))
+        for entry in json.loads(p.read_text(encoding="utf-8"))
     ]
     return sorted(found, key=lambda u: u["path"])
 
