@@ -2,8 +2,9 @@
 
 Only this module configures logging. Every verb has help with an example; an error names the file
 or field at fault and exits non-zero (2 for bad usage or config, 1 for a failed run, 3 for a run
-that finished but could not read some input files to the end: they are listed on stderr and in
-manifest.json `unreadable_inputs`; `[read] on_unreadable = "fail"` stops the run instead).
+that finished but could not read some input files to the end, or skipped broken records: they are
+listed on stderr and in manifest.json `unreadable_inputs` / `bad_records`; `[read] on_unreadable`
+and `on_bad_record = "fail"` stop the run instead, `on_bad_record = "ignore"` only counts).
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from thresher.pipeline.config import STAGE_ORDER
 
 log = logging.getLogger("thresher")
 RAY_AUTH_LOGGER = "ray._private.authentication.authentication_token_setup"
-EXIT_UNREADABLE = 3  # the run finished, but some input files could not be read to the end
+EXIT_UNREADABLE = 3  # the run finished, but some input files or records could not be read
+BAD_RECORDS_SHOWN = 10  # broken records printed at the end of a run; the rest are counted
 
 RUN_EXAMPLE = """example:
   thresher run configs/demo.toml
@@ -285,6 +287,7 @@ def _run(args: argparse.Namespace) -> int:
         if mixture.exists():
             _print_mixture(json.loads(mixture.read_text(encoding="utf-8")))
     print(run_summary(manifest, Path(cfg.output) if local else None))
+    status = 0
     unreadable = manifest.get("unreadable_inputs", [])
     if unreadable:
         print(
@@ -294,8 +297,28 @@ def _run(args: argparse.Namespace) -> int:
         )
         for u in unreadable:
             print(f"  {u['path']}: unreadable {u['where']}: {u['error']}", file=sys.stderr)
-        return EXIT_UNREADABLE
-    return 0
+        status = EXIT_UNREADABLE
+    if bad := manifest.get("bad_records", []):
+        _print_bad_records(bad)
+        status = EXIT_UNREADABLE
+    return status
+
+
+def _print_bad_records(bad: list[dict[str, Any]]) -> None:
+    """The first broken records as file:line: reason: detail, then how many more."""
+    from thresher.pipeline.readers import place_text
+
+    total = sum(f["total"] for f in bad)
+    print(
+        f"thresher run: {total} broken records skipped in {len(bad)} input files "
+        "(manifest.json bad_records; all counted, the first 100 per file in bad_records/):",
+        file=sys.stderr,
+    )
+    shown = [(f["path"], r) for f in bad for r in f["first"]][:BAD_RECORDS_SHOWN]
+    for path, r in shown:
+        print(f"  {path}:{place_text(r)}: {r['reason']}: {r['detail']}", file=sys.stderr)
+    if total > len(shown):
+        print(f"  ... and {total - len(shown)} more", file=sys.stderr)
 
 
 def _dedup(args: argparse.Namespace) -> int:

@@ -55,7 +55,8 @@ def write_manifest(
         "seed": cfg.seed,
         "stages": entries,
         "stats": {f: read_stats(run_dir, f) for f in folders},
-        "unreadable_inputs": unreadable_inputs(run_dir),
+        "unreadable_inputs": side_reports(run_dir, "unreadable"),
+        "bad_records": side_reports(run_dir, "bad_records"),
         "versions": versions(),
     } | (extra or {})
     write_json_atomic(manifest, run_dir / "manifest.json", sort_keys=False)
@@ -73,11 +74,13 @@ def _previous_stages(run_dir: Path) -> dict[str, float | None]:
     }
 
 
-def unreadable_inputs(run_dir: Path) -> list[dict[str, str]]:
-    """Input files the readers could not read to the end ({path, where, error}), by path."""
+def side_reports(run_dir: Path, folder: str, first: int = 5) -> list[dict[str, Any]]:
+    """The entries of <folder>/part-*.json that map phases write beside their shards (input
+    files a reader could not read to the end, broken records), sorted by path; a list in an
+    entry is cut to its `first` items (the part files keep more)."""
     found = [
-        u
-        for p in sorted((run_dir / "unreadable").glob("part-*.json"))
-        for u in json.loads(p.read_text(encoding="utf-8"))
+        {k: v[:first] if isinstance(v, list) else v for k, v in entry.items()}
+        for p in sorted((run_dir / folder).glob("part-*.json"))
+        for entry in json.loads(p.read_text(encoding="utf-8"))
     ]
     return sorted(found, key=lambda u: u["path"])

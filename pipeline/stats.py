@@ -122,4 +122,6 @@ def run_summary(manifest: dict[str, Any], run_dir: Path | None) -> str:
     lines.append(f"report:  {manifest['output']}/report/index.html")
     if manifest.get("unreadable_inputs"):
         lines.append(f"warning: {len(manifest['unreadable_inputs'])} input files unreadable")
+    if bad := manifest.get("bad_records"):
+        lines.append(f"warning: {sum(f['total'] for f in bad)} broken records skipped")
     return "\n".join(lines)

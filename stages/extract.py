@@ -42,7 +42,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from thresher.pipeline.inputs import unique_names
 from thresher.pipeline.io import merge_stats, rejected_frame, write_json_atomic
 from thresher.pipeline.phases import Barrier, Context, Map, PerShard, Sections, Shard, Stage, Unit
-from thresher.pipeline.readers import ReadConfig, read_records
+from thresher.pipeline.readers import BadRecords, ReadConfig, read_records
 from thresher.pipeline.readers.common import add_count
 from thresher.pipeline.stage import Stats, StepResult, drop_where
 from thresher.stages.dates import (
@@ -306,28 +306,38 @@ def input_names(cfg: Sections, ctx: Context) -> PerShard:
 def extract_map(cfg: Sections, unit: Unit, frame: pl.DataFrame | None, name: str) -> Shard:
     """Read one input file and extract its documents. Records the reader rejects and pages the
     extractor drops go to rejected/extract; damaged input files are listed in
-    unreadable/part-N.json (manifest.json `unreadable_inputs`)."""
+    unreadable/part-N.json (manifest.json `unreadable_inputs`), broken records with their line
+    in bad_records/part-N.json (the first 100, and counts by reason; manifest `bad_records`)."""
     read_stats: Stats = {}
     stats: dict[str, Stats] = {"read": read_stats}  # the reader fills read_stats as it goes
     kept: list[pl.DataFrame] = []
     rejected: list[pl.DataFrame | None] = []
     problems: list[dict[str, str]] = []  # damaged input files: {path, where, error}
+    bad = BadRecords(keep=100)
     ids = UniqueIds(read_stats)
-    for raw in read_records(unit.source, cfg.read, read_stats, problems, name=name):
+    for raw in read_records(unit.source, cfg.read, read_stats, problems, bad, name=name):
         batch = ids(raw)
-        bad = batch.filter(pl.col("reject").is_not_null())
-        if bad.height:
-            rejected.append(rejected_frame(bad.rename({"reject": "reason"}), "read"))
+        bad_rows = batch.filter(pl.col("reject").is_not_null())
+        if bad_rows.height:
+            rejected.append(rejected_frame(bad_rows.rename({"reject": "reason"}), "read"))
         k, dropped, s = cfg.extract(batch.filter(pl.col("reject").is_null()))
         merge_stats(stats, "extract", s)
         kept.append(k)
         if dropped.height:
             rejected.append(rejected_frame(dropped, "extract"))
     shard = pl.concat(kept) if kept else pl.DataFrame(schema=EXTRACT_SCHEMA)
-    if problems:
-        path = unit.run / "unreadable" / f"part-{unit.index:05d}.json"
-        write_json_atomic(problems, path, sort_keys=False)
+    _side_file(unit, "unreadable", problems)
+    _side_file(unit, "bad_records", [bad.summary(unit.source)] if bad.counts else [])
     return Shard(shard.cast(EXTRACT_SCHEMA), rejected, stats)  # type: ignore[arg-type]
+
+
+def _side_file(unit: Unit, folder: str, entries: list[dict[str, Any]]) -> None:
+    """<folder>/part-N.json with the entries, or none (a redone shard drops a stale one)."""
+    path = unit.run / folder / f"part-{unit.index:05d}.json"
+    if entries:
+        write_json_atomic(entries, path, sort_keys=False)
+    else:
+        path.unlink(missing_ok=True)
 
 
 class UniqueIds:

@@ -34,11 +34,14 @@ documents), and one per format family: `warc`, `jsonl`, `parquet`.
 
 from thresher.pipeline.readers.common import (
     RAW_SCHEMA,
+    BadRecordError,
+    BadRecords,
     InputError,
     Problems,
     ReadConfig,
     UnreadableInputError,
     empty_frame,
+    place_text,
 )
 from thresher.pipeline.readers.inputs import detect_format, expand_inputs, read_records, source_name
 from thresher.pipeline.readers.warc import HTML_TYPES, WARC_LIBRARY
@@ -47,6 +50,8 @@ __all__ = [
     "HTML_TYPES",
     "RAW_SCHEMA",
     "WARC_LIBRARY",
+    "BadRecordError",
+    "BadRecords",
     "InputError",
     "Problems",
     "ReadConfig",
@@ -54,6 +59,7 @@ __all__ = [
     "detect_format",
     "empty_frame",
     "expand_inputs",
+    "place_text",
     "read_records",
     "source_name",
 ]
