@@ -100,7 +100,7 @@ def test_golden_run_labels_domains_dates_and_mixes(sample_runs):
     bins = sum(p.stat().st_size for p in (out / "mixture").glob("tokens-*.bin"))
     assert bins == 4 * mix["total_tokens"]  # int32 ids, one EOS per document
     # the demo's token shard, read by the test's own reader, holds the text shard's documents
-    from test_megatron import read_indexed
+    from conftest import read_indexed
 
     from thresher.stages.tokens import decode
 

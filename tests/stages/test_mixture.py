@@ -10,11 +10,10 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import pytest
-from conftest import FIXTURES
+from conftest import FIXTURES, read_indexed
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
-from test_megatron import read_indexed
 
 from thresher.stages import mixture as mx
 from thresher.stages import tokens
