@@ -418,7 +418,7 @@ def _run_maps(
         ]
         item = carry[i] if isinstance(carry, PerShard) else carry
         calls.append((links, str(run_dir), i, cfg.seed, item, cfg.runner.write_rejected))
-    ex.map("+".join(labels), run_chain, calls)
+    ex.map("+".join(labels), run_chain, calls, unit="shards")
     return True
 
 
