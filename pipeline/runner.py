@@ -322,18 +322,19 @@ def run(
     if "://" in cfg.output:
         return _run_via_staging(cfg, until, html_report, stages, fresh)
     run_dir = Path(cfg.output)
-    run_dir.mkdir(parents=True, exist_ok=True)
     config_text = dump_toml(cfg)
     free = ["runner"] + [x for s in chosen if s.name in fresh for x in s.sections]
     _check_same_config(run_dir, config_text, free=tuple(dict.fromkeys(free)))
+    # inputs before the folder's config: a wrong --input leaves no config.toml to refuse later
+    inputs = resolve_inputs(cfg, run_dir)
+    if not inputs:
+        raise RunError(f"input {cfg.input!r} matched no files")
+    run_dir.mkdir(parents=True, exist_ok=True)
     write_text_atomic(config_text, run_dir / "config.toml")
     for s in chosen:
         if s.name in fresh:
             for folder in _owned(s):
                 shutil.rmtree(run_dir / folder, ignore_errors=True)
-    inputs = resolve_inputs(cfg, run_dir)
-    if not inputs:
-        raise RunError(f"input {cfg.input!r} matched no files")
     ex = executor(cfg.runner)
     steps = plan(chosen, cfg, run_dir, len(inputs))
     timings = _execute(steps, cfg, ex, run_dir, inputs)

@@ -61,6 +61,13 @@ def parquet_batches(
         yield empty_frame()
 
 
+def parquet_fields(path: str) -> list[str]:
+    """The column names of a Parquet file (its footer only)."""
+    fs, p = fs_and_path(path)
+    with fs.open_input_file(p) as handle:
+        return list(pq.ParquetFile(handle).schema_arrow.names)
+
+
 def _parquet_rows(df: pl.DataFrame, start: int, source: str, cfg: ReadConfig) -> pl.DataFrame:
     """A Parquet batch in the shape `finish` takes (the columns `Rows` collects)."""
     if cfg.id_field in df.columns:

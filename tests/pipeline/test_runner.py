@@ -155,6 +155,7 @@ def test_no_input_is_a_clear_error(tmp_path):
     )
     with pytest.raises(ValueError, match="none"):
         run(cfg)
+    assert not (tmp_path / "o").exists()  # no config.toml that would refuse the right input
 
 
 def long_text(seed: int, n: int = 200) -> str:
