@@ -282,8 +282,8 @@ def resolve_inputs(cfg: Any, run: Path) -> list[str]:
 
 
 def _check_same_config(run: Path, text: str, free: Sequence[str] = ("runner",)) -> None:
-    """Refuse to resume a run folder that was made with a different config; the `free` tables
-    may differ ([runner] says how to run, not what to compute)."""
+    """Refuse to resume a run folder that was made with a different config, naming what
+    differs; the `free` tables may differ ([runner] says how to run, not what to compute)."""
     old = run / "config.toml"
     if not old.exists():
         return
@@ -297,12 +297,35 @@ def _check_same_config(run: Path, text: str, free: Sequence[str] = ("runner",)) 
         data = pruned(tomllib.loads(t))
         return {k: v for k, v in data.items() if k not in free and k != "output"}
 
-    if comparable(old.read_text(encoding="utf-8")) != comparable(text):
+    differ = config_differences(comparable(old.read_text(encoding="utf-8")), comparable(text))
+    if differ:
+        more = f" and {len(differ) - 3} more" if len(differ) > 3 else ""
         raise RunError(
-            f"{old}: the output folder holds a run made with another config"
+            f"{old}: the output folder holds a run made with another config: "
+            + "; ".join(differ[:3])
+            + more
             + (f" (only [{'], ['.join(free)}] may differ)" if len(free) > 1 else "")
             + "; use another --output, or delete the folder to start over"
         )
+
+
+def config_differences(there: Any, here: Any, at: str = "") -> list[str]:
+    """What differs between two parsed configs, one "key is X there, Y here" per leaf."""
+    if isinstance(there, dict) and isinstance(here, dict):
+        keys = dict.fromkeys([*there, *here])
+        return [
+            d
+            for k in keys
+            for d in config_differences(there.get(k), here.get(k), f"{at}.{k}" if at else k)
+        ]
+    if there == here:
+        return []
+
+    def shown(v: Any) -> str:
+        text = "unset" if v is None else repr(v)
+        return text if len(text) <= 60 else text[:57] + "..."
+
+    return [f"{at} is {shown(there)} there, {shown(here)} here"]
 
 
 def run(

@@ -135,7 +135,7 @@ def test_resume_recomputes_only_missing_shards(tmp_path):
 def test_rerun_with_another_config_is_refused(tmp_path):
     run(config(tmp_path))
     changed = parse_config(config(tmp_path).model_dump() | {"seed": 7})
-    with pytest.raises(RunError, match="another config"):
+    with pytest.raises(RunError, match="another config: seed is 0 there, 7 here; use another"):
         run(changed)
 
 
