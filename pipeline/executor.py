@@ -1,16 +1,24 @@
 """Executors: task functions with at most `workers` in flight, on Ray (the default) or in-process.
 
-The driver keeps at most `workers` tasks in flight and shows a progress bar; tasks never print.
-Results come back in the order of the calls, whatever order the tasks finish in.
+The driver keeps at most `workers` tasks in flight and reports progress; tasks never print.
+Progress is a bar when stderr is a terminal, else a log line at most every `period` seconds and
+one when the step ends ("extract+base: 3/4 shards, 1,234 docs, 56 docs/s"): a bar's redraws
+fill a log file with carriage returns. Results come back in the order of the calls, whatever
+order the tasks finish in.
 """
 
 from __future__ import annotations
 
+import logging
 import os
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+log = logging.getLogger(__name__)
+PERIOD_S = 10.0  # at most one progress line this often when stderr is not a terminal
 
 
 @dataclass
@@ -22,21 +30,19 @@ class Executor:
     progress: bool = True
     _remote: dict[Callable[..., Any], Any] = field(default_factory=dict)
 
-    def map(self, desc: str, fn: Callable[..., Any], calls: list[tuple]) -> list[Any]:
-        """Run fn(*args) for every args in calls; results in the order of `calls`."""
+    def map(
+        self, desc: str, fn: Callable[..., Any], calls: list[tuple], unit: str = "tasks"
+    ) -> list[Any]:
+        """Run fn(*args) for every args in calls; results in the order of `calls`. `unit`
+        names the calls in progress reports (the runner's are shards)."""
         results: list[Any] = [{} for _ in calls]
         if not calls:
             return results
-        bar = _progress(desc, len(calls), self.progress)
-        docs, start = 0, time.monotonic()
+        progress = Progress(desc, len(calls), unit) if self.progress else None
 
-        def done(stats: Any) -> None:
-            nonlocal docs
-            docs += _docs_in(stats)
-            rate = docs / max(time.monotonic() - start, 1e-9)
-            if bar is not None:
-                bar.set_postfix_str(f"{docs:,} docs, {rate:,.0f} docs/s")
-                bar.update(1)
+        def done(result: Any) -> None:
+            if progress is not None:
+                progress.update(result)
 
         try:
             if not self.use_ray:
@@ -59,33 +65,77 @@ class Executor:
                 done(results[i])
             return results
         finally:
-            if bar is not None:
-                bar.close()
+            if progress is not None:
+                progress.close()
 
     def mapper(self, desc: str) -> Callable[[Callable[..., Any], list[tuple]], list[Any]]:
         """`map_fn(fn, calls)` for stage modules that run their own waves (domains, mixture)."""
         return lambda fn, calls: self.map(desc, fn, calls)
 
 
-def _docs_in(stats: Any) -> int:
-    """Documents a task read, for the progress bar (0 when its result does not say)."""
-    if not isinstance(stats, dict) or not stats:
-        return 0
-    for step in ("read", "extract"):
-        if isinstance(stats.get(step), dict):
-            return int(stats[step].get("documents", stats[step].get("rows_in", 0)))
-    first = next(iter(stats.values()))
-    if isinstance(first, dict):
-        return int(first.get("rows_in", 0))
-    return int(stats.get("rows_in", 0) or 0)
+class Progress:
+    """The driver's report on one map: a bar on a terminal, else log lines. Documents are
+    counted only when the tasks' results say how many they read (the runner's shard counters);
+    other tasks (bands, partitions) are counted as what they are."""
+
+    def __init__(self, desc: str, total: int, unit: str) -> None:
+        self.desc, self.total, self.unit, self.period = desc, total, unit, PERIOD_S
+        self.done = 0
+        self.docs: int | None = None  # None: no result said how many documents it read
+        self.start = self.last = time.monotonic()
+        self.bar: Any = None
+        if sys.stderr.isatty():
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, desc=desc, unit=unit.rstrip("s"), dynamic_ncols=True)
+
+    def update(self, result: Any) -> None:
+        self.done += 1
+        n = docs_in(result)
+        if n is not None:
+            self.docs = (self.docs or 0) + n
+        now = time.monotonic()
+        if self.bar is not None:
+            if self.docs is not None:
+                self.bar.set_postfix_str(self._docs(now), refresh=False)
+            self.bar.update(1)
+        elif now - self.last >= self.period and self.done < self.total:
+            self.last = now
+            log.info("%s", self.line(now))
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+        elif self.done:
+            log.info("%s", self.line(time.monotonic(), end=True))
+
+    def line(self, now: float, end: bool = False) -> str:
+        """The line: "extract+base: 3/4 shards, 1,234 docs, 56 docs/s" (at the end: seconds)."""
+        parts = [f"{self.desc}: {self.done}/{self.total} {self.unit}"]
+        if self.docs is not None:
+            parts.append(self._docs(now))
+        if end:
+            parts.append(f"{now - self.start:.1f} s")
+        return ", ".join(parts)
+
+    def _docs(self, now: float) -> str:
+        rate = (self.docs or 0) / max(now - self.start, 1e-9)
+        return f"{self.docs or 0:,} docs, {rate:,.0f} docs/s"
 
 
-def _progress(desc: str, total: int, enabled: bool) -> Any:
-    if not enabled:
+def docs_in(result: Any) -> int | None:
+    """Documents a task read, from its counters ({step: {counter: n}}): the reader's
+    read/documents, else the first step's rows_in; None when the result does not say."""
+    if not isinstance(result, dict) or not result:
         return None
-    from tqdm import tqdm
-
-    return tqdm(total=total, desc=desc, unit="shard", dynamic_ncols=True)
+    read = result.get("read")
+    if isinstance(read, dict):  # a counter that stayed 0 is left out
+        return int(read.get("read/documents", 0))
+    first = next(iter(result.values()))
+    if isinstance(first, dict) and "rows_in" in first:
+        return int(first["rows_in"])
+    rows = result.get("rows_in")
+    return int(rows) if isinstance(rows, int | float) else None
 
 
 def executor(runner: Any) -> Executor:

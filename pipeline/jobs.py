@@ -4,12 +4,14 @@ made again from a finished run (`thresher mix`)."""
 from __future__ import annotations
 
 import json
+import tomllib
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
 from thresher.pipeline.io import write_parquet_atomic
+from thresher.pipeline.readers import expand_inputs
 from thresher.pipeline.runner import RunError, run
 from thresher.stages import BASE_STEPS
 
@@ -47,9 +49,40 @@ def dedup_only(cfg: Any) -> pl.DataFrame:
 
 def remix(cfg: Any) -> dict[str, Any]:
     """`thresher mix`: plan and write the mixture again from a finished run's shards, without
-    recomputing any stage (the old mixture/ is replaced); returns mixture.json."""
+    recomputing any stage (the old mixture/ is replaced); returns mixture.json.
+
+    The run is the same run when its inputs and every section but [runner] and [mixture] match
+    (the runner checks the sections). Inputs match when the specs are equal or name the same
+    files (a glob and the folder it lists, a relative and an absolute path)."""
     run_dir = Path(cfg.output)
-    if not (run_dir / "manifest.json").exists():
-        raise RunError(f"{run_dir}: no finished run here (no manifest.json); run it first")
+    if not (run_dir / "manifest.json").is_file():
+        raise ValueError(f"{run_dir}: not a finished thresher run (no manifest.json); run it first")
+    manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
+    made_with = tomllib.loads((run_dir / "config.toml").read_text(encoding="utf-8"))["input"]
+    if cfg.input != made_with:
+        if not _same_files(cfg.input, manifest["inputs"]):
+            raise RunError(
+                f"{run_dir}: the run was made with input {made_with!r} "
+                f"({len(manifest['inputs'])} files), not {cfg.input!r}; remix it with "
+                + _same_input_advice(made_with)
+            )
+        cfg = cfg.model_copy(update={"input": made_with})  # the folder keeps its own spelling
     run(cfg, fresh=("mixture",))
     return json.loads((run_dir / "mixture" / "mixture.json").read_text(encoding="utf-8"))
+
+
+def _same_files(spec: str | list[str], files: list[str]) -> bool:
+    """Whether an input spec names exactly these files (a built-in sample is compared by name
+    only: listing it would write it into the run folder)."""
+    specs = [spec] if isinstance(spec, str) else spec
+    if any(s.startswith("sample://") for s in specs):
+        return False
+    return expand_inputs(specs) == sorted(files)
+
+
+def _same_input_advice(spec: str | list[str]) -> str:
+    import shlex
+
+    if isinstance(spec, str):
+        return f"--input {shlex.quote(spec)}"
+    return f"input = {json.dumps(spec)} in the config"

@@ -275,8 +275,8 @@ def write_shard(
 
 
 def _check_same_config(run: Path, text: str, free: Sequence[str] = ("runner",)) -> None:
-    """Refuse to resume a run folder that was made with a different config; the `free` tables
-    may differ ([runner] says how to run, not what to compute)."""
+    """Refuse to resume a run folder that was made with a different config, naming what
+    differs; the `free` tables may differ ([runner] says how to run, not what to compute)."""
     old = run / "config.toml"
     if not old.exists():
         return
@@ -290,12 +290,35 @@ def _check_same_config(run: Path, text: str, free: Sequence[str] = ("runner",)) 
         data = pruned(tomllib.loads(t))
         return {k: v for k, v in data.items() if k not in free and k != "output"}
 
-    if comparable(old.read_text(encoding="utf-8")) != comparable(text):
+    differ = config_differences(comparable(old.read_text(encoding="utf-8")), comparable(text))
+    if differ:
+        more = f" and {len(differ) - 3} more" if len(differ) > 3 else ""
         raise RunError(
-            f"{old}: the output folder holds a run made with another config"
+            f"{old}: the output folder holds a run made with another config: "
+            + "; ".join(differ[:3])
+            + more
             + (f" (only [{'], ['.join(free)}] may differ)" if len(free) > 1 else "")
             + "; use another --output, or delete the folder to start over"
         )
+
+
+def config_differences(there: Any, here: Any, at: str = "") -> list[str]:
+    """What differs between two parsed configs, one "key is X there, Y here" per leaf."""
+    if isinstance(there, dict) and isinstance(here, dict):
+        keys = dict.fromkeys([*there, *here])
+        return [
+            d
+            for k in keys
+            for d in config_differences(there.get(k), here.get(k), f"{at}.{k}" if at else k)
+        ]
+    if there == here:
+        return []
+
+    def shown(v: Any) -> str:
+        text = "unset" if v is None else repr(v)
+        return text if len(text) <= 60 else text[:57] + "..."
+
+    return [f"{at} is {shown(there)} there, {shown(here)} here"]
 
 
 def run(
@@ -317,10 +340,11 @@ def run(
     run_dir = Path(cfg.output)
     if run_dir.exists() and not run_dir.is_dir():
         raise RunError(f"output {run_dir}: is a file, not a folder")
-    run_dir.mkdir(parents=True, exist_ok=True)
+    # inputs before anything is written: a wrong --input leaves no folder behind
     inputs = resolve_inputs(cfg, run_dir)
     if not inputs:
         raise RunError(f"input {cfg.input!r} matched no files")
+    run_dir.mkdir(parents=True, exist_ok=True)
     config_text = dump_toml(cfg)
     if has_work(run_dir):  # a folder where nothing was finished holds nothing to protect
         free = ["runner"] + [x for s in chosen if s.name in fresh for x in s.sections]
@@ -451,7 +475,7 @@ def _run_maps(
         ]
         item = carry[i] if isinstance(carry, PerShard) else carry
         calls.append((links, str(run_dir), i, cfg.seed, item, cfg.runner.write_rejected))
-    results = ex.map("+".join(labels), run_chain, calls)
+    results = ex.map("+".join(labels), run_chain, calls, unit="shards")
     spent: dict[str, float] = {}
     for r in results:
         for name, sec in r.get(SECONDS, {}).items():

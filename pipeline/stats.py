@@ -13,7 +13,40 @@ from typing import Any
 
 from thresher.pipeline.config import FOLDERS
 from thresher.pipeline.io import read_stats
+from thresher.pipeline.readers import expand_inputs, record_fields
 from thresher.pipeline.stage import Stats
+
+
+def reader_counts(run_dir: Path) -> Stats:
+    """The reader's read/<reason> counters of a run, summed over shards ({} before any)."""
+    for folder in FOLDERS:
+        if (run_dir / "stats" / folder).is_dir():
+            return read_stats(run_dir, folder).get("read", {})
+    return {}
+
+
+def text_field_hint(run_dir: Path, input_spec: str | list[str], read: Any) -> str | None:
+    """One line when records were read but made no document because none had text in the
+    configured field (read/no_text): what `[read] text_field` says and the fields the records
+    of the first JSONL/Parquet input have. None when any document was made."""
+    counts = reader_counts(run_dir)
+    if counts.get("read/documents", 0) or not counts.get("read/no_text", 0):
+        return None
+    specs = [input_spec] if isinstance(input_spec, str) else input_spec
+    specs = [s for s in specs if not s.startswith("sample://")]  # the sample is WARC
+    fields = None
+    try:
+        for path in expand_inputs(specs) if specs else []:
+            if (fields := record_fields(path)) is not None:
+                break
+    except (OSError, ValueError):  # the hint must not hide the run's own outcome
+        fields = None
+    have = f"; the records have: {', '.join(fields) or 'no fields'}" if fields is not None else ""
+    return (
+        f"no document made: {_n(counts['read/no_text'])} records had no text in "
+        f'[read] text_field = "{read.text_field}" (nor HTML in html_field = "{read.html_field}")'
+        + have
+    )
 
 
 def funnel(run_dir: Path) -> dict[str, dict[str, Stats]]:

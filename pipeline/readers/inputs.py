@@ -15,8 +15,8 @@ import polars as pl
 import pyarrow.fs as pafs
 
 from thresher.pipeline.readers.common import BadRecords, InputError, Problems, ReadConfig
-from thresher.pipeline.readers.jsonl import jsonl_batches
-from thresher.pipeline.readers.parquet import parquet_batches
+from thresher.pipeline.readers.jsonl import jsonl_batches, jsonl_fields
+from thresher.pipeline.readers.parquet import parquet_batches, parquet_fields
 from thresher.pipeline.readers.streams import fs_and_path, sniff_head
 from thresher.pipeline.readers.warc import WARC_LIBRARY, warc_batches
 from thresher.pipeline.stage import Stats
@@ -238,3 +238,12 @@ def read_records(
         yield from parquet_batches(path, source, cfg, stats, problems, bad)
     else:
         yield from warc_batches(path, fmt, source, cfg, stats, WARC_LIBRARY, problems, bad)
+
+
+def record_fields(path: str) -> list[str] | None:
+    """The field names the records of a JSONL or Parquet input have (None for other formats):
+    what a config's `[read] text_field` can name."""
+    fmt = detect_format(path)
+    if fmt == "jsonl":
+        return jsonl_fields(path)
+    return parquet_fields(path) if fmt == "parquet" else None

@@ -90,6 +90,27 @@ def jsonl_batches(
     yield from rows.last()
 
 
+def jsonl_fields(path: str, records: int = 100) -> list[str]:
+    """The field names of the first `records` JSON objects of a file, in the order first seen
+    (for the hint when no record had the configured text field)."""
+    seen: dict[str, None] = {}
+    stream = open_stream(path)
+    try:
+        for line in io.BufferedReader(stream, READ_CHUNK):
+            try:
+                obj = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(obj, dict):
+                seen |= dict.fromkeys(map(str, obj))
+                records -= 1
+                if records <= 0:
+                    break
+    finally:
+        stream.close()
+    return list(seen)
+
+
 def _json_row(
     line: bytes, lineno: int, rows: Rows, source: str, cfg: ReadConfig
 ) -> tuple[str, str] | None:

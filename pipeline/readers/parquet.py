@@ -73,6 +73,13 @@ def parquet_batches(
         yield empty_frame()
 
 
+def parquet_fields(path: str) -> list[str]:
+    """The column names of a Parquet file (its footer only)."""
+    fs, p = fs_and_path(path)
+    with fs.open_input_file(p) as handle:
+        return list(pq.ParquetFile(handle).schema_arrow.names)
+
+
 def _group_batches(
     pf: pq.ParquetFile,
     frame: pl.LazyFrame,

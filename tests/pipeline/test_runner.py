@@ -136,7 +136,7 @@ def test_resume_recomputes_only_missing_shards(tmp_path):
 def test_rerun_with_another_config_is_refused(tmp_path):
     run(config(tmp_path))
     changed = parse_config(config(tmp_path).model_dump() | {"seed": 7})
-    with pytest.raises(RunError, match="another config"):
+    with pytest.raises(RunError, match="another config: seed is 0 there, 7 here; use another"):
         run(changed)
 
 
@@ -156,6 +156,7 @@ def test_no_input_is_a_clear_error(tmp_path):
     )
     with pytest.raises(ValueError, match="none"):
         run(cfg)
+    assert not (tmp_path / "o").exists()  # no config.toml that would refuse the right input
 
 
 def long_text(seed: int, n: int = 200) -> str:
