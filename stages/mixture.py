@@ -65,12 +65,13 @@ than `tolerance_pp` at the largest budget makes the planner (budget_tokens = Non
 smaller budgets, down to half in 50 steps, and keep the largest that meets the tolerance: each
 budget rounds every bucket differently. If none does, or a given budget misses, the bucket
 furthest off keeps its nearest selection and the others are fitted around it (a shortfall), or
-with `strict = true` it raises (documents too large for the budget). On a corpus of millions of documents a bin holds
-~1/65,536 of a bucket and the shares are met to far better than 0.01 pp. Measured on invented
-bucket histograms (300 random cases, 2-6 buckets of 1-300 documents of 1-5,000 tokens; the
-hypothesis test's distribution): 289 plans meet +/- 0.5 pp (median worst deviation 0.12 pp),
-11 raise; on the 310-document fixture corpus of tests/pipeline/test_mixture.py (build_corpus,
-~125k tokens) the worst bucket is 0.06-0.22 pp off over seeds 0, 3, 7, 11, 42.
+with `strict = true` it raises (documents too large for the budget). On a corpus of millions of
+documents a bin holds ~1/65,536 of a bucket and the shares are met to far better than 0.01 pp.
+Measured on invented bucket histograms (300 random cases, 2-6 buckets of 1-300 documents of
+1-5,000 tokens; the hypothesis test's distribution): 289 plans meet +/- 0.5 pp (median worst
+deviation 0.12 pp), 11 miss (with strict = true they raise, else a bucket keeps its nearest);
+on the 310-document fixture corpus of tests/pipeline/test_mixture.py (build_corpus, ~125k
+tokens) the worst bucket is 0.06-0.22 pp off over seeds 0, 3, 7, 11, 42.
 `max_epochs` bounds the average repeats per bucket; a single document appears at most
 ceil(max_epochs) times.
 

@@ -14,9 +14,9 @@ bucket's target out of reach of the data at hand:
    epochs > max_epochs M") and the budget stays; "rescale" lowers the budget instead, so that
    every share is met; "error" stops;
 3. whole documents miss the shares by more than `tolerance_pp` at every budget tried: the bucket
-   furthest from its aim keeps the nearest selection it has ("whole documents cannot give ...")
-   and the others are fitted again around it, until the rest meet their aims (one bucket left
-   always does).
+   furthest from its quota, relative to the quota, keeps the selection nearest its quota ("whole
+   documents cannot come within ...") and the others are fitted again around it, until the rest
+   meet their aims (one bucket left always does).
 
 Each time, the share that a bucket gives up goes to the buckets still planned, in proportion to
 their targets (to their available tokens when none of them has a target), and the plan is
@@ -242,7 +242,7 @@ def _fit(
     def aim(total: float) -> dict[str, float]:
         if not frozen:
             return {n: eff[n] * total for n in live}
-        return {n: eff[n] / weight * (total - fixed) for n in live}
+        return {n: eff[n] / weight * max(total - fixed, 0) if weight else 0.0 for n in live}
 
     aims = aim(target)
     best: tuple[float, Picks, dict[str, float]] | None = None
@@ -259,7 +259,7 @@ def _fit(
             if frozen
             else dict(eff)
         )
-        dev = max(abs(picks[n][2] / total - aimed[n]) for n in live)
+        dev = max((abs(picks[n][2] / total - aimed[n]) for n in live), default=0.0)
         if best is None or dev < best[0] - 1e-15:
             best = (dev, picks, aimed)
         if picks == last:
@@ -323,18 +323,28 @@ def plan(
             "documents are larger than the quotas"
         )
     frozen: Picks = {}
-    while not cfg.strict and best[0] > tolerance:  # case 3: give up the worst bucket's aim
-        _, picks, aimed = best
-        total = sum(p[2] for p in picks.values())
-        live = [n for n in names if n not in frozen and aimed[n] > 0]
+    while not cfg.strict and best[0] > tolerance:  # case 3: give up the coarsest bucket's aim
+        live = [n for n in names if n not in frozen and eff[n] > 0]
         if len(live) <= 1:
             break
-        worst = max(live, key=lambda n: abs(picks[n][2] / total - aimed[n]))  # first on ties
-        frozen[worst] = picks[worst]
-        reasons[worst] = (
-            f"whole documents cannot give {aimed[worst]:.2%} to {cfg.tolerance_pp:g} pp "
-            f"({docs[worst]:,} documents, {totals[worst]:,} tokens): keeps its nearest selection"
-        )
+        left = budget - sum(p[2] for p in frozen.values())
+        weight = math.fsum(eff[n] for n in live)
+        quota = {n: eff[n] / weight * left for n in live}
+        if left <= 0:  # the kept selections already fill the budget
+            for n in live:
+                frozen[n] = (0, 0, 0, 0, 0)
+                reasons[n] = "whole documents of the other buckets fill the budget"
+        else:
+            near = {n: _choose(dists[n], totals[n], quota[n], cfg.max_epochs) for n in live}
+            # the coarsest bucket: furthest from its quota relative to the quota (first on ties)
+            worst = max(live, key=lambda n: abs(near[n][2] - quota[n]) / quota[n])
+            frozen[worst] = near[worst]
+            reasons[worst] = (
+                f"whole documents cannot come within {cfg.tolerance_pp:g} pp of "
+                f"{quota[worst] / budget:.2%} ({docs[worst]:,} documents, {totals[worst]:,} "
+                f"tokens): keeps the selection nearest its quota, {near[worst][2]:,} of "
+                f"{quota[worst]:,.0f} tokens"
+            )
         trial = _fit(dists, totals, eff, budget, cfg.max_epochs, frozen)
         if trial is None:
             break
