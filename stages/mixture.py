@@ -465,6 +465,8 @@ def _write(
         meta["empty_reason"] = (
             f"0 documents with text reached the mixture (from {len(annotated)} shards): "
             "nothing to select"
+            if not any(b.available_tokens for b in the_plan.buckets)
+            else "no whole document fits the plan (see the buckets' shortfall_reason)"
         )
         log.warning("mixture: %s", meta["empty_reason"])
     shutil.rmtree(staging, ignore_errors=True)

@@ -13,20 +13,26 @@ bucket's target out of reach of the data at hand:
    `on_infeasible = "redistribute"` (the default) it gives max_epochs x its tokens ("needs N
    epochs > max_epochs M") and the budget stays; "rescale" lowers the budget instead, so that
    every share is met; "error" stops;
-3. whole documents miss the shares by more than `tolerance_pp` at every budget tried: the bucket
-   furthest from its quota, relative to the quota, keeps the selection nearest its quota ("whole
-   documents cannot come within ...") and the others are fitted again around it, until the rest
-   meet their aims (one bucket left always does).
+3. whole documents miss the shares by more than `tolerance_pp` at every budget tried. With
+   `budget_tokens = None` the planner has already traded budget for shares (down to half), so
+   it keeps the closest fit (smallest worst deviation) and names each bucket it leaves more than
+   tolerance_pp off its aim ("whole documents cannot come within ...: the closest fit gives
+   X%"). With a given budget, which is there to be spent, the bucket furthest from its quota,
+   relative to the quota, keeps the selection nearest its quota and the others are fitted again
+   around it, until the rest meet their aims (one bucket left always does).
 
-Each time, the share that a bucket gives up goes to the buckets still planned, in proportion to
-their targets (to their available tokens when none of them has a target), and the plan is
-fitted again; a bucket that then needs more than max_epochs gives up in turn. Every bucket
-carries `target_share` (the config's), `effective_target` (what the plan aimed at; they sum to
-1) and `achieved_share`; `shortfall_reason` says why the effective target differs from the target
-(the bucket could not meet it, or it took part of the share of those that could not). With
+In cases 1, 2 and 3b the share that a bucket gives up goes to the buckets still planned, in
+proportion to their targets (to their available tokens when none of them has a target), and the
+plan is fitted again; a bucket that then needs more than max_epochs gives up in turn. Every
+bucket carries `target_share` (the config's), `effective_target` (what the plan aimed at; they
+sum to 1) and `achieved_share`; `shortfall_reason` says why the effective target differs from the
+target (the bucket could not meet it, or it took part of the share of those that could not), or
+why the achieved share is more than tolerance_pp off the effective target (case 3a). With
 `strict = true` each case is the error it was before (a given budget under "rescale" is still
 rescaled). An input with no documents at all gives an empty plan (0 tokens, every bucket "no
-documents") in either mode: nothing reached the mixture, which is no fault of its targets.
+documents") in either mode: nothing reached the mixture, which is no fault of its targets. A
+plan in which no whole document fits (max_epochs < 1 on a tiny bucket, a budget below the smallest
+document) is an empty plan too ("no whole document fits ..."), or with strict = true an error.
 Deterministic: the plan is a pure function of the histograms and the config (ties go to the
 bucket first in config order).
 """
@@ -284,10 +290,10 @@ def plan(
     dists, totals, docs = _inputs(histograms, names)
     exact = not isinstance(histograms, Mapping)
     if not any(totals.values()):  # nothing reached the mixture: an empty plan
-        none: Picks = dict.fromkeys(names, (0, 0, 0, 0, 0))
+        empty_plan: Picks = dict.fromkeys(names, (0, 0, 0, 0, 0))
         reasons = {n: NO_DOCUMENTS for n in names if shares[n] > 0}
         zero = dict.fromkeys(names, 0.0)
-        return _result(cfg, seed, exact, 0, False, totals, docs, none, zero, reasons)
+        return _result(cfg, seed, exact, 0, False, totals, docs, empty_plan, zero, reasons)
 
     empty = [n for n in names if shares[n] > 0 and totals[n] == 0]
     if empty and cfg.strict:
@@ -301,8 +307,17 @@ def plan(
     reasons = dict.fromkeys(empty, NO_DOCUMENTS)
     eff = _effective(shares, totals, {n: 0.0 for n in names if totals[n] == 0})
     budget, rescaled, eff = _budget(cfg, shares, totals, eff, reasons)
+    none: Picks = dict.fromkeys(names, (0, 0, 0, 0, 0))
+    nothing = (
+        f"no whole document fits a budget of {max(budget, 0):,} tokens at max_epochs "
+        f"{cfg.max_epochs:g}"
+    )
     if budget < 1:
-        raise MixtureError(f"the mixture budget is {budget} tokens: nothing to select")
+        if cfg.strict:
+            raise MixtureError(f"the mixture budget is {budget} tokens: nothing to select")
+        reasons = {n: reasons.get(n, nothing) for n in names if shares[n] > 0}
+        zero = dict.fromkeys(names, 0.0)
+        return _result(cfg, seed, exact, 0, rescaled, totals, docs, none, zero, reasons)
 
     best = _fit(dists, totals, eff, budget, cfg.max_epochs, {})
     tolerance = cfg.tolerance_pp / 100
@@ -317,13 +332,18 @@ def plan(
                 best, budget = trial, smaller
             if best is not None and best[0] <= tolerance:
                 break
+    if best is None and not cfg.strict:
+        reasons = {n: reasons.get(n, nothing) for n in names if shares[n] > 0}
+        zero = dict.fromkeys(names, 0.0)
+        return _result(cfg, seed, exact, budget, rescaled, totals, docs, none, zero, reasons)
     if best is None:
         raise MixtureError(
             f"the plan selects no tokens (budget {budget:,}): nothing to select, the "
             "documents are larger than the quotas"
         )
     frozen: Picks = {}
-    while not cfg.strict and best[0] > tolerance:  # case 3: give up the coarsest bucket's aim
+    given = cfg.budget_tokens is not None
+    while given and not cfg.strict and best[0] > tolerance:  # case 3b: freeze the coarsest
         live = [n for n in names if n not in frozen and eff[n] > 0]
         if len(live) <= 1:
             break
@@ -350,8 +370,18 @@ def plan(
             break
         best = trial
     _, picks, aimed = best
+    total = sum(p[2] for p in picks.values())
+    for n in names:  # case 3a: the closest fit leaves these buckets off their aim
+        if not cfg.strict and abs(picks[n][2] / total - aimed[n]) > tolerance + 1e-12:
+            reasons.setdefault(
+                n,
+                f"whole documents cannot come within {cfg.tolerance_pp:g} pp of {aimed[n]:.2%} "
+                f"({docs[n]:,} documents, {totals[n]:,} tokens): the closest fit gives "
+                f"{picks[n][2] / total:.2%}",
+            )
     result = _result(cfg, seed, exact, budget, rescaled, totals, docs, picks, aimed, reasons)
-    check_shares(result, cfg.tolerance_pp)
+    if cfg.strict:
+        check_shares(result, cfg.tolerance_pp)
     return result
 
 

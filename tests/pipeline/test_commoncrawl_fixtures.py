@@ -63,9 +63,9 @@ def test_every_dump_runs_to_a_written_mixture(runs, name, capsys):
     assert len(list((run_dir / "mixture").glob("part-*.parquet"))) == 4
     for b in mix["buckets"]:
         moved = abs(b["effective_target"] - b["target_share"]) > 1e-9
-        assert bool(b["shortfall_reason"]) == moved, b
-        if mix["total_tokens"]:
-            assert abs(b["achieved_share"] - b["effective_target"]) <= 0.005, b
+        off = abs(b["achieved_share"] - b["effective_target"]) > 0.005 + 1e-12
+        assert bool(b["shortfall_reason"]) == (moved or off), b
+        assert not off or "the closest fit gives" in b["shortfall_reason"], b
     assert (mix["total_tokens"] == 0) == bool(mix.get("empty_reason"))
 
     # the end-of-run screen, `thresher stats` and `thresher report` show the shortfall
