@@ -195,11 +195,17 @@ def _mixture(run_dir: Path) -> dict[str, Any] | None:
     path = run_dir / "mixture" / "mixture.json"
     if not path.exists():
         return None
-    m = json.loads(path.read_text(encoding="utf-8"))
-    keys = ("name", "target_share", "achieved_share", "tokens", "documents", "epochs")
+    try:
+        m = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{path}: not valid JSON ({e})") from e
+    keys = ("name", "target_share", "effective_target", "achieved_share", "tokens", "documents")
+    keys += ("epochs", "shortfall_reason")
     return {
         "budget_tokens": m.get("budget_tokens"),
         "max_epochs": m.get("max_epochs"),
+        "total_tokens": m.get("total_tokens"),
+        "empty_reason": m.get("empty_reason"),
         "buckets": [{k: b.get(k) for k in keys} for b in m.get("buckets", [])],
     }
 
