@@ -9,9 +9,10 @@ from typing import Any
 
 import polars as pl
 
-from thresher.pipeline.io import write_parquet_atomic
+from thresher.pipeline.io import shard_name, write_parquet_atomic
 from thresher.pipeline.runner import RunError, run
 from thresher.stages import BASE_STEPS
+from thresher.stages.dedup_index import SHARD_STRIDE
 
 
 def dedup_only(cfg: Any) -> pl.DataFrame:
@@ -25,12 +26,21 @@ def dedup_only(cfg: Any) -> pl.DataFrame:
     data = cfg.model_dump()
     data["base"] = data["base"] | steps_off
     cfg = type(cfg).model_validate(data)
-    run(cfg, until="base", html_report=False)
+    manifest = run(cfg, until="base", html_report=False)
     out = Path(cfg.output)
-    ids = pl.scan_parquet(out / "extract" / "*.parquet").select("id")
-    decisions = pl.scan_parquet(out / "fingerprints" / "clusters.parquet")
+    # every extract row was fingerprinted (no per-document step is on): row r of shard i is
+    # document i * 2^32 + r, the key the decisions carry (ids are the users' and may repeat)
+    ids = pl.concat(
+        [
+            pl.scan_parquet(out / "extract" / shard_name(i))
+            .select("id")
+            .with_columns(order=pl.int_range(pl.len(), dtype=pl.Int64) + i * SHARD_STRIDE)
+            for i in range(len(manifest["inputs"]))
+        ]
+    )
+    decisions = pl.scan_parquet(out / "fingerprints" / "clusters.parquet").drop("id")
     clusters = (
-        ids.join(decisions.drop("order"), on="id", how="left", maintain_order="left")
+        ids.join(decisions, on="order", how="left", maintain_order="left")
         .select(
             "id",
             "dup_cluster",

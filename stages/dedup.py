@@ -10,17 +10,20 @@
     report    barrier: dedup rates per source, host and crawl month -> report/dedup.json
 
 Every document's fingerprint row carries `order` (shard index * 2^32 + row): the clusters are
-computed on it, and their decisions joined back to the shard's rows by `id`.
+computed on it, and their decisions joined back to the shard's rows by it (never by `id`: ids
+come from users and need not be unique); decisions keep `id` for people to read.
 """
 
 from __future__ import annotations
 
+import logging
 import shutil
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
+from thresher.fingerprints.cluster import propagation_stalls
 from thresher.fingerprints.exact import EXACT_HASH, EXACT_SEED, exact_duplicates
 from thresher.fingerprints.index import open_index, write_meta
 from thresher.pipeline.io import read_shard, rejected_frame, shard_name, write_parquet_atomic
@@ -38,6 +41,7 @@ from thresher.pipeline.phases import (
 from thresher.pipeline.stage import drop_where
 from thresher.stages.base import BASE_EXTRA, BASE_SCHEMA, WORK, BaseFilter
 from thresher.stages.dedup_index import (
+    FINAL_LABELS,
     INDEX_KEYS,
     SHARD_STRIDE,
     VERIFY_PARTS,
@@ -45,16 +49,19 @@ from thresher.stages.dedup_index import (
     index_roots,
     keep_task,
     labels_task,
+    quotient_task,
+    relabel_task,
     scan_index,
     ship_task,
     signature_files,
+    star_task,
     verify_part,
     verify_task,
 )
 from thresher.stages.dedup_report import build_report
 from thresher.stages.extract import EXTRACT_SCHEMA
 
-MAX_ROUNDS = 64  # label propagation rounds before the run gives up
+log = logging.getLogger(__name__)
 
 DECISIONS_SCHEMA: dict[str, pl.DataType] = {
     "order": pl.Int64(),
@@ -168,7 +175,8 @@ def _near_clusters(base: Any, ctx: Context, exact: pl.DataFrame) -> pl.LazyFrame
     """Candidates from the LSH bands, verified, joined with the exact edges, clustered by label
     propagation; one row per node: label (cluster), survivor, cluster_size, exact."""
     near, ex, fp = base.near_dedup, ctx.executor, ctx.run / "fingerprints"
-    for work in ("edges", "ship", "verified", "labels", "clusters"):  # a partial earlier barrier
+    # a partial earlier barrier (killed mid-way) leaves work files: start them over
+    for work in ("edges", "ship", "verified", "labels", "finish", "clusters"):
         shutil.rmtree(fp / work, ignore_errors=True)
     bands, _ = near.lsh_params()
     ex.map("lsh bands", band_task, [(near, b, str(fp)) for b in range(bands)])
@@ -192,17 +200,33 @@ def _near_clusters(base: Any, ctx: Context, exact: pl.DataFrame) -> pl.LazyFrame
         ],
     )
     shutil.rmtree(fp / "ship", ignore_errors=True)  # signatures in transit: not the index
-    parts = range(near.partitions)
-    for round_ in range(MAX_ROUNDS):
-        results = ex.map(
-            f"labels {round_}", labels_task, [(near, p, str(fp), round_) for p in parts]
-        )
-        if sum(int(r["labels"]["changed"]) for r in results) == 0 and round_ > 0:
-            break
-    else:
-        raise RunError(f"dedup: label propagation did not converge in {MAX_ROUNDS} rounds")
-    ex.map("keep", keep_task, [(near, p, str(fp), round_) for p in parts])
+    labels = _components(near, ex, fp)
+    ex.map("keep", keep_task, [(near, p, str(fp), labels) for p in range(near.partitions)])
     return pl.scan_parquet(sorted((fp / "clusters").glob("part-*.parquet")))
+
+
+def _components(near: Any, ex: Any, fp: Path) -> str:
+    """Connected components of the verified edges: label propagation while it converges fast,
+    then star rounds on the labels it left (fingerprints/cluster.py); no round cap. Returns the
+    folder under fingerprints/labels/ that holds the final labels."""
+    parts, root = range(near.partitions), str(fp)
+    changed: list[int] = []
+    while not changed or not propagation_stalls(changed):
+        round_ = len(changed)
+        results = ex.map(f"labels {round_}", labels_task, [(near, p, root, round_) for p in parts])
+        changed.append(sum(int(r["labels"]["changed"]) for r in results))
+        if round_ > 0 and changed[-1] == 0:
+            return f"round={round_:03d}"
+    log.info("dedup: label propagation stalls (changed %s); star rounds finish", changed)
+    ex.map("finish edges", quotient_task, [(near, p, root, round_) for p in parts])
+    star = 1
+    while True:  # ends: each round shrinks the unfinished part (O(log^2 n) rounds)
+        results = ex.map(f"star {star}", star_task, [(near, p, root, star) for p in parts])
+        if sum(int(r["finish"]["unfinished"]) for r in results) == 0:
+            break
+        star += 1
+    ex.map("finish labels", relabel_task, [(near, p, root, round_, star - 1) for p in parts])
+    return FINAL_LABELS
 
 
 def _verify_reads_texts(cfg: Sections) -> bool:
@@ -213,15 +237,26 @@ def _verify_reads_texts(cfg: Sections) -> bool:
 def apply(cfg: Sections, unit: Unit, frame: pl.DataFrame | None, decisions: pl.DataFrame) -> Shard:
     """Drop the shard's duplicates; mark survivors with their cluster and its size.
 
-    `decisions` holds this shard's documents that are in a duplicate cluster: id, survivor_id,
-    dup_cluster, dup_count and reason (null for the survivor, else exact_dup or near_dup).
+    `decisions` holds this shard's documents that are in a duplicate cluster: order, id,
+    survivor_id, dup_cluster, dup_count and reason (null for the survivor, else exact_dup or
+    near_dup); they join the shard's rows by `order`.
     """
     df = staged(cfg.base, unit.run, unit.index)
+    # the rows are in fingerprint order: row r of shard i is document i * 2^32 + r, a key the
+    # pipeline made (ids come from users and need not be unique)
+    order = pl.int_range(pl.len(), dtype=pl.Int64) + unit.index * SHARD_STRIDE
     marked = (
         df.drop("dup_cluster", "dup_count")
+        .with_columns(_order=order)
         .join(
-            decisions.select("id", "survivor_id", "dup_cluster", "dup_count", "reason"),
-            on="id",
+            decisions.select(
+                _order="order",
+                survivor_id="survivor_id",
+                dup_cluster="dup_cluster",
+                dup_count="dup_count",
+                reason="reason",
+            ),
+            on="_order",
             how="left",
             maintain_order="left",
         )
