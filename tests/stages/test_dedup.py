@@ -6,7 +6,6 @@ Runs go through the real runner (executor = "local") on small JSONL dumps.
 from __future__ import annotations
 
 import json
-import random
 from pathlib import Path
 
 import polars as pl
@@ -92,7 +91,7 @@ def test_dedup_only_clusters_by_order_whatever_the_ids(tmp_path, case):
     removed copy and only it marked so."""
     texts = clough()
     prose = {"a": texts["texts/orig_taska.txt"], "b": texts["texts/orig_taskb.txt"]}
-    rows, kept, removed = CASES[case]
+    rows, _, removed = CASES[case]
     write_jsonl(tmp_path / "in" / "a.jsonl", [{"id": i, "text": prose[t]} for i, t in rows])
     clusters = dedup_only(config(tmp_path / "in", tmp_path / "run"))
     assert clusters.height == len(rows)
