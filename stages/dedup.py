@@ -24,7 +24,7 @@ from typing import Any
 import polars as pl
 
 from thresher.fingerprints.cluster import propagation_stalls
-from thresher.fingerprints.exact import EXACT_HASH, EXACT_SEED, exact_duplicates
+from thresher.fingerprints.exact import EXACT_HASH, EXACT_SEED
 from thresher.fingerprints.index import open_index, write_meta
 from thresher.pipeline.io import read_shard, rejected_frame, shard_name, write_parquet_atomic
 from thresher.pipeline.phases import (
@@ -40,6 +40,7 @@ from thresher.pipeline.phases import (
 )
 from thresher.pipeline.stage import drop_where
 from thresher.stages.base import BASE_EXTRA, BASE_SCHEMA, WORK, BaseFilter
+from thresher.stages.dedup_exact import exact_edges, find_exact
 from thresher.stages.dedup_index import (
     FINAL_LABELS,
     INDEX_KEYS,
@@ -55,7 +56,6 @@ from thresher.stages.dedup_index import (
     ship_task,
     signature_files,
     star_task,
-    verify_part,
     verify_task,
 )
 from thresher.stages.dedup_report import build_report
@@ -121,19 +121,17 @@ def clusters(cfg: Sections, ctx: Context) -> PerShard:
     exact_files = scan_index(roots, "exact/part-*.parquet")
     assert exact_files is not None  # this run's files exist (checked above)
     ids = exact_files.select("order", "id")
-    empty = pl.DataFrame(schema={"src": pl.Int64, "dst": pl.Int64})
-    exact = (
-        exact_duplicates(exact_files).select(src="order", dst="survivor_order")
-        if base.exact_dedup.enabled
-        else empty
-    )
-    if near.enabled:
-        members = _near_clusters(base, ctx, exact)
+    verify_parts = min(n, VERIFY_PARTS)
+    if base.exact_dedup.enabled:  # edges in fingerprints/exact_edges/, by verify partition
+        find_exact(ctx.executor, roots, fp, n, verify_parts)
     else:
-        labels = (
-            exact.lazy()
-            .select(node="src", label="dst")
-            .pipe(lambda e: pl.concat([e, e.select(node="label", label="label").unique()]))
+        shutil.rmtree(fp / "exact_edges", ignore_errors=True)
+    if near.enabled:
+        members = _near_clusters(base, ctx, verify_parts)
+    else:
+        exact = exact_edges(fp)
+        labels = exact.select(node="src", label="dst").pipe(
+            lambda e: pl.concat([e, e.select(node="label", label="label").unique()])
         )
         members = labels.with_columns(
             survivor="label", cluster_size=pl.len().over("label"), exact=pl.lit(True)
@@ -171,7 +169,7 @@ def clusters(cfg: Sections, ctx: Context) -> PerShard:
     return PerShard(decisions.filter(shard_of == i) for i in range(n))
 
 
-def _near_clusters(base: Any, ctx: Context, exact: pl.DataFrame) -> pl.LazyFrame:
+def _near_clusters(base: Any, ctx: Context, verify_parts: int) -> pl.LazyFrame:
     """Candidates from the LSH bands, verified, joined with the exact edges, clustered by label
     propagation; one row per node: label (cluster), survivor, cluster_size, exact."""
     near, ex, fp = base.near_dedup, ctx.executor, ctx.run / "fingerprints"
@@ -182,22 +180,17 @@ def _near_clusters(base: Any, ctx: Context, exact: pl.DataFrame) -> pl.LazyFrame
     ex.map("lsh bands", band_task, [(near, b, str(fp)) for b in range(bands)])
     # verify partition i holds this run's shards i, i + parts, ... (and some of the earlier
     # indexes' files); at most VERIFY_PARTS, so that ship writes at most that many files each
-    verify_parts = min(ctx.shards, VERIFY_PARTS)
     files = signature_files(near, fp)
     ex.map(
         "verify ship",
         ship_task,
         [(j, key, str(f), off, str(fp), verify_parts) for j, (key, f, off) in enumerate(files)],
     )
-    part_of = verify_part("src", verify_parts)
     texts = str(text_dir(base, ctx.run))
     ex.map(
         "verify",
         verify_task,
-        [
-            (near, i, str(fp), exact.filter(part_of == i), verify_parts, texts)
-            for i in range(verify_parts)
-        ],
+        [(near, i, str(fp), verify_parts, texts) for i in range(verify_parts)],
     )
     shutil.rmtree(fp / "ship", ignore_errors=True)  # signatures in transit: not the index
     labels = _components(near, ex, fp)

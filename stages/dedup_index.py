@@ -282,13 +282,17 @@ def ship_task(
     return {"ship": {"edges": edges.height}}
 
 
-def verify_task(
-    cfg: NearDedup, part: int, fp_dir: str, exact: pl.DataFrame, parts: int, texts: str
-) -> dict[str, Stats]:
+def verify_task(cfg: NearDedup, part: int, fp_dir: str, parts: int, texts: str) -> dict[str, Stats]:
     """Verified edges whose src is in partition `part`: the shipped candidates checked against
-    their src signatures (exact-duplicate edges, `exact`, pass unchecked); with verify =
-    "exact", against the texts (`texts`: the shards the fingerprints were made from)."""
+    their src signatures (exact-duplicate edges, exact_edges/to=<part>/, pass unchecked); with
+    verify = "exact", against the texts (`texts`: the shards the fingerprints were made from)."""
     root = Path(fp_dir)
+    found = sorted((root / "exact_edges" / f"to={part:05d}").glob("from-*.parquet"))
+    exact = (
+        pl.read_parquet(found).select("src", "dst")
+        if found
+        else pl.DataFrame(schema={"src": pl.Int64, "dst": pl.Int64})
+    )
     shipped = sorted((root / "ship" / f"to={part:05d}").glob("from-*.parquet"))
     edges = (
         pl.read_parquet(shipped)
