@@ -2,9 +2,11 @@
 
     clusters  barrier: exact duplicates (same xxh3-128) and verified MinHash candidates are edges
               of one graph; its connected components are the duplicate clusters, each with one
-              survivor chosen by the keep policy (stages/dedup_index.py holds the fanned-out
-              tasks: LSH bands, verify partitions, label rounds, keep); every member's decision is
-              written to fingerprints/clusters.parquet and goes to its shard's task
+              survivor chosen by the keep policy (stages/dedup_exact.py finds the exact
+              duplicates per hash partition; stages/dedup_index.py holds the other fanned-out
+              tasks: LSH bands, verify partitions, label rounds, star rounds where propagation
+              stalls, keep); every member's decision is written to fingerprints/clusters.parquet
+              and goes to its shard's task
     apply     map: drop the shard's duplicates (their survivor may sit in any shard), mark
               survivors with dup_cluster and dup_count -> base/part-N.parquet
     report    barrier: dedup rates per source, host and crawl month -> report/dedup.json
@@ -136,11 +138,11 @@ def clusters(cfg: Sections, ctx: Context) -> PerShard:
         members = labels.with_columns(
             survivor="label", cluster_size=pl.len().over("label"), exact=pl.lit(True)
         )
-    members = members.filter(pl.col("node") >= 0).collect()  # not earlier indexes' documents
-    named = pl.concat([members["node"], members["survivor"], members["label"]]).unique()
+    table = members.filter(pl.col("node") >= 0).collect()  # not earlier indexes' documents
+    named = pl.concat([table["node"], table["survivor"], table["label"]]).unique()
     ids = ids.filter(pl.col("order").is_in(named.implode())).collect().lazy()  # only those named
     decisions = (
-        members.lazy()
+        table.lazy()
         .join(ids.rename({"order": "node"}), on="node")
         .join(ids.select(survivor="order", survivor_id="id"), on="survivor")
         .join(ids.select(label="order", dup_cluster="id"), on="label")
