@@ -10,31 +10,43 @@ from typing import Any
 
 import polars as pl
 
-from thresher.pipeline.io import write_parquet_atomic
+from thresher.pipeline.io import shard_name, write_parquet_atomic
 from thresher.pipeline.readers import expand_inputs
 from thresher.pipeline.runner import RunError, run
 from thresher.stages import BASE_STEPS
+from thresher.stages.dedup_index import SHARD_STRIDE
 
 
 def dedup_only(cfg: Any) -> pl.DataFrame:
     """Only the fingerprint index: every per-document filter off, then exact and near dedup.
 
-    Writes `<output>/clusters.parquet` with one row per input document: id, dup_cluster,
-    dup_count, keep, reason (exact_dup / near_dup for a removed copy), survivor_id. The HTML
+    Writes `<output>/clusters.parquet` with one row per input document: id, source_id (the
+    record's own id, where the input gave one), dup_cluster, dup_count, keep, reason (exact_dup /
+    near_dup for a removed copy), survivor_id. The HTML
     run report is left to `thresher report` (~2 s at 1M documents; the dedup report is written).
     """
     steps_off = {name: {"enabled": False} for name in BASE_STEPS}
     data = cfg.model_dump()
     data["base"] = data["base"] | steps_off
     cfg = type(cfg).model_validate(data)
-    run(cfg, until="base", html_report=False)
+    manifest = run(cfg, until="base", html_report=False)
     out = Path(cfg.output)
-    ids = pl.scan_parquet(out / "extract" / "*.parquet").select("id")
-    decisions = pl.scan_parquet(out / "fingerprints" / "clusters.parquet")
+    # every extract row was fingerprinted (no per-document step is on): row r of shard i is
+    # document i * 2^32 + r, the key the decisions carry (a key the pipeline made itself)
+    ids = pl.concat(
+        [
+            pl.scan_parquet(out / "extract" / shard_name(i))
+            .select("id", "source_id")
+            .with_columns(order=pl.int_range(pl.len(), dtype=pl.Int64) + i * SHARD_STRIDE)
+            for i in range(len(manifest["inputs"]))
+        ]
+    )
+    decisions = pl.scan_parquet(out / "fingerprints" / "clusters.parquet").drop("id")
     clusters = (
-        ids.join(decisions.drop("order"), on="id", how="left", maintain_order="left")
+        ids.join(decisions, on="order", how="left", maintain_order="left")
         .select(
             "id",
+            "source_id",
             "dup_cluster",
             pl.col("dup_count").fill_null(1),
             keep=pl.col("reason").is_null(),
