@@ -38,7 +38,11 @@ SAMPLE_EXAMPLE = """example:
 DEDUP_EXAMPLE = """example:
   thresher dedup 'corpus/*.jsonl.gz' --output runs/dedup && thresher stats runs/dedup
 """
-TRAINERS = {"mgt": "thresher.pipeline.train.mgt", "domains": "thresher.pipeline.train.domains"}
+TRAINERS = {
+    "mgt": "thresher.pipeline.train.mgt",
+    "domains": "thresher.pipeline.train.domains",
+    "quality": "thresher.pipeline.train.quality",
+}
 STATS_EXAMPLE = """example:
   thresher stats runs/demo
 """
@@ -237,6 +241,8 @@ def _parser() -> argparse.ArgumentParser:
         ("domains", "domain classifier (code, math, law, science, general)",
          "configs/domains-train.toml",
          "JSONL with text and label (labels the model lacks count as general)"),
+        ("quality", "quality classifier (reference prose against ordinary web text)",
+         "configs/quality-train.toml", "JSONL with text and label (high | low)"),
     ):  # fmt: skip
         t = verb(
             f"train-{name}",
@@ -310,6 +316,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             "eval-mgt": _eval_mgt,
             "train-domains": _train,
             "eval-domains": _eval_domains,
+            "train-quality": _train,
+            "eval-quality": _eval_quality,
             "eval-dates": _eval_dates,
         }
         return verbs[args.verb](args)
@@ -537,6 +545,19 @@ def _eval_domains(args: argparse.Namespace) -> int:
     r = evaluate_domains(args.model, args.data)
     # per label both under per_label and at the top level, beside macro_f1
     _print_json_or(args, r | r["per_label"], format_figures(r))
+    return 0
+
+
+def _eval_quality(args: argparse.Namespace) -> int:
+    from thresher.pipeline.train.quality import evaluate_quality
+
+    r = evaluate_quality(args.model, args.data)
+    text = (
+        f"{args.data}: {r['high']:,} high, {r['low']:,} low texts (cut {r['cut']})\n"
+        f"auc {r['auc']:.4f}  precision {r['precision_low']:.4f} (share of dropped texts that "
+        f"are low)  recall {r['recall_low']:.4f}  high kept {r['high_kept']:.4f}"
+    )
+    _print_json_or(args, r, text)
     return 0
 
 

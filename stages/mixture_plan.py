@@ -54,6 +54,7 @@ SELECTOR_COLUMNS: dict[str, tuple[str, str]] = {
     "news_tech": ("news_tech", "recency"),
     "langs": ("lang", "base (language ID)"),
     "sources": ("source", "extract"),
+    "min_quality": ("quality_score", "base (quality)"),
 }
 
 
@@ -73,6 +74,7 @@ class Selector(Frozen):
     news_tech: bool | None = None  # `news_tech` equals this
     langs: tuple[str, ...] | None = None  # `lang` is one of these
     sources: tuple[str, ...] | None = None  # `source` is one of these
+    min_quality: float | None = Field(None, ge=0, le=1)  # `quality_score` >= this
 
     def given(self) -> dict[str, Any]:
         """The selector fields that are set, in declaration order."""
@@ -94,7 +96,7 @@ class Bucket(Frozen):
         if not self.rest and not self.select.given():
             raise ValueError(
                 f"bucket {self.name!r}: give a selector (domains, recent, news_tech, langs, "
-                "sources) or mark it rest = true"
+                "sources, min_quality) or mark it rest = true"
             )
         return self
 
@@ -166,6 +168,8 @@ def _selector_expr(bucket: Bucket, schema: Mapping[str, pl.DataType]) -> pl.Expr
         c = pl.col(col)
         if isinstance(value, bool):
             parts.append(c == value)
+        elif isinstance(value, float):  # a minimum score
+            parts.append(c >= value)
         elif isinstance(schema[col], pl.List):  # a multi-label column: any label matches
             parts.append(c.list.eval(pl.element().is_in(list(value))).list.any())
         else:
