@@ -21,6 +21,7 @@ from typing import Any, NoReturn
 
 from thresher.pipeline import __version__
 from thresher.pipeline.config import STAGE_ORDER
+from thresher.pipeline.train.cli import MODEL_VERBS, add_model_verbs
 
 log = logging.getLogger("thresher")
 RAY_AUTH_LOGGER = "ray._private.authentication.authentication_token_setup"
@@ -38,11 +39,6 @@ SAMPLE_EXAMPLE = """example:
 DEDUP_EXAMPLE = """example:
   thresher dedup 'corpus/*.jsonl.gz' --output runs/dedup && thresher stats runs/dedup
 """
-TRAINERS = {
-    "mgt": "thresher.pipeline.train.mgt",
-    "domains": "thresher.pipeline.train.domains",
-    "quality": "thresher.pipeline.train.quality",
-}
 STATS_EXAMPLE = """example:
   thresher stats runs/demo
 """
@@ -235,49 +231,7 @@ def _parser() -> argparse.ArgumentParser:
     mx.add_argument("config", type=Path, help="TOML run config (its [mixture] may differ)")
     _run_options(mx, "override the config's output folder (the run to remix)")
 
-    for name, what, train_cfg, data_help in (
-        ("mgt", "machine-generated-text classifier", "configs/mgt-train.toml",
-         "JSONL with text and label (machine | human)"),
-        ("domains", "domain classifier (code, math, law, science, general)",
-         "configs/domains-train.toml",
-         "JSONL with text and label (labels the model lacks count as general)"),
-        ("quality", "quality classifier (reference prose against ordinary web text)",
-         "configs/quality-train.toml", "JSONL with text and label (high | low)"),
-    ):  # fmt: skip
-        t = verb(
-            f"train-{name}",
-            help=f"train the {what} from a training config",
-            description=f"Train the {what}: a quantized fastText model and its card (data "
-            "files with sha256, parameters, held-out figures). With the shipped config it "
-            "reproduces the shipped model byte for byte.",
-            epilog=f"example:\n  thresher train-{name} {train_cfg}\n",
-        )
-        t.add_argument("config", type=Path, help="TOML training config")
-        t.add_argument("--output", type=Path, help="override the config's output folder")
-        e = verb(
-            f"eval-{name}",
-            help=f"evaluate the {what} on labelled JSONL",
-            description=f"Score labelled texts with the {what} (the shipped model unless "
-            "--model) and print precision, recall and F1.",
-            epilog=f"example:\n  thresher eval-{name} heldout.jsonl --json\n",
-        )
-        e.add_argument("data", type=Path, help=data_help)
-        e.add_argument("--model", type=Path, help="a .ftz/.bin model (default: the shipped one)")
-        e.add_argument("--json", action="store_true", help="print one JSON object")
-
-    ed = verb(
-        "eval-dates",
-        help="evaluate publication-date extraction on pages with known dates",
-        description="Run the extraction's date decision on a folder of HTML pages with their "
-        "true dates (the layout of ../shared/fixtures/dates) and print exact-day accuracy, "
-        "within-30-days accuracy and coverage.",
-        epilog="example:\n  thresher eval-dates ../shared/fixtures/dates\n",
-    )
-    ed.add_argument("directory", type=Path, help="folder of pages and their cases file")
-    ed.add_argument("--json", action="store_true", help="print one JSON object")
-    ed.add_argument(
-        "--htmldate", action="store_true", help="also score htmldate alone, for comparison"
-    )
+    add_model_verbs(verb)
     return p
 
 
@@ -312,14 +266,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "index-add": _index_add,
             "decontam-index": _decontam_index,
             "report": _report,
-            "train-mgt": _train,
-            "eval-mgt": _eval_mgt,
-            "train-domains": _train,
-            "eval-domains": _eval_domains,
-            "train-quality": _train,
-            "eval-quality": _eval_quality,
-            "eval-dates": _eval_dates,
-        }
+        } | MODEL_VERBS
         return verbs[args.verb](args)
     except (ValueError, RuntimeError, OSError) as err:
         # Our errors (config, input, run) are ValueError/RuntimeError with a message that names
@@ -505,68 +452,6 @@ def _print_mixture(summary: dict[str, Any]) -> None:
             f"{b['name']:<24}{b['target_share']:>8.3f}{b['achieved_share']:>10.3f}"
             f"{b['tokens']:>14,}{b['documents']:>9,}{b['epochs']:>8.2f}"
         )
-
-
-def _print_json_or(args: argparse.Namespace, result: dict[str, Any], text: str) -> None:
-    print(json.dumps(result, sort_keys=True) if args.json else text)
-
-
-def _train(args: argparse.Namespace) -> int:
-    """train-mgt / train-domains: both modules have load_train_config and train_<name>."""
-    import importlib
-
-    name = args.verb.removeprefix("train-")
-    module = importlib.import_module(TRAINERS[name])
-    # the config's output is a string field: a Path from --output failed its validation
-    output = str(args.output) if args.output is not None else None
-    cfg = module.load_train_config(args.config, output=output)
-    card = getattr(module, f"train_{name}")(cfg)
-    print(json.dumps(card["heldout"], sort_keys=True))
-    return 0
-
-
-def _eval_mgt(args: argparse.Namespace) -> int:
-    from thresher.pipeline.train.mgt import evaluate_mgt
-
-    r = evaluate_mgt(args.model, args.data)
-    text = (
-        f"{args.data}: {r['machine']:,} machine, {r['human']:,} human texts "
-        f"(threshold {r['threshold']})\n"
-        f"precision {r['precision']:.4f}  recall {r['recall']:.4f}  f1 {r['f1']:.4f}  "
-        f"fpr {r['fpr']:.4f} (share of human texts flagged)"
-    )
-    _print_json_or(args, r, text)
-    return 0
-
-
-def _eval_domains(args: argparse.Namespace) -> int:
-    from thresher.pipeline.train.domains import evaluate_domains, format_figures
-
-    r = evaluate_domains(args.model, args.data)
-    # per label both under per_label and at the top level, beside macro_f1
-    _print_json_or(args, r | r["per_label"], format_figures(r))
-    return 0
-
-
-def _eval_quality(args: argparse.Namespace) -> int:
-    from thresher.pipeline.train.quality import evaluate_quality
-
-    r = evaluate_quality(args.model, args.data)
-    text = (
-        f"{args.data}: {r['high']:,} high, {r['low']:,} low texts (cut {r['cut']})\n"
-        f"auc {r['auc']:.4f}  precision {r['precision_low']:.4f} (share of dropped texts that "
-        f"are low)  recall {r['recall_low']:.4f}  high kept {r['high_kept']:.4f}"
-    )
-    _print_json_or(args, r, text)
-    return 0
-
-
-def _eval_dates(args: argparse.Namespace) -> int:
-    from thresher.pipeline.train.dates import evaluate_dates, format_report
-
-    r = evaluate_dates(args.directory, compare_htmldate=args.htmldate)
-    _print_json_or(args, r, format_report(r))
-    return 0
 
 
 def _dedup_report(args: argparse.Namespace) -> int:
