@@ -86,6 +86,19 @@ def test_every_dump_runs_to_a_written_mixture(runs, name, capsys):
     if not read.get("read/documents"):
         assert "in:      0 documents read from 1 input files" in summary
 
+    # `thresher mix` with the same --input and --output plans the mixture again, stage files
+    # untouched; the config is the shipped one with only [runner] told to run in-process
+    config = run_dir.parent / f"{name}-mix.toml"
+    shipped = (REPO / "configs" / "commoncrawl.toml").read_text()
+    shipped = shipped.replace('"blocklists/', f'"{REPO / "configs" / "blocklists"}/')
+    config.write_text(shipped.replace("[runner]\n", '[runner]\nexecutor = "local"\n'))
+    stage_files = {p: p.stat().st_mtime_ns for p in run_dir.glob("[!m]*/part-*.parquet")}
+    spec = str(WARC / name if name != "warc" else WARC)
+    args = ["-q", "mix", str(config), "--input", spec, "--output", str(run_dir), "--no-progress"]
+    assert main(args) == 0
+    assert json.loads((run_dir / "mixture" / "mixture.json").read_text()) == mix
+    assert {p: p.stat().st_mtime_ns for p in stage_files} == stage_files
+
 
 def test_the_fixtures_cover_each_kind_of_shortfall(runs):
     reasons = set()
