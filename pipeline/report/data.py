@@ -54,6 +54,12 @@ def _funnel(run_dir: Path) -> dict[str, Any]:
                     "chars_in": c.get("chars_in", 0),
                     "chars_out": c.get("chars_out", 0),
                     "rules": rules,
+                    # a step's other counters (e.g. decontam's benchmark/<name>, pii/email)
+                    "counters": {
+                        k: v
+                        for k, v in c.items()
+                        if "/" in k and not k.startswith(("hit/", "chars/"))
+                    },
                 }
             )
     out: dict[str, Any] = {"read": read, "steps": steps}

@@ -76,6 +76,9 @@ def _section_funnel(f: dict[str, Any], plots: dict[str, str]) -> str:
         )
         for r in s["rules"]:
             rows.append(["&nbsp;&nbsp;" + _e(r["rule"]), "", "", _num(r["docs"]), _num(r["chars"])])
+        if s.get("counters"):  # what the step counted besides what it removed
+            counts = ", ".join(f"{_e(k)} {_num(v)}" for k, v in s["counters"].items())
+            rows.append([f"&nbsp;&nbsp;<i>{counts}</i>", "", "", "", ""])
     head = ["step / rule", "docs in", "docs out", "docs removed", "chars removed"]
     parts.append(_table(head, rows, "num"))
     return "".join(parts)
