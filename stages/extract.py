@@ -28,16 +28,14 @@ and we log that once.
 from __future__ import annotations
 
 import logging
-import signal
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Sequence
 from datetime import date
 from typing import Any, Literal
 
 import polars as pl
 from pydantic import BaseModel, ConfigDict, Field
 
+from thresher.pipeline.deadline import TimedOut, deadline_map
 from thresher.pipeline.io import merge_stats, rejected_frame, write_json_atomic
 from thresher.pipeline.phases import Map, Sections, Shard, Stage, Unit
 from thresher.pipeline.readers import ReadConfig, read_records
@@ -67,41 +65,14 @@ EXTRACT_SCHEMA: dict[str, pl.DataType] = {
 }
 
 
-class ExtractTimeout(Exception):
-    """A page took longer than the configured time limit."""
-
-
-_warned_no_alarm = False
-
-
-@contextmanager
-def time_limit(seconds: float) -> Iterator[None]:
-    """Raise ExtractTimeout in the block after `seconds` (main thread only; else no limit)."""
-    global _warned_no_alarm
-    if seconds <= 0 or threading.current_thread() is not threading.main_thread():
-        if seconds > 0 and not _warned_no_alarm:
-            log.warning("extraction time limit needs the main thread; running without it")
-            _warned_no_alarm = True
-        yield
-        return
-
-    def on_alarm(signum: int, frame: Any) -> None:
-        raise ExtractTimeout(f"extraction took longer than {seconds}s")
-
-    previous = signal.signal(signal.SIGALRM, on_alarm)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
-
-
 class Extractor(BaseModel):
     """HTML to main text with trafilatura; text records pass through."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
     timeout_s: float = Field(10.0, ge=0)  # per page; 0 turns the limit off
+    # "process": pages are extracted in a child process, killed at timeout_s (a hard limit);
+    # "none": in this process, for debugging (a profiler, pdb), with no time limit at all
+    isolation: Literal["process", "none"] = "process"
     favor: Literal["balanced", "precision", "recall"] = "balanced"
     include_tables: bool = True
     include_comments: bool = False  # reader comments are rarely pretraining-grade text
@@ -163,6 +134,26 @@ class Extractor(BaseModel):
             **_decision_fields(decision),
         }
 
+    def extract_pages(
+        self, pages: Sequence[tuple[bytes, str | None, date | None, date | None]]
+    ) -> list[dict[str, Any] | TimedOut | None]:
+        """`extract_one(html, url, crawl_date, input_date)` of each page, in order; a TimedOut
+        for a page that took longer than `timeout_s` (with `isolation = "process"`, where
+        pipeline/deadline.py runs the pages in a child process and kills it at the limit)."""
+        if self.isolation == "none":
+            return [self.extract_one(*page) for page in pages]
+        outs = deadline_map(self.extract_one, pages, self.timeout_s, preload=_PRELOAD)
+        for out, (html, url, *_) in zip(outs, pages, strict=True):
+            if isinstance(out, TimedOut):
+                log.warning(
+                    "page %s (%d bytes) cut after %.1f CPU-s (%.1f s): extract_timeout",
+                    url,
+                    len(html),
+                    out.cpu_s,
+                    out.wall_s,
+                )
+        return outs
+
     def __call__(self, df: pl.DataFrame) -> StepResult:
         """Fill `text`, `title`, the date columns and `page_type`; drop failures.
 
@@ -207,26 +198,29 @@ class Extractor(BaseModel):
 
     def _pages(self, pages: pl.DataFrame) -> pl.DataFrame:
         """Rows with html, each extracted under the time limit (`_failure`: extract_timeout)."""
-        cols: dict[str, list[Any]] = {k: [] for k in _OUT_COLUMNS}
-        failure: list[str | None] = []
-        for html, url, pub, crawl in zip(
-            pages["html"], pages["url"], pages["published"], pages["crawl_date"], strict=True
-        ):
-            try:
-                with time_limit(self.timeout_s):
-                    out = self.extract_one(html, url, crawl, pub)
-            except ExtractTimeout:
-                out = None
-                failure.append("extract_timeout")
-            else:
-                failure.append(None)
-            for k, values in cols.items():
-                values.append(out[k] if out is not None else None)
+        outs = self.extract_pages(
+            list(
+                zip(
+                    pages["html"],
+                    pages["url"],
+                    pages["crawl_date"],
+                    pages["published"],
+                    strict=True,
+                )
+            )
+        )
+        failure = ["extract_timeout" if isinstance(out, TimedOut) else None for out in outs]
+        cols = {
+            k: [out[k] if isinstance(out, dict) else None for out in outs] for k in _OUT_COLUMNS
+        }
         return pages.with_columns(
             *(pl.Series(k, v, dtype=_OUT_COLUMNS[k]) for k, v in cols.items()),
             _failure=pl.Series(failure, dtype=pl.String),
         ).pipe(_out_shape)
 
+
+# what a child process imports before it takes pages: their import time is not a page's
+_PRELOAD = ("thresher.stages.extract", "trafilatura", "trafilatura.utils", "htmldate")
 
 _OUT_COLUMNS: dict[str, pl.DataType] = {
     "text": pl.String(),
