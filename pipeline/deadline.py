@@ -278,7 +278,10 @@ def child_main(down_fd: int, up_fd: int) -> None:
                 out = pickle.dumps(("ok", value, time.process_time()), pickle.HIGHEST_PROTOCOL)
             except Exception:
                 out = pickle.dumps(("error", traceback.format_exc(), time.process_time()))
-            up.send_bytes(out)
+            try:
+                up.send_bytes(out)
+            except BrokenPipeError:  # the parent is gone
+                return
 
 
 def _watch(parent: int) -> None:
