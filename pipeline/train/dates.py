@@ -147,15 +147,15 @@ def evaluate_dates(
     if ovu_path.is_file():
         hits = {"n": 0, "original": 0, "updated": 0}
         ovu = _cases(ovu_path)
-        where = [f"{ovu_path}: {case['file']}" for case in ovu]
+        ovu_where = [f"{ovu_path}: {case['file']}" for case in ovu]
         dated = _date_pages(
             extractor,
             [
                 (_page(directory, c["file"]), c.get("url"), _iso(c.get("crawl_date"), w))
-                for c, w in zip(ovu, where, strict=True)
+                for c, w in zip(ovu, ovu_where, strict=True)
             ],
         )
-        for case, w, (published, _) in zip(ovu, where, dated, strict=True):
+        for case, w, (published, _) in zip(ovu, ovu_where, dated, strict=True):
             hits["n"] += 1
             hits["original"] += published == _iso(case.get("original"), w)
             hits["updated"] += published == _iso(case.get("updated"), w)
