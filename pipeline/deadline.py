@@ -36,7 +36,7 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
@@ -65,39 +65,46 @@ class ChildError(RuntimeError):
 
 def deadline_map(
     fn: Callable[..., Any],
-    calls: Sequence[tuple],
+    calls: Iterable[tuple],
     timeout_s: float,
     preload: tuple[str, ...] = (),
 ) -> list[Any]:
     """`fn(*call)` for every call, each in a child process under `timeout_s` (0: no limit).
 
     Returns the answers in the order of `calls`; a TimedOut for a call that overran: it used
-    `timeout_s` seconds of CPU, or WALL_FACTOR times that in wall time. `fn` and the
-    calls must pickle (a module-level function, or a bound method of a picklable object).
-    `preload` names modules the child imports before it is ready, so that their import time does
-    not count against the first call's deadline. Raises ChildError when a call raises (with the
-    child's traceback) or the child dies.
+    `timeout_s` seconds of CPU, or WALL_FACTOR times that in wall time. `fn` and the calls must
+    pickle (a module-level function, or a bound method of a picklable object); `calls` is read
+    one batch at a time, so only a batch of arguments is held pickled. `preload` names modules
+    the child imports before it is ready, so that their import time does not count against the
+    first call's limit. Raises ChildError when a call raises (with the child's traceback) or the
+    child dies.
     """
     head = pickle.dumps(fn, protocol=pickle.HIGHEST_PROTOCOL)
-    blobs = [pickle.dumps(call, protocol=pickle.HIGHEST_PROTOCOL) for call in calls]
+    blobs = (pickle.dumps(call, protocol=pickle.HIGHEST_PROTOCOL) for call in calls)
     answers: list[Any] = []
+    batch: list[bytes] = []  # the calls of the batch in flight, then those a cut left unanswered
     child: _Child | None = None
     try:
-        while len(answers) < len(blobs):
+        while True:
+            size = sum(map(len, batch))
+            while len(batch) < BATCH_CALLS and size < BATCH_BYTES:
+                if (blob := next(blobs, None)) is None:
+                    break
+                batch.append(blob)
+                size += len(blob)
+            if not batch:
+                break
             child = child or _POOL.take(preload)
-            start = len(answers)
-            end, size = start, 0
-            while end < len(blobs) and end - start < BATCH_CALLS and (size < BATCH_BYTES):
-                size += len(blobs[end])
-                end += 1
-            child.send(head, blobs[start:end])
-            for i in range(start, end):
-                answer = child.answer(timeout_s, i)
-                answers.append(answer)
-                if isinstance(answer, TimedOut):
+            child.send(head, batch)
+            done = 0
+            while done < len(batch):
+                answers.append(child.answer(timeout_s, len(answers)))
+                done += 1
+                if isinstance(answers[-1], TimedOut):
                     child.kill()  # the rest of its batch goes to a fresh child
                     child = None
                     break
+            batch = batch[done:]
         if child is not None:
             _POOL.give_back(child)
             child = None
@@ -128,6 +135,10 @@ class _Child:
                 pass_fds=(down_r, up_w),
                 stdin=subprocess.DEVNULL,
             )
+        except BaseException:
+            os.close(down_w)
+            os.close(up_r)
+            raise
         finally:
             os.close(down_r)
             os.close(up_w)

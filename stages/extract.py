@@ -43,7 +43,7 @@ page did not change. The transport alone (`deadline_map(len, pages)`, 44 MB of H
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator
 from datetime import date
 from typing import Any, Literal
 
@@ -150,20 +150,28 @@ class Extractor(BaseModel):
         }
 
     def extract_pages(
-        self, pages: Sequence[tuple[bytes, str | None, date | None, date | None]]
+        self, pages: Iterable[tuple[bytes, str | None, date | None, date | None]]
     ) -> list[dict[str, Any] | TimedOut | None]:
         """`extract_one(html, url, crawl_date, input_date)` of each page, in order; a TimedOut
         for a page that took longer than `timeout_s` (with `isolation = "process"`, where
-        pipeline/deadline.py runs the pages in a child process and kills it at the limit)."""
+        pipeline/deadline.py runs the pages in a child process and kills it at the limit).
+        `pages` is read one batch at a time: a frame's HTML is not copied whole."""
         if self.isolation == "none":
             return [self.extract_one(*page) for page in pages]
-        outs = deadline_map(self.extract_one, pages, self.timeout_s, preload=_PRELOAD)
-        for out, (html, url, *_) in zip(outs, pages, strict=True):
+        seen: list[tuple[str | None, int]] = []  # (url, bytes) of each page, to log a cut
+
+        def calls() -> Iterator[tuple[bytes, str | None, date | None, date | None]]:
+            for page in pages:
+                seen.append((page[1], len(page[0])))
+                yield page
+
+        outs = deadline_map(self.extract_one, calls(), self.timeout_s, preload=_PRELOAD)
+        for out, (url, size) in zip(outs, seen, strict=True):
             if isinstance(out, TimedOut):
                 log.warning(
                     "page %s (%d bytes) cut after %.1f CPU-s (%.1f s): extract_timeout",
                     url,
-                    len(html),
+                    size,
                     out.cpu_s,
                     out.wall_s,
                 )
@@ -214,15 +222,7 @@ class Extractor(BaseModel):
     def _pages(self, pages: pl.DataFrame) -> pl.DataFrame:
         """Rows with html, each extracted under the time limit (`_failure`: extract_timeout)."""
         outs = self.extract_pages(
-            list(
-                zip(
-                    pages["html"],
-                    pages["url"],
-                    pages["crawl_date"],
-                    pages["published"],
-                    strict=True,
-                )
-            )
+            zip(pages["html"], pages["url"], pages["crawl_date"], pages["published"], strict=True)
         )
         failure = ["extract_timeout" if isinstance(out, TimedOut) else None for out in outs]
         cols = {

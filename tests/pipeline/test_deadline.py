@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from thresher.pipeline import deadline
 from thresher.pipeline.deadline import (
     WALL_FACTOR,
     ChildError,
@@ -53,7 +54,11 @@ def alive(pid: int) -> bool:
     return state != "Z"
 
 
-def test_c_level_work_and_swallowing_code_are_cut_and_the_rest_come_back_in_order():
+@pytest.mark.parametrize("batch", [2, deadline.BATCH_CALLS])  # cuts inside and across batches
+def test_c_level_work_and_swallowing_code_are_cut_and_the_rest_come_back_in_order(
+    batch, monkeypatch
+):
+    monkeypatch.setattr(deadline, "BATCH_CALLS", batch)
     (pid,) = deadline_map(work, [("pid",)], 0)  # a warm child: its start-up is not timed
     start = time.monotonic()
     out = deadline_map(
