@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from thresher.pipeline.train.fasttext import read_jsonl
-from thresher.stages.extract import Extractor, ExtractTimeout, time_limit
+from thresher.stages.extract import Extractor
 
 log = logging.getLogger(__name__)
 
@@ -75,16 +75,16 @@ def _page(directory: Path, name: str) -> bytes:
     return gzip.decompress(data) if name.endswith(".gz") else data
 
 
-def _date_page(extractor: Extractor, html: bytes, url: str | None, crawl: date | None) -> tuple:
-    """(published, date_source) by the extract stage's own code, under its time limit."""
-    try:
-        with time_limit(extractor.timeout_s):
-            out = extractor.extract_one(html, url, crawl)
-    except ExtractTimeout:
-        return None, None
-    if out is None:
-        return None, None
-    return out["published"], out["date_source"]
+def _date_pages(
+    extractor: Extractor, pages: list[tuple[bytes, str | None, date | None]]
+) -> list[tuple[date | None, str | None]]:
+    """(published, date_source) of each (html, url, crawl date) by the extract stage's own code,
+    under its time limit ((None, None) for a page past it or that cannot be parsed)."""
+    outs = extractor.extract_pages([(html, url, crawl, None) for html, url, crawl in pages])
+    return [
+        (out["published"], out["date_source"]) if isinstance(out, dict) else (None, None)
+        for out in outs
+    ]
 
 
 def _score(pairs: list[tuple[date | None, date]]) -> dict[str, float | int]:
@@ -120,19 +120,23 @@ def evaluate_dates(
     pairs: list[tuple[date | None, date]] = []
     by_source: dict[str, list[tuple[date | None, date]]] = {}
     baseline: list[tuple[date | None, date]] = []
+    truths, pages, wheres = [], [], []
     for i, case in enumerate(_cases(cases_path)):
         where = f"{cases_path}: case {i} ({case['file']})"
+        wheres.append(where)
         truth = _iso(case.get("date"), where)
         if truth is None:
             raise EvalError(f"{where}: no 'date'")
-        html = _page(directory, case["file"])
-        url = case.get("url")
-        published, source = _date_page(extractor, html, url, _iso(case.get("crawl_date"), where))
+        truths.append(truth)
+        crawl = _iso(case.get("crawl_date"), where)
+        pages.append((_page(directory, case["file"]), case.get("url"), crawl))
+    for (published, source), truth in zip(_date_pages(extractor, pages), truths, strict=True):
         pairs.append((published, truth))
         by_source.setdefault(source or "none", []).append((published, truth))
-        if compare_htmldate:
-            from htmldate import find_date
+    if compare_htmldate:
+        from htmldate import find_date
 
+        for (html, url, _), truth, where in zip(pages, truths, wheres, strict=True):
             found = find_date(html, url=url, original_date=True, extensive_search=True)
             baseline.append((_iso(found, where) if found else None, truth))
     result: dict[str, Any] = dict(_score(pairs))
@@ -142,14 +146,19 @@ def evaluate_dates(
     ovu_path = directory / ORIGINAL_VS_UPDATED
     if ovu_path.is_file():
         hits = {"n": 0, "original": 0, "updated": 0}
-        for case in _cases(ovu_path):
-            where = f"{ovu_path}: {case['file']}"
-            html = _page(directory, case["file"])
-            crawl = _iso(case.get("crawl_date"), where)
-            published, _ = _date_page(extractor, html, case.get("url"), crawl)
+        ovu = _cases(ovu_path)
+        ovu_where = [f"{ovu_path}: {case['file']}" for case in ovu]
+        dated = _date_pages(
+            extractor,
+            [
+                (_page(directory, c["file"]), c.get("url"), _iso(c.get("crawl_date"), w))
+                for c, w in zip(ovu, ovu_where, strict=True)
+            ],
+        )
+        for case, w, (published, _) in zip(ovu, ovu_where, dated, strict=True):
             hits["n"] += 1
-            hits["original"] += published == _iso(case.get("original"), where)
-            hits["updated"] += published == _iso(case.get("updated"), where)
+            hits["original"] += published == _iso(case.get("original"), w)
+            hits["updated"] += published == _iso(case.get("updated"), w)
         result["original_vs_updated"] = hits
     return result
 
