@@ -47,6 +47,7 @@ from thresher.pipeline.readers.common import add_count
 from thresher.pipeline.stage import Stats, StepResult, drop_where
 from thresher.stages.dates import (
     DateDecision,
+    DateEvidence,
     decide_date,
     gather_evidence,
     htmldate_max,
@@ -125,12 +126,22 @@ class Extractor(BaseModel):
         `date_confidence` are filled even when there is no main text (`text` is then None and the
         caller drops the row).
         """
+        return self.extract_with_evidence(html, url, crawl_date, input_date)[0]
+
+    def extract_with_evidence(
+        self,
+        html: bytes,
+        url: str | None,
+        crawl_date: date | None = None,
+        input_date: date | None = None,
+    ) -> tuple[dict[str, Any] | None, DateEvidence | None]:
+        """`extract_one`'s answer and the date evidence it was decided from (for eval-dates)."""
         import trafilatura  # heavy imports; workers pay them once, on first use
         from trafilatura.utils import load_html
 
         tree = load_html(html)
         if tree is None:
-            return None
+            return None, None
         params: dict[str, Any] = {
             "extensive_search": self.extensive_date_search,
             "original_date": True,
@@ -155,9 +166,8 @@ class Extractor(BaseModel):
             found = find_date(tree, url=url, **params)
         else:
             found = doc.date
-        decision = decide_date(
-            gather_evidence(tree, url, _parse_date(found), crawl_date, input_date)
-        )
+        evidence = gather_evidence(tree, url, _parse_date(found), crawl_date, input_date)
+        decision = decide_date(evidence)
         return {
             "text": doc.text if doc is not None else None,
             "title": doc.title if doc is not None else None,
@@ -165,7 +175,7 @@ class Extractor(BaseModel):
             # else og:type as trafilatura read it ("article", "website")
             "page_type": schema_article_type(tree) or (doc.pagetype if doc is not None else None),
             **_decision_fields(decision),
-        }
+        }, evidence
 
     def __call__(self, df: pl.DataFrame) -> StepResult:
         """Fill `text`, `title`, the date columns and `page_type`; drop failures.
