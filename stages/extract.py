@@ -60,6 +60,7 @@ from thresher.pipeline.readers.common import add_count
 from thresher.pipeline.stage import Stats, StepResult, drop_where
 from thresher.stages.dates import (
     DateDecision,
+    DateEvidence,
     decide_date,
     gather_evidence,
     htmldate_max,
@@ -111,12 +112,22 @@ class Extractor(BaseModel):
         `date_confidence` are filled even when there is no main text (`text` is then None and the
         caller drops the row).
         """
+        return self.extract_with_evidence(html, url, crawl_date, input_date)[0]
+
+    def extract_with_evidence(
+        self,
+        html: bytes,
+        url: str | None,
+        crawl_date: date | None = None,
+        input_date: date | None = None,
+    ) -> tuple[dict[str, Any] | None, DateEvidence | None]:
+        """`extract_one`'s answer and the date evidence it was decided from (for eval-dates)."""
         import trafilatura  # heavy imports; workers pay them once, on first use
         from trafilatura.utils import load_html
 
         tree = load_html(html)
         if tree is None:
-            return None
+            return None, None
         params: dict[str, Any] = {
             "extensive_search": self.extensive_date_search,
             "original_date": True,
@@ -141,9 +152,8 @@ class Extractor(BaseModel):
             found = find_date(tree, url=url, **params)
         else:
             found = doc.date
-        decision = decide_date(
-            gather_evidence(tree, url, _parse_date(found), crawl_date, input_date)
-        )
+        evidence = gather_evidence(tree, url, _parse_date(found), crawl_date, input_date)
+        decision = decide_date(evidence)
         return {
             "text": doc.text if doc is not None else None,
             "title": doc.title if doc is not None else None,
@@ -151,17 +161,21 @@ class Extractor(BaseModel):
             # else og:type as trafilatura read it ("article", "website")
             "page_type": schema_article_type(tree) or (doc.pagetype if doc is not None else None),
             **_decision_fields(decision),
-        }
+        }, evidence
 
     def extract_pages(
-        self, pages: Iterable[tuple[bytes, str | None, date | None, date | None]]
-    ) -> list[dict[str, Any] | TimedOut | None]:
-        """`extract_one(html, url, crawl_date, input_date)` of each page, in order; a TimedOut
-        for a page that took longer than `timeout_s` (with `isolation = "process"`, where
-        pipeline/deadline.py runs the pages in a child process and kills it at the limit).
-        `pages` is read one batch at a time: a frame's HTML is not copied whole."""
+        self,
+        pages: Iterable[tuple[bytes, str | None, date | None, date | None]],
+        evidence: bool = False,
+    ) -> list[Any]:
+        """`extract_one(html, url, crawl_date, input_date)` of each page, in order (with
+        `evidence`: `extract_with_evidence`'s pair); a TimedOut for a page that took longer than
+        `timeout_s` (with `isolation = "process"`, where pipeline/deadline.py runs the pages in a
+        child process and kills it at the limit). `pages` is read one batch at a time: a frame's
+        HTML is not copied whole."""
+        fn = self.extract_with_evidence if evidence else self.extract_one
         if self.isolation == "none":
-            return [self.extract_one(*page) for page in pages]
+            return [fn(*page) for page in pages]
         seen: list[tuple[str | None, int]] = []  # (url, bytes) of each page, to log a cut
 
         def calls() -> Iterator[tuple[bytes, str | None, date | None, date | None]]:
@@ -169,7 +183,7 @@ class Extractor(BaseModel):
                 seen.append((page[1], len(page[0])))
                 yield page
 
-        outs = deadline_map(self.extract_one, calls(), self.timeout_s, preload=_PRELOAD)
+        outs = deadline_map(fn, calls(), self.timeout_s, preload=_PRELOAD)
         for out, (url, size) in zip(outs, seen, strict=True):
             if isinstance(out, TimedOut):
                 log.warning(

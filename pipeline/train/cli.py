@@ -54,10 +54,19 @@ def add_model_verbs(verb: Callable[..., argparse.ArgumentParser]) -> None:
         help="evaluate publication-date extraction on pages with known dates",
         description="Run the extraction's date decision on a folder of HTML pages with their "
         "true dates (the layout of ../shared/fixtures/dates) and print exact-day accuracy, "
-        "within-30-days accuracy and coverage.",
-        epilog="example:\n  thresher eval-dates ../shared/fixtures/dates\n",
+        "within-30-days accuracy and coverage. With --sets, one row per folder: htmldate alone, "
+        "thresher, and the gain of each date rule (the decision with that rule removed).",
+        epilog="example:\n  thresher eval-dates ../shared/fixtures/dates --htmldate\n"
+        "  thresher eval-dates --sets ../shared/fixtures/dates ../shared/fixtures/html "
+        "../datesets/fundus\n  (benchmarks/date_sets.py lays out more page sets)\n",
     )
-    ed.add_argument("directory", type=Path, help="folder of pages and their cases file")
+    ed.add_argument(
+        "directory", type=Path, nargs="+", help="folder(s) of pages and their cases file"
+    )
+    ed.add_argument(
+        "--sets", action="store_true", help="a table over several page sets, with rule ablations"
+    )
+    ed.add_argument("--card", type=Path, help="with --sets: also write the table as a JSON card")
     ed.add_argument("--json", action="store_true", help="print one JSON object")
     ed.add_argument(
         "--htmldate", action="store_true", help="also score htmldate alone, for comparison"
@@ -121,7 +130,17 @@ def _eval_quality(args: argparse.Namespace) -> int:
 def _eval_dates(args: argparse.Namespace) -> int:
     from thresher.pipeline.train.dates import evaluate_dates, format_report
 
-    r = evaluate_dates(args.directory, compare_htmldate=args.htmldate)
+    if args.sets:
+        from thresher.pipeline.train.dates import evaluate_sets, format_sets_table, write_card
+
+        result = evaluate_sets(args.directory)
+        if args.card:
+            write_card(args.card, result)
+        _print_json_or(args, result, format_sets_table(result))
+        return 0
+    if len(args.directory) != 1 or args.card:
+        raise ValueError("several folders or --card need --sets")
+    r = evaluate_dates(args.directory[0], compare_htmldate=args.htmldate)
     _print_json_or(args, r, format_report(r))
     return 0
 
