@@ -77,7 +77,7 @@ def unique_names(paths: list[str]) -> list[str]:
 def record_inputs(run: Path, paths: list[str]) -> list[dict[str, Any]]:
     """Fingerprint the inputs and hold them against the folder's inputs.json; write it (first
     run, or a folder with no finished work yet). RunError listing the differences otherwise."""
-    now = [{"path": p} | fingerprint(p) for p in paths]
+    now = [{"path": _key(run, p)} | fingerprint(p) for p in paths]
     path = run / INPUTS_JSON
     if path.is_file() and has_work(run):
         before = json.loads(path.read_text(encoding="utf-8")).get("inputs", [])
@@ -91,6 +91,17 @@ def record_inputs(run: Path, paths: list[str]) -> list[dict[str, Any]]:
         return before
     write_json_atomic({"format_version": FORMAT_VERSION, "inputs": now}, path, sort_keys=False)
     return now
+
+
+def _key(run: Path, path: str) -> str:
+    """An input's path as recorded: relative to the run folder for inputs the run made inside
+    it (sample://), so that a moved run folder keeps its inputs; else as listed."""
+    if "://" in path:
+        return path
+    try:
+        return Path(path).resolve().relative_to(run.resolve()).as_posix()
+    except ValueError:
+        return path
 
 
 def differences(before: list[dict[str, Any]], now: list[dict[str, Any]]) -> list[str]:
