@@ -51,6 +51,7 @@ seeds hold no news, shopping or forum text.
 from __future__ import annotations
 
 import gzip
+import hashlib
 import logging
 import tempfile
 from collections.abc import Iterator
@@ -59,10 +60,11 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import polars as pl
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from thresher.pipeline.config import ConfigError
 from thresher.pipeline.io import write_json_atomic
+from thresher.pipeline.train.domain_sources import DataSource
 from thresher.pipeline.train.fasttext import (
     TrainConfig,
     binary_metrics,
@@ -109,20 +111,19 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 # fastText settings. Word unigrams + bigrams over the tokens of `model_input` (punctuation
-# marks are tokens), softmax over the labels. Subwords (character 3-5-grams) carry the seeds'
-# vocabulary to words they lack ("chemical" from "chemistry"): on the synthetic sample's science
-# pages (prose, while the science seeds are exam questions) they took recall from 1/34 to 11/34
-# at 15 epochs and to 16/31 at 25 (held-out macro-F1 0.968 -> 0.946 -> 0.970; measured with
-# /tmp scripts over `build_dataset` and `thresher.pipeline.sample.build(400, 0)`).
+# marks are tokens), softmax over the labels. No subwords: with prose seeds for science and law
+# (textbooks, regulations, contracts) the character n-grams that once carried exam-question
+# vocabulary to prose are not needed, and without them a training is about 5 times faster,
+# which the leave-one-source-out table (one training per source) needs. 15 epochs.
 FASTTEXT_PARAMS: dict[str, Any] = {
     "loss": "softmax",
     "dim": 32,
-    "epoch": 25,
+    "epoch": 15,
     "lr": 0.1,  # 0.3 diverged for the sibling mgt model; 0.1 is safe
     "wordNgrams": 2,
     "minCount": 2,
-    "minn": 3,
-    "maxn": 5,
+    "minn": 0,
+    "maxn": 0,
     "bucket": 200_000,
     "thread": 1,  # one thread: the updates happen in a fixed order
     "verbose": 0,
@@ -140,12 +141,32 @@ QUANTIZE_PARAMS: dict[str, Any] = {
 DEFAULT_MIN_SCORE = Domains().min_score  # the stage's default decision, used by the figures
 
 
+class TrainSeed(SeedFile):
+    """A seed file of the trainer: a SeedFile with the name its rows carry as their source in
+    the leave-one-source-out table, and what kind of web text it is."""
+
+    name: str = ""  # the source's name; "" : the path
+    # a field whose value splits the file into sources ("dataset": MATH-test, GSM8K-train)
+    source_by: str | None = None
+    # news, forum, shop, ...: the kinds `web_kinds` counts for the share given a domain label
+    kind: str = ""
+    # records per source (after exclude and relabel): the n with the lowest sha256 of their
+    # group, so that no source outweighs the rest (and a leave-one-source-out round stays short)
+    max_records: int | None = Field(default=None, ge=1)
+
+    def source_of(self, rec: dict[str, Any]) -> str:
+        base = self.name or self.path
+        return f"{base}:{rec.get(self.source_by)}" if self.source_by else base
+
+
 class DomainTrainConfig(TrainConfig):
     """What `train_domains` reads: seed files, split and chunking (configs/domains-train.toml)."""
 
     verb: ClassVar[str] = "train-domains"
 
-    seeds: tuple[SeedFile, ...] = Field(min_length=1)
+    # where the seed files come from (repository, commit, licence, sha256): domain_sources
+    sources: tuple[DataSource, ...] = ()
+    seeds: tuple[TrainSeed, ...] = Field(min_length=1)
     output: str = "pipeline/data/domains"  # where domains.ftz and domains.json are written
     heldout_percent: int = Field(default=20, ge=1, le=50)
     seed: int = 0  # fastText's seed
@@ -156,6 +177,15 @@ class DomainTrainConfig(TrainConfig):
     eval_html: str | None = None  # folder of NNNN.html.gz + cases.jsonl: an extra evaluation set
     eval_html_lang: str = "en"  # only pages whose cases.jsonl `html_lang` is this (or missing)
     eval_html_expected: str = GENERAL  # what most pages of eval_html should be labelled
+    loso: bool = True  # the leave-one-source-out table in the card (one training per source)
+    loso_workers: int = Field(default=2, ge=1, le=16)  # trainings at once
+    web_kinds: tuple[str, ...] = ("news", "forum", "shop")  # kinds whose domain share is counted
+
+    @field_validator("seeds", mode="before")
+    @classmethod
+    def _seed_files(cls, v: Any) -> Any:
+        # the stage's retraining passes its SeedFile objects: the same fields, no name
+        return [s.model_dump(exclude_defaults=True) if isinstance(s, SeedFile) else s for s in v]
 
     @model_validator(mode="after")
     def _check(self) -> DomainTrainConfig:
@@ -166,7 +196,10 @@ class DomainTrainConfig(TrainConfig):
     def check_files(self, source: Path) -> None:
         missing = [s.path for s in self.seeds if not Path(s.path).is_file()]
         if missing:
-            raise ConfigError(f"{source}: seeds.path: files not found: {missing}")
+            raise ConfigError(
+                f"{source}: seeds.path: files not found: {missing} (build data/domains with "
+                f"python -m thresher.pipeline.train.domain_sources {source} --repos DIR)"
+            )
 
     def dataset(self) -> pl.DataFrame:
         return build_dataset(self)
@@ -217,9 +250,9 @@ def chunk_lines(
 
 def seed_records(seed: SeedFile) -> Iterator[dict[str, str]]:
     """(text, label, group, source) of one seed file's documents, after exclude, relabel and
-    packing, in file order."""
+    packing, in file order; source: the seed's name (a TrainSeed's, else its path)."""
     path = Path(seed.path)
-    kept: list[tuple[str, str, str]] = []
+    kept: list[tuple[str, str, str, str]] = []
     for i, rec in enumerate(read_jsonl(path), start=1):
         text = rec.get("text")
         if not isinstance(text, str) or not text.strip():
@@ -229,22 +262,37 @@ def seed_records(seed: SeedFile) -> Iterator[dict[str, str]]:
         label = seed.label_of(rec)
         if label is None:
             continue
-        kept.append((text, label, f"{seed.path}#{i}"))
+        source = seed.source_of(rec) if isinstance(seed, TrainSeed) else seed.path
+        kept.append((text, label, f"{seed.path}#{i}", source))
+    if isinstance(seed, TrainSeed) and seed.max_records:
+        kept = _sample(kept, seed.max_records)
     i = size = 0
     while i < len(kept):
         # packs of 1, 2, ..., pack records, cycling: short texts come in several lengths
         size = size % seed.pack + 1
         group = kept[i : i + size]
-        labels = {lab for _, lab, _ in group}
-        if len(labels) > 1:  # never pack records of two labels
+        if len({(lab, src) for _, lab, _, src in group}) > 1:  # one label, one source a pack
             group = group[:1]
         yield {
-            "text": "\n".join(t for t, _, _ in group),
+            "text": "\n".join(t for t, _, _, _ in group),
             "label": group[0][1],
             "group": group[0][2],
-            "source": seed.path,
+            "source": group[0][3],
         }
         i += len(group)
+
+
+def _sample(kept: list[tuple[str, str, str, str]], n: int) -> list[tuple[str, str, str, str]]:
+    """At most n records per (label, source): those with the lowest sha256 of their group, in
+    their original order."""
+    ranked = sorted(kept, key=lambda r: hashlib.sha256(r[2].encode("utf-8")).hexdigest())
+    taken: dict[tuple[str, str], int] = {}
+    keep = set()
+    for _, label, group, source in ranked:
+        if taken.get((label, source), 0) < n:
+            taken[(label, source)] = taken.get((label, source), 0) + 1
+            keep.add(group)
+    return [r for r in kept if r[2] in keep]
 
 
 DATASET_SCHEMA = {
@@ -260,7 +308,7 @@ def chunk_frame(docs: pl.DataFrame, cfg: DomainTrainConfig) -> pl.DataFrame:
     limits = {s.path: s.max_chunks for s in cfg.seeds if s.max_chunks}
 
     def chunk(d: dict[str, Any]) -> list[str]:
-        limit = limits.get(d["source"], cfg.max_chunks)
+        limit = limits.get(d["group"].rsplit("#", 1)[0], cfg.max_chunks)
         return chunk_lines(d["text"], cfg.min_words, cfg.target_words, cfg.max_words, limit)
 
     return chunk_rows(docs.select(*DATASET_SCHEMA).cast(pl.String), chunk)  # every column a string
@@ -396,12 +444,38 @@ def _file_digests(cfg: DomainTrainConfig) -> list[dict[str, Any]]:
     ]
 
 
-def train_domains(cfg: DomainTrainConfig, out_dir: str | Path | None = None) -> dict[str, Any]:
+def _source_facts(cfg: DomainTrainConfig) -> list[dict[str, Any]]:
+    return [
+        s.model_dump(include={"name", "repo", "commit", "paths", "licence", "out", "sha256"})
+        for s in cfg.sources
+    ]
+
+
+def loso_section(cfg: DomainTrainConfig, dataset: pl.DataFrame) -> dict[str, Any]:
+    """The card's leave-one-source-out table (thresher.pipeline.train.domains_loso)."""
+    from thresher.pipeline.train.domains_loso import loso_report
+
+    kinds = {s.name or s.path: s.kind for s in cfg.seeds if s.kind}
+    kinds |= {  # a source split by source_by keeps its seed's kind
+        src: kinds[src.split(":", 1)[0]]
+        for src in dataset["source"].unique().to_list()
+        if ":" in src and src.split(":", 1)[0] in kinds
+    }
+    return loso_report(
+        dataset, FASTTEXT_PARAMS, kinds, cfg.web_kinds, seed=cfg.seed, workers=cfg.loso_workers
+    )
+
+
+def train_domains(
+    cfg: DomainTrainConfig, out_dir: str | Path | None = None, loso: bool | None = None
+) -> dict[str, Any]:
     """Build the data set, train into out_dir/domains.ftz, write and return its card
     (out_dir/domains.json: labels, data files and sha256, parameters, held-out figures, the
-    confusion matrix, the eval_html result)."""
+    confusion matrix, the eval_html result, and the leave-one-source-out table unless `loso`
+    (default: the config's) is False)."""
     out = Path(out_dir if out_dir is not None else cfg.output)
     dataset = build_dataset(cfg)
+    loso = cfg.loso if loso is None else loso
     model_path = out / "domains.ftz"
     train_model(dataset.filter(pl.col("split") == "train"), model_path, seed=cfg.seed)
     with tempfile.TemporaryDirectory() as tmp:  # held-out texts are not shipped, only figures
@@ -423,6 +497,7 @@ def train_domains(cfg: DomainTrainConfig, out_dir: str | Path | None = None) -> 
         "decision": f"the top non-general label if P >= min_score (default {DEFAULT_MIN_SCORE}), "
         "else general",
         "data": {
+            "sources": _source_facts(cfg),
             "seeds": _file_digests(cfg),
             "chunks": f"whole lines packed to about {cfg.target_words} words (at most "
             f"{cfg.max_words}; under {cfg.min_words} left out; at most {cfg.max_chunks} per "
@@ -445,6 +520,7 @@ def train_domains(cfg: DomainTrainConfig, out_dir: str | Path | None = None) -> 
         "fasttext": {"seed": cfg.seed, **FASTTEXT_PARAMS},
         "quantize": QUANTIZE_PARAMS,
         "heldout": figures,
+        "leave_one_source_out": loso_section(cfg, dataset) if loso else None,
         "eval_html": evaluate_html(model, cfg),
         "versions": {pkg: version(pkg) for pkg in ("fasttext-numpy2-wheel", "polars")},
         "notes": [
