@@ -16,7 +16,7 @@ Formats:
   text       the whole file (contracts, source code)
   markdown   the whole file without YAML front matter
   cnxml      OpenStax CNXML module: the title and every paragraph, list item and caption; MathML
-             left out
+             left out, or kept as its tokens (`mathml = true`)
   conllu     UD CoNLL-U with `# newdoc id` and `# text =` lines (UD_English-EWT, -PUD): one
              document per newdoc, one line per paragraph; `genre` the id's prefix before "-"
              (EWT: reviews-...), else its first letter (PUD: n01001 news, w01001 wiki)
@@ -66,6 +66,7 @@ class DataSource(Frozen):
     genres: tuple[str, ...] = ()  # keep only documents of these genres (conllu, gum_xml)
     last_per_folder: bool = False  # one file per folder: the last by name (newest version)
     group_by: str = ""  # csv_text: the column whose value makes a document
+    mathml: bool = False  # cnxml: keep MathML as its tokens (math books); else leave it out
     max_docs: int | None = Field(default=None, ge=1)  # the first n by sha256 of their `doc`
     licence: str
     out: str  # the JSONL (.jsonl.gz) it is written to, relative to the working directory
@@ -124,13 +125,18 @@ CNX = "{http://cnx.rice.edu/cnxml}"
 MATHML = "{http://www.w3.org/1998/Math/MathML}"
 
 
-def _words(el: ET.Element) -> str:
-    """An element's text without MathML, whitespace flattened."""
+def _words(el: ET.Element, mathml: bool = False) -> str:
+    """An element's text, whitespace flattened; MathML left out, or (mathml) its tokens
+    separated by spaces."""
     parts: list[str] = []
 
     def walk(e: ET.Element) -> None:
-        if e.tag.startswith(MATHML):
+        if e.tag.startswith(MATHML) and not mathml:
             parts.append(" ")
+        elif e.tag.startswith(MATHML):
+            parts.append(f" {e.text or ''} ")
+            for child in e:
+                walk(child)
         else:
             parts.append(e.text or "")
             for child in e:
@@ -143,15 +149,16 @@ def _words(el: ET.Element) -> str:
     return " ".join("".join(parts).split())
 
 
-def cnxml_text(data: bytes) -> str:
-    """Title and paragraphs, list items and captions of an OpenStax module, in order."""
+def cnxml_text(data: bytes, mathml: bool = False) -> str:
+    """Title and paragraphs, list items and captions of an OpenStax module, in order; MathML
+    as its tokens when `mathml`, else left out."""
     root = ET.fromstring(data)
-    lines = [_words(t) for t in root.iter(f"{CNX}title")][:1]
+    lines = [_words(t, mathml) for t in root.iter(f"{CNX}title")][:1]
     content = root.find(f"{CNX}content")
     if content is not None:
         for el in content.iter():
             if el.tag in (f"{CNX}para", f"{CNX}item", f"{CNX}caption", f"{CNX}title"):
-                line = _words(el)
+                line = _words(el, mathml)
                 if line:
                     lines.append(line)
     return "\n".join(lines)
@@ -227,7 +234,7 @@ def file_docs(src: DataSource, path: str, data: bytes) -> Iterator[Doc]:
     elif src.format == "markdown":
         yield {"text": _front_matter(data.decode("utf-8")), "doc": path}
     elif src.format == "cnxml":
-        yield {"text": cnxml_text(data), "doc": path}
+        yield {"text": cnxml_text(data, src.mathml), "doc": path}
     elif src.format == "conllu":
         yield from conllu_docs(data, path)
     elif src.format == "gum_xml":
