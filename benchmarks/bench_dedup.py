@@ -262,9 +262,9 @@ def worker_thresher(corpus: Path, out: Path, workers: int) -> dict[str, Any]:
     steps: list[dict[str, Any]] = []
     original = Executor.map
 
-    def timed(self: Any, desc: str, fn: Any, calls: list[tuple]) -> Any:
+    def timed(self: Any, desc: str, fn: Any, calls: list[tuple], **kw: Any) -> Any:
         t0 = time.perf_counter()
-        result = original(self, desc, fn, calls)
+        result = original(self, desc, fn, calls, **kw)
         steps.append({"step": desc, "tasks": len(calls), "s": time.perf_counter() - t0})
         return result
 
