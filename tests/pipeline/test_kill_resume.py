@@ -56,6 +56,8 @@ def thresher_run(out: Path, *extra: str) -> list[str]:
         "--output",
         str(out),
         "--no-progress",
+        "--executor",
+        "ray",  # the demo is small enough for "auto" to run it in-process; Ray is the case here
         *extra,
     ]
 
