@@ -35,7 +35,8 @@ of 3% of words leave a Jaccard near 0.74, so some injected pairs are below the 0
 implementation aims at. Recall is printed over all pairs and over the pairs at >= 0.8.
 
 The implementations, each a subprocess (time and memory are per process tree):
-  thresher     dedup_only (what `thresher dedup` runs) on the shards, Ray with --workers workers;
+  thresher     dedup_only (what `thresher dedup` runs) on the shards, --workers workers, on Ray
+               from 8 MiB of input (executor "auto"; in-process below: pipeline/executor.py);
                Executor.map is wrapped to time each wave and barrier step. Defaults: 112
                permutations, 18 bands x 6 rows, candidates verified on signatures at 0.7055.
   datasketch   MinHash(num_perm=128) over word 5-grams of text normalised in Python like thresher's

@@ -27,11 +27,13 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 PERIOD_S = 10.0  # at most one progress line this often when stderr is not a terminal
-# auto: in-process below this much input. Ray's fixed cost on the 2-core development machine (start,
-# workers importing numba/polars and loading models, stop) was 16-20 s; with 2 workers it saves at
-# most half the task time, so it pays from ~40 s of single-core work: the demo's 1.5 MB of WARC
-# took 11 s in-process and 27 s on Ray; text (Parquet/JSONL) is ~20x cheaper per byte
-# (README "Fixed cost"). 8 MiB of the costliest input (WARC/HTML) is ~40 s in-process.
+# auto: in-process below this much input. On the 2-core development machine (shared, load ~10)
+# Ray's fixed cost (start, workers importing numba/polars and loading models, stop) was 16-25 s;
+# with 2 workers it saves at most half the task time, so it pays from ~40 s of single-core work.
+# WARC (HTML extraction) costs the most per byte: the demo's 1.5 MB took 11-24 s in-process and
+# 27-52 s on Ray, so 8 MiB of it is about the break-even. Text costs far less per byte (100k
+# documents, 86 MB of Parquet: 19.0 s in-process, 22.3 s on Ray): for text the rule errs towards
+# Ray, as thresher did before "auto" (README, Performance: Fixed cost).
 AUTO_LOCAL_BYTES = 8 << 20
 RAY_THREAD_WARNING = "SIGTERM handler is not set"  # ray.init off the main thread; we set it
 
@@ -59,14 +61,13 @@ class Executor:
     def _start_ray(self) -> None:
         assert self._ray is not None
         try:
-            start_ray(self.ray_address, self.workers)
+            started = start_ray(self.ray_address, self.workers)
             self._ray.set_result(None)
         except BaseException as err:  # handed to the driver at its first map
             self._ray.set_exception(err)
             return
-        # Ray's daemons die with the *thread* that started them (PR_SET_PDEATHSIG): this one
-        # stays until the process exits, after atexit has shut Ray down.
-        threading.Event().wait()
+        if started:  # Ray's daemons die with the *thread* that started them (PR_SET_PDEATHSIG):
+            threading.Event().wait()  # it stays until the process exits, after atexit's shutdown
 
     def choose(self, input_bytes: int) -> Executor:
         """An undecided (auto) executor decides: in-process when the input is below
@@ -220,13 +221,17 @@ class _DropThreadWarning(logging.Filter):
         return RAY_THREAD_WARNING not in record.getMessage()
 
 
-def start_ray(address: str | None, workers: int) -> None:
-    """Connect to a Ray cluster, or start a local one (no dashboard, nothing listening outside)."""
+DROP_THREAD_WARNING = _DropThreadWarning()
+
+
+def start_ray(address: str | None, workers: int) -> bool:
+    """Connect to a Ray cluster, or start a local one (no dashboard, nothing listening outside);
+    False when this process is connected already."""
     import ray
 
     if ray.is_initialized():
-        return
-    logging.getLogger("ray._private.worker").addFilter(_DropThreadWarning())
+        return False
+    logging.getLogger("ray._private.worker").addFilter(DROP_THREAD_WARNING)  # once: same object
     # Workers must import the installed `thresher`, whatever the driver's working directory.
     os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
     kwargs: dict[str, Any] = {
@@ -246,3 +251,4 @@ def start_ray(address: str | None, workers: int) -> None:
         # address="local": always a new cluster of our own, never one that another process
         # left running on this machine (ray.init() alone would attach to it)
         ray.init(address="local", num_cpus=workers, **kwargs)
+    return True
