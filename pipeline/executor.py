@@ -93,6 +93,8 @@ class Executor:
         results: list[Any] = [{} for _ in calls]
         if not calls:
             return results
+        if self.use_ray:  # Ray's start error, if any, is raised here; progress starts after it
+            self.start()._ray.result()  # type: ignore[union-attr]
         progress = Progress(desc, len(calls), unit) if self.progress else None
 
         def done(result: Any) -> None:
@@ -107,7 +109,6 @@ class Executor:
                 return results
             import ray
 
-            self.start()._ray.result()  # type: ignore[union-attr]  # Ray's start error, if any
             remote = self._remote.setdefault(fn, ray.remote(num_cpus=1, max_retries=3)(fn))
             pending: dict[Any, int] = {}
             queue = list(enumerate(calls))
