@@ -20,8 +20,11 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from thresher.pipeline import __version__
-from thresher.pipeline.config import STAGE_ORDER
+from thresher.pipeline.console import StageChoices
 from thresher.pipeline.train.cli import MODEL_VERBS, add_model_verbs
+
+# Nothing heavy at module level: `thresher --help` and the light verbs load no stage, polars,
+# numba or Ray (tests/pipeline/test_cli.py checks); each verb imports what it uses.
 
 log = logging.getLogger("thresher")
 RAY_AUTH_LOGGER = "ray._private.authentication.authentication_token_setup"
@@ -101,6 +104,12 @@ def _workers_option(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--workers", type=_at_least_one, help="tasks in flight at once (default: every CPU)"
     )
+    p.add_argument(
+        "--executor",
+        choices=("auto", "ray", "local"),
+        help="override [runner] executor: auto (in-process below 8 MiB of input or with one "
+        "worker, else Ray), ray, local",
+    )
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -130,7 +139,12 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("config", type=Path, help="TOML run config (see configs/)")
     _run_options(r, "override the config's output folder")
     r.add_argument("--dry-run", action="store_true", help="print the resolved config and exit")
-    r.add_argument("--until", choices=STAGE_ORDER, help="stop after this stage")
+    r.add_argument(
+        "--until",
+        choices=StageChoices(),
+        metavar="STAGE",
+        help="stop after this stage: %(choices)s",
+    )
 
     s = verb(
         "sample",
@@ -283,6 +297,7 @@ def _run_config(args: argparse.Namespace) -> Any:
     cfg = with_runner(
         cfg,
         ray_address=args.ray_address,
+        executor=args.executor,
         workers=args.workers,
         progress=False if args.no_progress or args.quiet else None,
     )
@@ -386,7 +401,7 @@ def _dedup(args: argparse.Namespace) -> int:
         cfg = load_config(args.config, input=args.input, output=args.output)
     else:
         cfg = parse_config({"input": args.input, "output": args.output})
-    cfg = with_runner(cfg, workers=args.workers)
+    cfg = with_runner(cfg, workers=args.workers, executor=args.executor)
     _output_folder(cfg.output)
     try:
         clusters = dedup_only(cfg)

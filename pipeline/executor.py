@@ -1,4 +1,9 @@
-"""Executors: task functions with at most `workers` in flight, on Ray (the default) or in-process.
+"""Executors: task functions with at most `workers` in flight, on Ray or in-process.
+
+`[runner] executor = "auto"` (the default) runs in-process when Ray would cost more than it saves:
+input below AUTO_LOCAL_BYTES in all, or one worker; Ray otherwise (`choose`). Ray starts in a
+background thread (`start`) while the driver lists inputs and plans; the first `map` waits for it.
+The two give the same bytes: a task's output depends on its arguments only.
 
 The driver keeps at most `workers` tasks in flight and reports progress; tasks never print.
 Progress is a bar when stderr is a terminal, else a log line at most every `period` seconds and
@@ -11,14 +16,26 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import sys
+import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
 log = logging.getLogger(__name__)
 PERIOD_S = 10.0  # at most one progress line this often when stderr is not a terminal
+# auto: in-process below this much input. On the 2-core development machine (shared, load ~10)
+# Ray's fixed cost (start, workers importing numba/polars and loading models, stop) was 16-25 s;
+# with 2 workers it saves at most half the task time, so it pays from ~40 s of single-core work.
+# WARC (HTML extraction) costs the most per byte: the demo's 1.5 MB took 11-24 s in-process and
+# 27-52 s on Ray, so 8 MiB of it is about the break-even. Text costs far less per byte (100k
+# documents, 86 MB of Parquet: 19.0 s in-process, 22.3 s on Ray): for text the rule errs towards
+# Ray, as thresher did before "auto" (README, Performance: Fixed cost).
+AUTO_LOCAL_BYTES = 8 << 20
+RAY_THREAD_WARNING = "SIGTERM handler is not set"  # ray.init off the main thread; we set it
 
 
 @dataclass
@@ -28,7 +45,45 @@ class Executor:
     workers: int
     use_ray: bool = True
     progress: bool = True
+    ray_address: str | None = None
+    auto: bool = False  # undecided until `choose`: in-process until then
     _remote: dict[Callable[..., Any], Any] = field(default_factory=dict)
+    _ray: Future[None] | None = field(default=None, repr=False)
+
+    def start(self) -> Executor:
+        """Start (or join) Ray in a background thread; a no-op in-process or once started."""
+        if self.use_ray and self._ray is None:
+            self._ray = Future()
+            _exit_on_sigterm()  # what ray.init does on the main thread only: atexit shuts Ray down
+            threading.Thread(target=self._start_ray, name="ray-start", daemon=True).start()
+        return self
+
+    def _start_ray(self) -> None:
+        assert self._ray is not None
+        try:
+            started = start_ray(self.ray_address, self.workers)
+            self._ray.set_result(None)
+        except BaseException as err:  # handed to the driver at its first map
+            self._ray.set_exception(err)
+            return
+        if started:  # Ray's daemons die with the *thread* that started them (PR_SET_PDEATHSIG):
+            threading.Event().wait()  # it stays until the process exits, after atexit's shutdown
+
+    def choose(self, input_bytes: int) -> Executor:
+        """An undecided (auto) executor decides: in-process when the input is below
+        AUTO_LOCAL_BYTES or there is one worker, else Ray, started in the background. A decided
+        one stays as it is."""
+        if self.auto:
+            self.auto = False
+            self.use_ray = auto_uses_ray(self.workers, input_bytes)
+            how = "Ray" if self.use_ray else "in-process"
+            log.info(
+                "executor auto: %s (%s input bytes, %d workers)",
+                how,
+                f"{input_bytes:,}",
+                self.workers,
+            )
+        return self.start()
 
     def map(
         self, desc: str, fn: Callable[..., Any], calls: list[tuple], unit: str = "tasks"
@@ -38,6 +93,8 @@ class Executor:
         results: list[Any] = [{} for _ in calls]
         if not calls:
             return results
+        if self.use_ray:  # Ray's start error, if any, is raised here; progress starts after it
+            self.start()._ray.result()  # type: ignore[union-attr]
         progress = Progress(desc, len(calls), unit) if self.progress else None
 
         def done(result: Any) -> None:
@@ -139,20 +196,43 @@ def docs_in(result: Any) -> int | None:
 
 
 def executor(runner: Any) -> Executor:
-    """The run's executor, as [runner] says; starts or joins Ray when it is the Ray one."""
+    """The run's executor, as [runner] says: Ray starting in the background ("ray", or "auto"
+    with a cluster address), in-process ("local"), or undecided ("auto": `choose` decides once
+    the input is listed; until then it is in-process)."""
     workers = runner.workers or os.cpu_count() or 1
-    use_ray = runner.executor == "ray"
-    if use_ray:
-        start_ray(runner.ray_address, workers)
-    return Executor(workers=workers, use_ray=use_ray, progress=runner.progress)
+    ray = runner.executor == "ray" or (runner.executor == "auto" and bool(runner.ray_address))
+    auto = runner.executor == "auto" and not ray
+    return Executor(workers, ray, runner.progress, runner.ray_address, auto).start()
 
 
-def start_ray(address: str | None, workers: int) -> None:
-    """Connect to a Ray cluster, or start a local one (no dashboard, nothing listening outside)."""
+def auto_uses_ray(workers: int, input_bytes: int) -> bool:
+    """executor = "auto": Ray for AUTO_LOCAL_BYTES of input or more and more than one worker
+    (one worker gains nothing from Ray but isolation); in-process otherwise."""
+    return workers > 1 and input_bytes >= AUTO_LOCAL_BYTES
+
+
+def _exit_on_sigterm() -> None:
+    """SIGTERM exits through sys.exit, so that atexit handlers (Ray's shutdown) run."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(signum))
+
+
+class _DropThreadWarning(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return RAY_THREAD_WARNING not in record.getMessage()
+
+
+DROP_THREAD_WARNING = _DropThreadWarning()
+
+
+def start_ray(address: str | None, workers: int) -> bool:
+    """Connect to a Ray cluster, or start a local one (no dashboard, nothing listening outside);
+    False when this process is connected already."""
     import ray
 
     if ray.is_initialized():
-        return
+        return False
+    logging.getLogger("ray._private.worker").addFilter(DROP_THREAD_WARNING)  # once: same object
     # Workers must import the installed `thresher`, whatever the driver's working directory.
     os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
     kwargs: dict[str, Any] = {
@@ -172,3 +252,4 @@ def start_ray(address: str | None, workers: int) -> None:
         # address="local": always a new cluster of our own, never one that another process
         # left running on this machine (ray.init() alone would attach to it)
         ray.init(address="local", num_cpus=workers, **kwargs)
+    return True

@@ -340,6 +340,7 @@ def run(
     run_dir = Path(cfg.output)
     if run_dir.exists() and not run_dir.is_dir():
         raise RunError(f"output {run_dir}: is a file, not a folder")
+    ex = executor(cfg.runner)  # Ray ("ray") starts in the background while inputs are listed
     # inputs before anything is written: a wrong --input leaves no folder behind
     inputs = resolve_inputs(cfg, run_dir)
     if not inputs:
@@ -350,12 +351,11 @@ def run(
         free = ["runner"] + [x for s in chosen if s.name in fresh for x in s.sections]
         _check_same_config(run_dir, config_text, free=tuple(dict.fromkeys(free)))
     write_text_atomic(config_text, run_dir / "config.toml")
-    record_inputs(run_dir, inputs)
+    ex.choose(sum(i.get("size") or 0 for i in record_inputs(run_dir, inputs)))
     for s in chosen:
         if s.name in fresh:
             for folder in _owned(s):
                 shutil.rmtree(run_dir / folder, ignore_errors=True)
-    ex = executor(cfg.runner)
     steps = plan(chosen, cfg, run_dir, len(inputs))
     timings: dict[str, float] = {}
     done: list[str] = []
@@ -522,7 +522,7 @@ def _run_via_staging(
         remote, root = fs.FileSystem.from_uri(cfg.output)
     except Exception as err:  # pyarrow raises ArrowInvalid / OSError for unknown schemes
         raise RunError(f"output {cfg.output!r}: {err}") from None
-    if cfg.runner.executor == "ray" and cfg.runner.ray_address:
+    if cfg.runner.executor != "local" and cfg.runner.ray_address:
         import ray
 
         start_ray(cfg.runner.ray_address, cfg.runner.workers or os.cpu_count() or 1)

@@ -217,3 +217,36 @@ def test_records_without_the_text_field_get_a_hint_naming_it(fmt, capsys, tmp_pa
     assert main(["-q", "run", str(config), "--until", "extract", "--output", str(out)]) == 0
     cap = capsys.readouterr()
     assert cap.err == "" and "2 records, 2 documents" in cap.out
+
+
+HEAVY = ("polars", "numba", "ray", "pyarrow", "thresher.stages")
+
+
+def _loaded_after(argv: list[str]) -> tuple[int, list[str], str]:
+    """Run the console script's entry in a fresh interpreter; its exit code, the heavy modules
+    it loaded (written by an atexit handler, which entry runs before it exits) and stderr."""
+    import subprocess
+    import sys
+
+    code = (
+        "import atexit, sys\n"
+        f"atexit.register(lambda: print(sorted(m for m in {HEAVY!r} if m in sys.modules)))\n"
+        "from thresher.pipeline.console import entry\n"
+        f"sys.argv = ['thresher', *{argv!r}]\n"
+        "entry()\n"
+    )
+    done = subprocess.run([sys.executable, "-P", "-c", code], capture_output=True, text=True)
+    return done.returncode, eval(done.stdout.strip().splitlines()[-1]), done.stderr
+
+
+def test_help_loads_no_stage_polars_numba_or_ray():
+    assert _loaded_after(["--help"])[:2] == (0, [])
+    assert _loaded_after(["sample", "--help"])[:2] == (0, [])
+
+
+def test_until_names_come_from_the_registry_when_asked(capsys):
+    with pytest.raises(SystemExit):
+        main(["run", "--help"])
+    assert "stop after this stage: extract, base, dedup, domains" in capsys.readouterr().out
+    code, _, err = _loaded_after(["run", DEMO, "--until", "nonsense"])
+    assert code == 2 and "invalid choice: 'nonsense' (choose from 'extract', 'base'" in err

@@ -5,6 +5,8 @@ import io
 import logging
 import re
 
+import pytest
+
 from thresher.pipeline import executor as ex_mod
 from thresher.pipeline.executor import Executor, docs_in
 
@@ -72,3 +74,63 @@ def test_documents_a_task_read():
     assert docs_in({"rows_in": 2}) == 2
     assert docs_in(None) is None and docs_in({}) is None
     assert docs_in({"domains": {"docs:law": 3}}) is None
+
+
+def runner(**kw):
+    from thresher.pipeline.config import Runner
+
+    return Runner(**({"progress": False} | kw))
+
+
+@pytest.fixture
+def ray_starts(monkeypatch):
+    """Ray starts recorded, not made: (address, workers) per start."""
+    started: list[tuple] = []
+    monkeypatch.setattr(
+        ex_mod, "start_ray", lambda address, workers: started.append((address, workers))
+    )
+    return started
+
+
+def test_auto_is_in_process_below_the_threshold_or_with_one_worker():
+    assert not ex_mod.auto_uses_ray(2, ex_mod.AUTO_LOCAL_BYTES - 1)
+    assert ex_mod.auto_uses_ray(2, ex_mod.AUTO_LOCAL_BYTES)
+    assert not ex_mod.auto_uses_ray(1, 10 * ex_mod.AUTO_LOCAL_BYTES)
+
+
+def test_auto_decides_once_the_input_size_is_known(ray_starts):
+    small = ex_mod.executor(runner(workers=2))
+    assert small.auto and not small.use_ray and not ray_starts
+    small.choose(1_000)
+    assert not small.use_ray and not small.auto and not ray_starts
+    assert small.map("x", pow, [(2, 3), (3, 2)]) == [8, 9]  # in-process: no Ray needed
+    large = ex_mod.executor(runner(workers=2)).choose(ex_mod.AUTO_LOCAL_BYTES)
+    assert large.use_ray
+    large._ray.result(timeout=10)  # the background start ran
+    assert ray_starts == [(None, 2)]
+
+
+def test_an_explicit_executor_wins_over_auto(ray_starts):
+    local = ex_mod.executor(runner(executor="local", workers=2)).choose(10**12)
+    assert not local.use_ray
+    ray = ex_mod.executor(runner(executor="ray", workers=2))  # started before inputs are listed
+    ray._ray.result(timeout=10)
+    assert ray.choose(0).use_ray and ray_starts == [(None, 2)]
+    cluster = ex_mod.executor(runner(ray_address="10.0.0.1:6379", workers=2)).choose(0)
+    cluster._ray.result(timeout=10)  # auto with a cluster address: Ray, whatever the input
+    assert cluster.use_ray and ray_starts[-1] == ("10.0.0.1:6379", 2)
+
+
+def test_a_failed_ray_start_is_raised_at_the_first_map(monkeypatch):
+    def refuse(address, workers):
+        raise RuntimeError("no cluster at 10.0.0.9:6379")
+
+    monkeypatch.setattr(ex_mod, "start_ray", refuse)
+    ex = ex_mod.executor(runner(executor="ray", ray_address="10.0.0.9:6379"))
+    with pytest.raises(RuntimeError, match=re.escape("no cluster at 10.0.0.9:6379")):
+        ex.map("x", pow, [(2, 3)])
+
+
+def test_old_configs_with_executor_ray_or_local_load():
+    assert runner().executor == "auto"
+    assert runner(executor="ray").executor == "ray" and runner(executor="local").executor == "local"

@@ -1,7 +1,9 @@
-"""The golden end-to-end run: the built-in sample through a local Ray cluster, twice.
+"""The golden end-to-end run: the built-in sample twice, through a local Ray cluster and in-process.
 
-One run with 2 workers and one with 1 must give byte-identical shards; deleting a shard and
-rerunning recomputes only that shard, with the same bytes.
+One run with 2 workers on Ray (executor = "ray") and one with 1 worker and executor = "auto",
+which runs it in-process (the sample is below the threshold, and one worker), must give
+byte-identical shards; deleting a shard and rerunning recomputes only that shard, with the same
+bytes.
 """
 
 import hashlib
@@ -35,9 +37,9 @@ def digests(run_dir: Path) -> dict[str, str]:
 def sample_runs(tmp_path_factory):
     base = tmp_path_factory.mktemp("golden")
     cfgs = {}
-    for workers in (2, 1):
+    for workers, how in ((2, "ray"), (1, "auto")):
         cfg = load_config(REPO / "configs" / "demo.toml", output=str(base / f"w{workers}"))
-        cfg = with_runner(cfg, workers=workers, progress=False)
+        cfg = with_runner(cfg, workers=workers, progress=False, executor=how)
         cfgs[workers] = cfg
         run(cfg)
     return cfgs, base
@@ -113,7 +115,7 @@ def test_golden_run_labels_domains_dates_and_mixes(sample_runs):
         assert decode([int(t) for t in seq[:-1]]) == text
 
 
-def test_one_or_two_workers_give_identical_bytes(sample_runs):
+def test_ray_and_in_process_give_identical_bytes(sample_runs):
     _, base = sample_runs
     assert digests(base / "w1") == digests(base / "w2")
 

@@ -1,8 +1,9 @@
 """Kill and resume: `thresher run` killed with SIGKILL mid-run and rerun gives the same bytes.
 
 The built-in sample (`configs/demo.toml`, 4 WARC files, every stage through the mixture) runs as
-a subprocess with the Ray executor, as users run it. The test polls the run folder and kills the
-whole process group (the driver and the Ray processes it started) when a file appears:
+a subprocess with the Ray executor (`--executor ray`: "auto" would run the small demo in-process).
+The test polls the run folder and kills the whole process group (the driver and the Ray processes
+it started) when a file appears:
 
   extract      extract/part-00001.parquet    some extract shards done, others in flight
   clustering   fingerprints/labels/          label propagation of the near-dedup barrier
@@ -57,6 +58,8 @@ def thresher_run(out: Path, *extra: str) -> list[str]:
         "--output",
         str(out),
         "--no-progress",
+        "--executor",
+        "ray",  # the demo is small enough for "auto" to run it in-process; Ray is the case here
         *extra,
     ]
 
