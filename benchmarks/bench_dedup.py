@@ -281,11 +281,13 @@ def worker_thresher(corpus: Path, out: Path, workers: int) -> dict[str, Any]:
     t0 = time.perf_counter()
     clusters = dedup_only(cfg)
     total = time.perf_counter() - t0
-    clusters.select(
-        "id",
+    # the corpus's own ids are source_id (the pipeline makes its ids unique per input)
+    own = clusters.select(survivor_id="id", survivor="source_id")
+    clusters.join(own, on="survivor_id", how="left", maintain_order="left").select(
+        id="source_id",
         cluster="dup_cluster",
         keep="keep",
-        survivor=pl.coalesce("survivor_id", "id"),
+        survivor=pl.coalesce("survivor", "source_id"),
     ).write_parquet(out / "decisions.parquet")
     lsh = sum(
         s["s"]
