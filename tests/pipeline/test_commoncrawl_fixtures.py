@@ -106,4 +106,6 @@ def test_the_fixtures_cover_each_kind_of_shortfall(runs):
         mix = json.loads((run_dir / "mixture" / "mixture.json").read_text())
         reasons |= {(b["shortfall_reason"] or "").split(" ")[0] for b in mix["buckets"]}
         reasons |= {"empty"} if mix.get("empty_reason") else set()
-    assert {"no", "raised", "whole", "empty"} <= reasons
+    # which kinds the real dumps show depends on the shipped models' labels; a whole-document
+    # miss ("the closest fit gives") is pinned in tests/stages/test_mixture_shortfall.py
+    assert {"no", "raised", "empty"} <= reasons
