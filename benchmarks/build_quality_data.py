@@ -1,6 +1,7 @@
-"""Rebuild the quality classifier's training texts (data/quality/*.jsonl.gz) from their sources.
+"""Rebuild the quality classifier's training texts (benchmarks/data/quality/*.jsonl.gz) from
+their sources.
 
-    .venv/bin/python benchmarks/build_quality_data.py RAW_DIR [--out data/quality]
+    .venv/bin/python benchmarks/build_quality_data.py RAW_DIR [--out benchmarks/data/quality]
 
 RAW_DIR holds each source file at <owner>/<name>/<path> as published in the repository at the
 commit pinned in SOURCES (e.g. `git -C CLONE show <commit>:<path> > RAW_DIR/<owner>/<name>/<path>`
@@ -205,7 +206,7 @@ def build_source(raw: Path, name: str, out: Path) -> Path:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("raw", type=Path, help="folder with <owner>/<name>/<path> source files")
-    ap.add_argument("--out", type=Path, default=Path("data/quality"))
+    ap.add_argument("--out", type=Path, default=Path("benchmarks/data/quality"))
     args = ap.parse_args()
     for name in SOURCES:
         build_source(args.raw, name, args.out)

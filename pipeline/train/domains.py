@@ -7,7 +7,7 @@ leave-one-source-out table), `source_by` (a field that splits it into sources), 
 forum, shop, ...), `max_records` per source; see `TrainSeed`). Besides the shared fixtures
 (Linguist samples, MATH and GSM8K, LegalBench, MMLU STEM, CCNet, gpt-3.5 everyday texts) the
 seeds come from public repositories named in `[[sources]]` (repository, commit, files, format,
-licence, sha256), built into `data/domains/` by `thresher.pipeline.train.domain_sources`:
+licence, sha256), built into `benchmarks/data/domains/` by `thresher.pipeline.train.domain_sources`:
   code     TheAlgorithms Python and Java (MIT)
   math     OpenStax Prealgebra / Elementary / Intermediate Algebra 2e (CC BY 4.0 commit)
   law      CUAD contracts (CC BY 4.0), GDPR articles (EU law), CFPB regulations (12 CFR, CC0),
@@ -195,8 +195,8 @@ class DomainTrainConfig(TrainConfig):
         missing = [s.path for s in self.seeds if not Path(s.path).is_file()]
         if missing:
             raise ConfigError(
-                f"{source}: seeds.path: files not found: {missing} (build data/domains with "
-                f"python -m thresher.pipeline.train.domain_sources {source} --repos DIR)"
+                f"{source}: seeds.path: files not found: {missing} (build "
+                f"benchmarks/data/domains with python -m thresher.pipeline.train.domain_sources {source} --repos DIR)"
             )
 
     def dataset(self) -> pl.DataFrame:

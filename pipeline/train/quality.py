@@ -344,7 +344,7 @@ def train_quality(cfg: QualityTrainConfig) -> dict[str, Any]:
         "'textbook and encyclopaedia' against 'web page and forum post'; a well-written blog "
         "post or news story scores in between.",
         "Licences: CC BY 4.0 (OpenStax, DCLM-pool), CC BY-SA (Wikipedia, Stack Exchange); "
-        "attribution in data/quality/NOTICE.md. The fixtures' web pages were scored for "
+        "attribution in benchmarks/data/quality/NOTICE.md. The fixtures' web pages were scored for "
         "web_pages only.",
     ]
     write_json_atomic(card, out / "quality.json", sort_keys=False)

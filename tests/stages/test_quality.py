@@ -21,7 +21,7 @@ from thresher.stages.quality import (
 
 
 def _texts(name: str, n: int) -> list[str]:
-    with gzip.open(REPO / "data" / "quality" / f"{name}.jsonl.gz", "rt") as f:
+    with gzip.open(REPO / "benchmarks" / "data" / "quality" / f"{name}.jsonl.gz", "rt") as f:
         return [json.loads(line)["text"] for _, line in zip(range(n), f, strict=False)]
 
 

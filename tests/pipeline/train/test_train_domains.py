@@ -31,7 +31,7 @@ from thresher.pipeline.train.domains import (
 from thresher.stages.domains import SHIPPED_THRESHOLDS, SeedFile, default_model_path
 
 TRAIN_CONFIG = REPO / "configs" / "domains-train.toml"
-DATA = REPO / "data" / "domains"
+DATA = REPO / "benchmarks" / "data" / "domains"
 needs_data = pytest.mark.skipif(
     not DATA.is_dir(),
     reason=f"needs the domain training data in {DATA}: python -m "
