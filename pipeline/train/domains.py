@@ -196,7 +196,8 @@ class DomainTrainConfig(TrainConfig):
         if missing:
             raise ConfigError(
                 f"{source}: seeds.path: files not found: {missing} (build "
-                f"benchmarks/data/domains with python -m thresher.pipeline.train.domain_sources {source} --repos DIR)"
+                "benchmarks/data/domains with python -m thresher.pipeline.train.domain_sources "
+                f"{source} --repos DIR)"
             )
 
     def dataset(self) -> pl.DataFrame:
