@@ -11,13 +11,15 @@ whole process group (the driver and the Ray processes it started) when a file ap
 Right after the kill no file under its final name is half written (every Parquet file reads,
 every JSON file parses). Then the same command is run again and every output file is compared
 with an uninterrupted run in another folder (`snapshot`): same set of files (nothing lost, no
-leftover temporary, nothing doubled) and the same bytes, with two normalisations that are not
+leftover temporary, nothing doubled) and the same bytes, with these normalisations, which are not
 about the data:
   * the run folder's absolute path is replaced by "<RUN>" in text files (config.toml's `output`,
     manifest.json's `inputs` and `output` name it), and
   * manifest.json's `stages.<stage>.seconds` (wall-clock timings) and `resumed` (whether an
     earlier run did the stage) are dropped, and
-  * config.toml's [runner] table (how the run ran: executor, workers, Ray address) is dropped;
+  * config.toml's [runner] table (how the run ran: executor, workers, Ray address) is dropped,
+  * inputs.json's `mtime` is dropped (the sample's files are written into each run folder, so
+    two folders' copies differ in time only; size and content fingerprint stay);
 and the report (report/index.html, report.json), a view that shows the timings and the config,
 is compared by presence. No other file carries a timestamp or a path (no log files are written).
 
@@ -72,6 +74,11 @@ def _normalised(path: Path, run_dir: Path) -> bytes:
             if not skip:
                 kept.append(line)
         data = "\n".join(kept).encode()
+    if path.name == "inputs.json" and path.parent == run_dir:  # a sample's files are written
+        record = json.loads(data)  # into each run folder: their times differ, not their bytes
+        for item in record.get("inputs", []):
+            item.pop("mtime", None)
+        data = json.dumps(record, sort_keys=True).encode()
     if path.name == "manifest.json" and path.parent == run_dir:
         manifest = json.loads(data)
         for stage in manifest.get("stages", {}).values():
