@@ -49,15 +49,38 @@ RATES = {
 }
 BYTES_PER_TOKEN = 3.17  # bench_tokens.py: 11.8 MB of fixture text, 3.72 M DeepSeek tokens
 
-# bench_cluster.py --docs 200000 (the JSON --measured reads; figures copied here as defaults)
+# bench_cluster.py --docs 200000 --workdir /tmp/bench-cluster-200k (2026-12-07), its --json output
+# copied: the default of --measured
 MEASURED: dict = {
-    "docs": 200_000,
-    "text_mb": 0.0,
-    "shard_docs": 25_000,
-    "counts": {"edges": 0, "verified": 0, "clustered": 0, "label_rounds": 0},
-    "disk_bytes_per_doc": {},
-    "node_largest": {},
-    "driver_peak_mb": 0.0,
+    "docs": 200000,
+    "text_mb": 410.04,
+    "shard_docs": 25000,
+    "nodes": 3,
+    "node_cpus": 1,
+    "wall_s": 38.22,
+    "driver_peak_mb": 537.23,
+    "node_peak_mb": {"head": 1070.82, "worker 1": 758.24, "worker 2": 773.27},
+    "node_largest": {
+        "head": [570.21, "ray::run_chain"],
+        "worker 1": [559.77, "ray::run_chain"],
+        "worker 2": [574.34, "ray::run_chain"],
+    },
+    "disk_bytes_per_doc": {
+        "base": 871.2,
+        "extract": 1090.37,
+        "fingerprints/bands": 163.04,
+        "fingerprints/clusters": 1.95,
+        "fingerprints/edges": 5.8,
+        "fingerprints/exact": 18.48,
+        "fingerprints/labels": 4.99,
+        "fingerprints/minhash": 424.11,
+        "fingerprints/verified": 0.95,
+        "rejected": 236.6,
+        "report": 0.03,
+        "stats": 0.02,
+        "fingerprints/clusters.parquet": 3.68,
+    },
+    "counts": {"edges": 281733, "verified": 46257, "clustered": 70236, "label_rounds": 4},
 }
 
 GB = 1e9
