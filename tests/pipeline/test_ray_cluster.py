@@ -8,13 +8,13 @@ The built-in sample (configs/demo.toml, every stage through the mixture) runs th
   cluster    `ray_address` = the cluster,
   node loss  the same cluster, with two chosen tasks stalled on their first attempt by the
              executor's test-only hook (THRESHER_TEST_STALL, pipeline/executor.py): a map task
-             (extract+base, shard 2) and a task a barrier fans out (dedup's verify, partition 1).
-             Each time the test reads which node the stalled attempt runs on, removes that node
-             (its raylet and workers killed) while the task runs. Ray
-             retries the task (max_retries=3 in Executor.map); the hook's record shows the
-             same Ray task id running a second time, on another node that is alive. The shard
-             writes are idempotent (temporary name, then rename), so the retry writes the same
-             files.
+             (the extract+base chain, "extract extract+base@2": shard 2) and a task a barrier
+             fans out (dedup's verify, "verify@1": partition 1). Each time the test reads which
+             node the stalled attempt runs on and removes that node (its raylet and workers
+             killed) while the task runs. Ray retries the task (max_retries=3 in Executor.map);
+             the hook's record shows the same Ray task id running a second time, to its end, on
+             another worker node. The shard writes are idempotent (temporary name, then rename),
+             so the retry writes the same files.
 All three must give the same Parquet shards, index files, token shards and mixture.json, byte for
 byte; the per-shard stats JSON the same content (their key order varies between runs until the
 value_counts() order fix: see test_kill_resume.py). The runs have no per-page extraction time
