@@ -49,38 +49,38 @@ RATES = {
 }
 BYTES_PER_TOKEN = 3.17  # bench_tokens.py: 11.8 MB of fixture text, 3.72 M DeepSeek tokens
 
-# bench_cluster.py --docs 200000 --workdir /tmp/bench-cluster-200k (2026-12-07), its --json output
+# bench_cluster.py --docs 1000000 --workdir /tmp/bench-cluster-1m (2026-12-07), its --json output
 # copied: the default of --measured
 MEASURED: dict = {
-    "docs": 200000,
-    "text_mb": 410.04,
+    "docs": 1000000,
+    "text_mb": 2092.15,
     "shard_docs": 25000,
     "nodes": 3,
     "node_cpus": 1,
-    "wall_s": 38.22,
-    "driver_peak_mb": 537.23,
-    "node_peak_mb": {"head": 1070.82, "worker 1": 758.24, "worker 2": 773.27},
+    "wall_s": 69.53,
+    "driver_peak_mb": 881.77,
+    "node_peak_mb": {"head": 1109.7, "worker 1": 798.49, "worker 2": 812.35},
     "node_largest": {
-        "head": [570.21, "ray::run_chain"],
-        "worker 1": [559.77, "ray::run_chain"],
-        "worker 2": [574.34, "ray::run_chain"],
+        "head": [594.24, "ray::run_chain"],
+        "worker 1": [599.9, "ray::run_chain"],
+        "worker 2": [613.31, "ray::run_chain"],
     },
     "disk_bytes_per_doc": {
-        "base": 871.2,
-        "extract": 1090.37,
-        "fingerprints/bands": 163.04,
-        "fingerprints/clusters": 1.95,
-        "fingerprints/edges": 5.8,
-        "fingerprints/exact": 18.48,
-        "fingerprints/labels": 4.99,
-        "fingerprints/minhash": 424.11,
-        "fingerprints/verified": 0.95,
-        "rejected": 236.6,
-        "report": 0.03,
+        "base": 895.63,
+        "extract": 1124.81,
+        "fingerprints/bands": 162.99,
+        "fingerprints/clusters": 2.16,
+        "fingerprints/edges": 6.35,
+        "fingerprints/exact": 18.38,
+        "fingerprints/labels": 5.44,
+        "fingerprints/minhash": 422.99,
+        "fingerprints/verified": 1.06,
+        "rejected": 246.73,
+        "report": 0.01,
         "stats": 0.02,
-        "fingerprints/clusters.parquet": 3.68,
+        "fingerprints/clusters.parquet": 4.72,
     },
-    "counts": {"edges": 281733, "verified": 46257, "clustered": 70236, "label_rounds": 4},
+    "counts": {"edges": 1419262, "verified": 234131, "clustered": 355426, "label_rounds": 4},
 }
 
 GB = 1e9
