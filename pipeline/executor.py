@@ -10,10 +10,17 @@ Progress is a bar when stderr is a terminal, else a log line at most every `peri
 one when the step ends ("extract+base: 3/4 shards, 1,234 docs, 56 docs/s"): a bar's redraws
 fill a log file with carriage returns. Results come back in the order of the calls, whatever
 order the tasks finish in.
+
+Test-only: with THRESHER_TEST_STALL=<folder> in the driver's environment, a Ray task whose key
+("<desc>@<call index>", e.g. "verify@1") names a file in that folder records each of its
+attempts (node, Ray task id, pid) in <folder>/<key>.attempts, and its first attempt waits there
+before running, so that a test can remove that task's node while it runs and see the task run
+again elsewhere (tests/pipeline/test_ray_cluster.py). Unset, nothing is wrapped.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import signal
@@ -36,6 +43,8 @@ PERIOD_S = 10.0  # at most one progress line this often when stderr is not a ter
 # Ray, as thresher did before "auto" (README, Performance: Fixed cost).
 AUTO_LOCAL_BYTES = 8 << 20
 RAY_THREAD_WARNING = "SIGTERM handler is not set"  # ray.init off the main thread; we set it
+STALL_ENV = "THRESHER_TEST_STALL"  # test-only (see the module docstring)
+STALL_S = 300.0  # how long a stalled first attempt waits for its node to be removed
 
 
 @dataclass
@@ -109,12 +118,15 @@ class Executor:
                 return results
             import ray
 
-            remote = self._remote.setdefault(fn, ray.remote(num_cpus=1, max_retries=3)(fn))
+            stall = os.environ.get(STALL_ENV)
+            task = stalled if stall else fn
+            remote = self._remote.setdefault(task, ray.remote(num_cpus=1, max_retries=3)(task))
             pending: dict[Any, int] = {}
             queue = list(enumerate(calls))
             while queue or pending:
                 while queue and len(pending) < self.workers:
                     i, args = queue.pop(0)
+                    args = (stall, f"{desc}@{i}", fn, *args) if stall else args
                     pending[remote.remote(*args)] = i
                 ready, _ = ray.wait(list(pending), num_returns=1)
                 i = pending.pop(ready[0])
@@ -128,6 +140,25 @@ class Executor:
     def mapper(self, desc: str) -> Callable[[Callable[..., Any], list[tuple]], list[Any]]:
         """`map_fn(fn, calls)` for stage modules that run their own waves (domains, mixture)."""
         return lambda fn, calls: self.map(desc, fn, calls)
+
+
+def stalled(folder: str, key: str, fn: Callable[..., Any], *args: Any) -> Any:
+    """Test-only task wrapper: fn(*args), but when `folder` holds a file named `key`, record
+    this attempt in <key>.attempts (one JSON line) and, on the first attempt, wait STALL_S
+    seconds first (a test removes the node meanwhile)."""
+    chosen = os.path.join(folder, key)
+    if os.path.isfile(chosen):
+        import ray
+
+        ctx = ray.get_runtime_context()
+        record = {"node": ctx.get_node_id(), "task": ctx.get_task_id(), "pid": os.getpid()}
+        log_path = chosen + ".attempts"
+        first = not os.path.exists(log_path)
+        with open(log_path, "a", encoding="utf-8") as f:
+            f.write(json.dumps(record) + "\n")
+        if first:
+            time.sleep(STALL_S)
+    return fn(*args)
 
 
 class Progress:

@@ -12,7 +12,7 @@ it started) when a file appears:
 Right after the kill no file under its final name is half written (every Parquet file reads,
 every JSON file parses). Then the same command is run again and every output file is compared
 with an uninterrupted run in another folder (`snapshot`): same set of files (nothing lost, no
-leftover temporary, nothing doubled) and the same bytes, with two normalisations that are not
+leftover temporary, nothing doubled) and the same bytes, with these normalisations, which are not
 about the data:
   * the run folder's absolute path is replaced by "<RUN>" in text files (config.toml's `output`,
     manifest.json's `inputs` and `output` name it), and
