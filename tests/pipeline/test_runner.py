@@ -437,4 +437,4 @@ def test_band_slices_and_verify_partitions_do_not_change_the_clusters(tmp_path, 
             verified.sort("src", "dst").rows(),
         )
     assert outs[3, 64] == outs[8_000_000, 64] == outs[8_000_000, 1]
-    assert sum(not keep for _, _, _, keep, _, _ in outs[3, 64][0]) == 4  # the four copies
+    assert sum(not row[4] for row in outs[3, 64][0]) == 4  # the four copies (keep is column 4)
