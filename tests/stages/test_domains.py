@@ -327,4 +327,4 @@ def test_docstring_recipe_validates() -> None:
     text = "\n".join(ln for ln in lines if not ln.startswith("#"))
     data = tomllib.loads(text)
     cfg = Domains.model_validate(data["domains"])
-    assert cfg.sites.min_pages == 20 and cfg.threshold("law") == 0.6
+    assert cfg.sites.min_pages == 20 and cfg.threshold("law") == 0.8
