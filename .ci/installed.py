@@ -1,6 +1,6 @@
 """Check a plain install of thresher (not editable, no dev extra); .ci/run runs it in a fresh venv.
 
-Given the output folder of `thresher run ... --until base` made by that install: the readers
+Given the output folder of the demo (`thresher run configs/demo.toml`) made by that install: the readers
 gave documents, fastText's lid.176 labelled them, the DeepSeek tokenizer counts their tokens, and
 fastText can train (the full `fasttext` module, not fasttext-predict's predict-only one).
 """
@@ -14,8 +14,8 @@ from pathlib import Path
 import polars as pl
 
 import thresher.pipeline
-from thresher.pipeline.fasttext_train import load_fresh, train_fasttext
-from thresher.pipeline.tokens import count_tokens
+from thresher.pipeline.train.fasttext import load_fresh, train_fasttext
+from thresher.stages.tokens import count_tokens
 
 
 def main(run: Path) -> None:
