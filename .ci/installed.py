@@ -1,8 +1,9 @@
 """Check a plain install of thresher (not editable, no dev extra); .ci/run runs it in a fresh venv.
 
 Given the output folder of the demo (`thresher run configs/demo.toml`) that install made: the
-readers gave documents, fastText's lid.176 labelled them, the DeepSeek tokenizer counts their tokens, and
-fastText can train (the full `fasttext` module, not fasttext-predict's predict-only one).
+readers gave documents, fastText's lid.176 labelled them, the DeepSeek tokenizer counts their
+tokens, and fastText can train (the full `fasttext` module, not fasttext-predict's predict-only
+one).
 """
 
 from __future__ import annotations
