@@ -63,6 +63,7 @@ from pydantic import Field, field_validator
 from thresher.pipeline.io import write_json_atomic
 from thresher.pipeline.train.fasttext import (
     SPLITS,
+    SupervisedParams,
     TrainConfig,
     binary_metrics,
     chunk_rows,
@@ -120,7 +121,7 @@ WEB_SCHEMA = {"source": pl.String, "text": pl.String}
 THRESHOLD_GRID = tuple(round(0.5 + i / 100, 2) for i in range(50))  # 0.50 ... 0.99
 
 
-class MgtTrainConfig(TrainConfig):
+class MgtTrainConfig(SupervisedParams, TrainConfig):
     """`thresher train-mgt CONFIG`: where the data is, how to split, train and choose the threshold.
 
     Paths are relative to the current directory (run from the repo root).
@@ -167,31 +168,6 @@ class MgtTrainConfig(TrainConfig):
         if not files:
             raise ValueError("at least one human file is needed")
         return files
-
-    def fasttext_params(self) -> dict[str, Any]:
-        return {
-            "loss": "softmax",
-            "dim": self.dim,
-            "epoch": self.epoch,
-            "lr": self.lr,
-            "wordNgrams": self.word_ngrams,
-            "minCount": 1,
-            "minn": 0,
-            "maxn": 0,
-            "bucket": self.bucket,
-            "thread": 1,  # one thread: the updates happen in a fixed order
-            "verbose": 0,
-        }
-
-    def quantize_params(self) -> dict[str, Any]:
-        # vocabulary cut, then fine-tuned on the same data (retrain), as fastText's recipe does
-        return {
-            "cutoff": self.quantize_cutoff,
-            "retrain": True,
-            "qnorm": True,
-            "dsub": self.quantize_dsub,
-            "thread": 1,
-        }
 
     def dataset(self) -> pl.DataFrame:
         return build_dataset(self)

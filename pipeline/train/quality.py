@@ -40,6 +40,7 @@ from thresher.pipeline.config import ConfigError
 from thresher.pipeline.io import write_json_atomic
 from thresher.pipeline.stage import Frozen
 from thresher.pipeline.train.fasttext import (
+    SupervisedParams,
     TrainConfig,
     chunk_rows,
     dedup_texts,
@@ -73,7 +74,7 @@ class QualitySource(Frozen):
     what: str = ""
 
 
-class QualityTrainConfig(TrainConfig):
+class QualityTrainConfig(SupervisedParams, TrainConfig):
     """`thresher train-quality CONFIG`: sources, split, cut rule and fastText settings."""
 
     verb: ClassVar[str] = "train-quality"
@@ -110,30 +111,6 @@ class QualityTrainConfig(TrainConfig):
         labels = {s.label for s in self.sources}
         if labels != set(LABELS):
             raise ConfigError(f"{source}: sources need both labels {LABELS}, got {labels}")
-
-    def fasttext_params(self) -> dict[str, Any]:
-        return {
-            "loss": "softmax",
-            "dim": self.dim,
-            "epoch": self.epoch,
-            "lr": self.lr,
-            "wordNgrams": self.word_ngrams,
-            "minCount": 1,
-            "minn": 0,
-            "maxn": 0,
-            "bucket": self.bucket,
-            "thread": 1,
-            "verbose": 0,
-        }
-
-    def quantize_params(self) -> dict[str, Any]:
-        return {
-            "cutoff": self.quantize_cutoff,
-            "retrain": True,
-            "qnorm": True,
-            "dsub": self.quantize_dsub,
-            "thread": 1,
-        }
 
     def dataset(self) -> pl.DataFrame:
         return build_dataset(self)
