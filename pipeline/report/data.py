@@ -151,14 +151,20 @@ def _distributions(run_dir: Path, recency: Recency) -> tuple[dict[str, Any], pl.
     return out, frame
 
 
-def _dedup(run_dir: Path, frame: pl.DataFrame) -> dict[str, Any] | None:
-    path = run_dir / "report" / "dedup.json"
+def _read_json(path: Path) -> Any:
+    """A JSON file of the run, None when it is not there; a damaged one is an error naming it."""
     if not path.exists():
         return None
     try:
-        dedup = json.loads(path.read_text(encoding="utf-8"))
+        return json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as e:
         raise ValueError(f"{path}: not valid JSON ({e})") from e
+
+
+def _dedup(run_dir: Path, frame: pl.DataFrame) -> dict[str, Any] | None:
+    dedup = _read_json(run_dir / "report" / "dedup.json")
+    if dedup is None:
+        return None
     # the title of the copy that was kept, beside each of the largest clusters
     titles: dict[str, str | None] = {}
     if {"dup_cluster", "title"} <= set(frame.columns):
@@ -198,13 +204,9 @@ def _rejected(run_dir: Path) -> list[dict[str, Any]]:
 
 
 def _mixture(run_dir: Path) -> dict[str, Any] | None:
-    path = run_dir / "mixture" / "mixture.json"
-    if not path.exists():
+    m = _read_json(run_dir / "mixture" / "mixture.json")
+    if m is None:
         return None
-    try:
-        m = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as e:
-        raise ValueError(f"{path}: not valid JSON ({e})") from e
     keys = ("name", "target_share", "effective_target", "achieved_share", "tokens", "documents")
     keys += ("epochs", "shortfall_reason")
     return {

@@ -21,13 +21,12 @@ import json
 import random
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import polars as pl
 import pytest
 from conftest import FIXTURES, REPO, needs_fixtures
-from test_kill_resume import assert_no_half_written_file, assert_same_run, kill_session
+from test_kill_resume import assert_no_half_written_file, assert_same_run, run_and_kill_when
 
 pytestmark = [pytest.mark.slow, needs_fixtures]
 
@@ -93,30 +92,6 @@ def run_to_end(cfg: Path, out: Path) -> None:
     assert proc.returncode == 0, proc.stderr[-3000:]
 
 
-def run_and_kill_when(cfg: Path, out: Path, marker: str, log: Path) -> None:
-    """Start the run; SIGKILL its whole session as soon as `out/marker` exists."""
-    with log.open("wb") as err:
-        proc = subprocess.Popen(
-            command(cfg, out),
-            stdout=subprocess.DEVNULL,
-            stderr=err,
-            start_new_session=True,
-            cwd=REPO,
-        )
-    try:
-        deadline = time.monotonic() + RUN_TIMEOUT_S
-        while not (out / marker).exists():
-            if proc.poll() is not None:
-                pytest.fail(
-                    f"run ended (exit {proc.returncode}) before {marker} appeared:\n"
-                    + log.read_text(errors="replace")[-3000:]
-                )
-            assert time.monotonic() < deadline, f"{marker} did not appear"
-            time.sleep(0.01)
-    finally:
-        kill_session(proc)
-
-
 @pytest.fixture(scope="module", params=["signature", "exact"])
 def uninterrupted(request, chain_input, tmp_path_factory) -> tuple[str, Path, Path]:
     verify = request.param
@@ -169,7 +144,7 @@ def test_a_run_killed_in_the_barrier_resumes_to_the_same_bytes(uninterrupted, tm
     the uninterrupted run."""
     _, cfg, want = uninterrupted
     out = tmp_path / "run"
-    run_and_kill_when(cfg, out, marker, tmp_path / "killed.log")
+    run_and_kill_when(out, marker, tmp_path / "killed.log", command(cfg, out))
     assert not list((out / "base").glob("part-*.parquet")), "killed after the barrier"
     assert list((out / "base" / "_stage").glob("part-*.parquet")), "the texts verify reads"
     assert_no_half_written_file(out)

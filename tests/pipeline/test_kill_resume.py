@@ -173,11 +173,12 @@ def kill_session(proc: subprocess.Popen) -> None:
     assert _session_pids(proc.pid) == [], "processes of the killed run survive"
 
 
-def run_and_kill_when(out: Path, marker: str, log: Path) -> None:
-    """Start the run; SIGKILL it (the whole session) as soon as `out/marker` exists."""
+def run_and_kill_when(out: Path, marker: str, log: Path, command: list[str] | None = None) -> None:
+    """Start the run (`command`, else the demo into `out`); SIGKILL it (the whole session) as
+    soon as `out/marker` exists."""
     with log.open("wb") as err:
         proc = subprocess.Popen(
-            thresher_run(out),
+            command or thresher_run(out),
             stdout=subprocess.DEVNULL,
             stderr=err,
             start_new_session=True,
