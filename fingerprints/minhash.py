@@ -11,12 +11,14 @@ universal up to a factor 2, and its input is already a strong hash, so minima be
 random permutations: the tests check the estimate against exact Jaccard and datasketch). The a_i
 and b_i come from `np.random.default_rng(seed)` (PCG64): see `permutations`. It needs one 64-bit
 multiply-add per shingle and permutation, which SIMD units do 4 or 8 at a time, where the modular
-family (a*x + b) mod (2^61 - 1) needs a 128-bit product. The 64-bit multiplies bound the kernel:
-numba's LLVM keeps to 256-bit vectors on AVX-512 CPUs (4 lanes a vpmullq; rensa's kernel uses
-512-bit ones and is ~2.4x faster on ready hashes), so `signatures_from_hashes` alone runs at
-57 M shingles/s (418 MB/s of raw text) at 112 permutations on a 2-core Xeon (AVX-512), against
-rensa's 40 M/s (293 MB/s) from ready shingle lists, its string hashing included
-(benchmarks/bench_kernel.py).
+family (a*x + b) mod (2^61 - 1) needs a 128-bit product. The 64-bit multiplies bound the kernel.
+numba's LLVM vectorises loops at most 256 bits wide on AVX-512 CPUs (4 lanes a vpmullq), so the
+fold is written with explicit 8-lane vectors (`lanes.fold_lanes`: one 512-bit vpmullq for 8
+permutations where the CPU has AVX-512, two or four narrower ones elsewhere; same values). On the
+2-core Xeon (AVX-512) `signatures_from_hashes` alone went from 53 to 65-75 M shingles/s at 112
+permutations (1.2-1.4x); rensa's kernel (`digest_matrix_from_flat_token_hashes`, the same
+arithmetic in hand-written AVX-512 assembly) does 85-150 M/s in the same runs, on the same hashes
+(benchmarks/bench_kernel.py; README, Performance).
 
 Signatures are uint32: h_i keeps the top 32 bits, which halves memory and disk against uint64
 (448 bytes a document at 112 permutations) and changes the estimate by about 2^-32 (the chance that
@@ -63,6 +65,7 @@ from numba import njit
 from pydantic import BaseModel, ConfigDict, Field
 
 from thresher.fingerprints.exact import digests, exact_hashes
+from thresher.fingerprints.lanes import LANES, SHINGLES, fold_lanes
 from thresher.fingerprints.normalize import (
     NORMALISATION,
     SLOW,
@@ -132,51 +135,48 @@ _SHIFT = np.uint64(32)
 _UNSET = np.uint64(0xFFFFFFFFFFFFFFFF)  # a fold's start: above every a*x + b
 
 
+def _lanes(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """`permutations` padded to a whole number of vectors (LANES) for the fold; the padding's
+    values are folded too and never read."""
+    a, b = permutations(num_perm, seed)
+    pad = -num_perm % LANES
+    return np.append(a, np.ones(pad, np.uint64)), np.append(b, np.zeros(pad, np.uint64))
+
+
 @njit(cache=True)
-def _fold(hashes: np.ndarray, m: int, a: np.ndarray, b: np.ndarray, sig: np.ndarray) -> None:
-    """sig[i] = min(sig[i], (a_i * x + b_i) mod 2^64) over the first m hashes x (sig uint64).
+def _fold(
+    hashes: np.ndarray, lo: int, hi: int, a: np.ndarray, b: np.ndarray, sig: np.ndarray
+) -> None:
+    """sig[i] = min(sig[i], (a_i * x + b_i) mod 2^64) over the hashes x in hashes[lo:hi] (sig
+    uint64; a, b and sig of `_lanes`'s padded length).
 
     The minimum is kept on the full 64-bit values; h_i's top 32 bits are taken once, in _finish
     (x >> 32 is monotone, so the minimum of the shifted values is the shifted minimum).
     """
-    j = 0
-    # Eight shingles a pass over the permutations: a, b and sig are loaded and stored an eighth
-    # as often, and LLVM vectorises the loop over i (4 permutations a vpmullq on AVX-512,
-    # multiply emulation on AVX2). The multiplies bound it: the one-at-a-time loop is 3x slower,
-    # four at a time 15% slower (measured).
-    while j + 8 <= m:
-        x0, x1, x2, x3 = hashes[j], hashes[j + 1], hashes[j + 2], hashes[j + 3]
-        x4, x5, x6, x7 = hashes[j + 4], hashes[j + 5], hashes[j + 6], hashes[j + 7]
-        for i in range(a.shape[0]):
-            ai, bi = a[i], b[i]
-            v03 = min(min(ai * x0 + bi, ai * x1 + bi), min(ai * x2 + bi, ai * x3 + bi))
-            v47 = min(min(ai * x4 + bi, ai * x5 + bi), min(ai * x6 + bi, ai * x7 + bi))
-            sig[i] = min(sig[i], min(v03, v47))
-        j += 8
-    while j < m:
-        x = hashes[j]
-        for i in range(a.shape[0]):
-            sig[i] = min(sig[i], a[i] * x + b[i])
-        j += 1
+    # Eight shingles a pass over the permutations, eight permutations a vector (lanes.py: a
+    # 512-bit vpmullq on AVX-512): a, b and sig are loaded and stored an eighth as often.
+    for j in range(lo, hi, SHINGLES):
+        for i in range(0, a.shape[0], LANES):
+            fold_lanes(sig, a, b, i, hashes, j, hi)
 
 
 @njit(cache=True)
 def _finish(sig: np.ndarray, out: np.ndarray, d: int) -> None:
     """Row d of out is the signature folded into sig (EMPTY where nothing was folded)."""
-    for i in range(sig.shape[0]):
+    for i in range(out.shape[1]):
         out[d, i] = np.uint32(sig[i] >> _SHIFT)
 
 
 @njit(cache=True)
 def _hashes_kernel(
-    hashes: np.ndarray, offsets: np.ndarray, a: np.ndarray, b: np.ndarray
+    hashes: np.ndarray, offsets: np.ndarray, a: np.ndarray, b: np.ndarray, num_perm: int
 ) -> np.ndarray:
     nd = offsets.shape[0] - 1
-    out = np.empty((nd, a.shape[0]), dtype=np.uint32)
+    out = np.empty((nd, num_perm), dtype=np.uint32)
     sig = np.empty(a.shape[0], dtype=np.uint64)
     for d in range(nd):
         sig[:] = _UNSET
-        _fold(hashes[offsets[d] :], offsets[d + 1] - offsets[d], a, b, sig)
+        _fold(hashes, offsets[d], offsets[d + 1], a, b, sig)
         _finish(sig, out, d)
     return out
 
@@ -191,17 +191,17 @@ def _signatures_kernel(
     a: np.ndarray,
     b: np.ndarray,
     cap: int,
+    num_perm: int,
 ) -> np.ndarray:
-    num_perm = a.shape[0]
     out = np.empty((starts.shape[0], num_perm), dtype=np.uint32)
     ts = np.empty(cap, dtype=np.int64)
     te = np.empty(cap, dtype=np.int64)
     hashes = np.empty(cap, dtype=np.uint64)
-    sig = np.empty(num_perm, dtype=np.uint64)
+    sig = np.empty(a.shape[0], dtype=np.uint64)
     for d in range(starts.shape[0]):
         m = _doc_hashes(data, starts[d], ends[d], n, seed, ts, te, hashes)
         sig[:] = _UNSET
-        _fold(hashes, m, a, b, sig)
+        _fold(hashes, 0, m, a, b, sig)
         _finish(sig, out, d)
     return out
 
@@ -217,6 +217,7 @@ def _raw_signatures_kernel(
     b: np.ndarray,
     tables: Tables,
     keep_norm: bool,
+    num_perm: int,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Signatures straight from raw text: (sigs, slow, norm, n_starts, n_ends), slow True where
     the row is left to do; with keep_norm, document d's normalised bytes are
@@ -226,7 +227,6 @@ def _raw_signatures_kernel(
     documents before it with keep_norm, else over the last one), and its shingles are hashed and
     folded while its bytes are in cache.
     """
-    num_perm = a.shape[0]
     nd = starts.shape[0]
     longest = 0
     total = 0
@@ -241,7 +241,7 @@ def _raw_signatures_kernel(
     hashes = np.empty(longest + 2, dtype=np.uint64)
     out = np.empty((nd, num_perm), dtype=np.uint32)
     slow = np.zeros(nd, dtype=np.bool_)
-    sig = np.empty(num_perm, dtype=np.uint64)
+    sig = np.empty(a.shape[0], dtype=np.uint64)
     o = 0
     for d in range(nd):
         norm, ts, te, m, k = normalize_into(data, starts[d], ends[d], norm, o, tables, ts, te)
@@ -255,7 +255,7 @@ def _raw_signatures_kernel(
             if k < 0:  # CJK mixed with other characters in one table entry: tokenise the output
                 k = _tokens(norm, o, m, ts, te)
             h = _token_hashes(norm, ts, te, k, n, seed, hashes)
-            _fold(hashes, h, a, b, sig)
+            _fold(hashes, 0, h, a, b, sig)
         if keep_norm:
             n_starts[d], n_ends[d] = o, m
             o = m
@@ -279,10 +279,10 @@ def signatures(
     """
     params = MinHashParams(num_perm=num_perm, ngram=ngram, seed=seed)  # validates the arguments
     if normalised:
-        a, b = permutations(params.num_perm, params.seed)
+        a, b = _lanes(params.num_perm, params.seed)
         data, starts, ends = normalised_utf8(texts, normalised=True)
         cap = scratch_size(starts, ends)
-        return _signatures_kernel(data, starts, ends, ngram, np.uint64(seed), a, b, cap)
+        return _signatures_kernel(data, starts, ends, ngram, np.uint64(seed), a, b, cap, num_perm)
     return _from_raw(texts, params, keep_norm=False)[0]
 
 
@@ -318,8 +318,8 @@ def signatures_from_hashes(
         raise ValueError(
             f"offsets must run from 0 to len(hashes) ({hashes.size}) without decreasing"
         )
-    a, b = permutations(params.num_perm, params.seed)
-    return _hashes_kernel(hashes, offsets, a, b)
+    a, b = _lanes(params.num_perm, params.seed)
+    return _hashes_kernel(hashes, offsets, a, b, params.num_perm)
 
 
 def _from_raw(
@@ -327,17 +327,17 @@ def _from_raw(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(sigs, norm, n_starts, n_ends, valid): signatures and, with keep_norm, the normalised
     bytes of text i at norm[n_starts[i]:n_ends[i]] (valid[i] False for a null text)."""
-    a, b = permutations(params.num_perm, params.seed)
-    ngram, seed = params.ngram, np.uint64(params.seed)
+    a, b = _lanes(params.num_perm, params.seed)
+    ngram, seed, num_perm = params.ngram, np.uint64(params.seed), params.num_perm
     data, starts, ends, valid = utf8_buffers(texts)
     sigs, slow, norm, n_starts, n_ends = _raw_signatures_kernel(
-        data, starts, ends, ngram, seed, a, b, normalize_tables(), keep_norm
+        data, starts, ends, ngram, seed, a, b, normalize_tables(), keep_norm, num_perm
     )
     if slow.any():
         idx = np.flatnonzero(slow)
         r_data, r_starts, r_ends = normalize_utf8(texts.cast(pl.String).gather(idx))
         cap = scratch_size(r_starts, r_ends)
-        sigs[idx] = _signatures_kernel(r_data, r_starts, r_ends, ngram, seed, a, b, cap)
+        sigs[idx] = _signatures_kernel(r_data, r_starts, r_ends, ngram, seed, a, b, cap, num_perm)
         n_starts[idx] = r_starts + norm.shape[0]
         n_ends[idx] = r_ends + norm.shape[0]
         norm = np.concatenate([norm, r_data])

@@ -5,6 +5,7 @@ import gzip
 import itertools
 import json
 import random
+import re
 
 import numpy as np
 import polars as pl
@@ -14,11 +15,15 @@ from conftest import FIXTURES, needs_fixtures
 from datasketch import MinHash
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from llvmlite import binding as llvm
+from numba import njit
 from pydantic import ValidationError
 
 from thresher.fingerprints.minhash import (
     EMPTY,
     MinHashParams,
+    _fold,
+    _lanes,
     jaccard,
     permutations,
     signatures,
@@ -161,6 +166,20 @@ def test_kernel_alone_follows_the_documented_family(docs, num_perm, seed):
     for doc, sig in zip(docs, sigs, strict=True):
         want = reference_from_hashes(np.array(doc, dtype=np.uint64), num_perm, seed)
         np.testing.assert_array_equal(sig, want)
+
+
+@pytest.mark.skipif(
+    "avx512dq" not in llvm.get_host_cpu_features(), reason="this CPU has no 512-bit vpmullq"
+)
+def test_fold_multiplies_eight_permutations_at_a_time_on_avx512():
+    # A fresh compile (the cached one cannot show its assembly) of the fold that every kernel
+    # calls: its multiplies must be 512-bit, not numba's usual 256-bit vectors.
+    fold = njit(_fold.py_func)
+    a, b = _lanes(20, 3)
+    fold(np.arange(9, dtype=np.uint64), 0, 9, a, b, np.zeros(a.size, dtype=np.uint64))
+    asm = "".join(fold.inspect_asm().values())
+    assert re.search(r"vpmullq\s[^\n]*%zmm", asm)
+    assert not re.search(r"vpmullq\s[^\n]*%ymm", asm)
 
 
 def test_kernel_alone_on_ready_hashes_equals_signatures_of_the_texts():
