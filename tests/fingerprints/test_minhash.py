@@ -20,6 +20,7 @@ from numba import njit
 from pydantic import ValidationError
 
 from thresher.fingerprints.minhash import (
+    _BATCH,
     EMPTY,
     MinHashParams,
     _fold,
@@ -29,6 +30,7 @@ from thresher.fingerprints.minhash import (
     signatures,
     signatures_from_hashes,
 )
+from thresher.fingerprints.normalize import normalize_expr
 from thresher.fingerprints.shingles import (
     DEFAULT_SEED,
     shingle_hashes,
@@ -188,6 +190,20 @@ def test_kernel_alone_on_ready_hashes_equals_signatures_of_the_texts():
     np.testing.assert_array_equal(
         signatures_from_hashes(hashes, offsets, 64, 9), signatures(texts, 64, 5, 9)
     )
+
+
+def test_signatures_fold_batches_of_hashes_across_their_boundaries():
+    # More shingles than one batch of the raw and normalised kernels (_BATCH): documents before,
+    # across and after a boundary get the signatures of the kernel alone (no batches).
+    texts = pl.Series(real_texts())
+    hashes, _ = shingle_hashes_batch(texts)
+    texts = pl.Series(texts.to_list() * (_BATCH // hashes.size + 2))
+    hashes, offsets = shingle_hashes_batch(texts)
+    assert hashes.size > _BATCH
+    want = signatures_from_hashes(hashes, offsets, 24)
+    np.testing.assert_array_equal(signatures(texts, 24), want)
+    normed = pl.select(normalize_expr(pl.lit(texts))).to_series()
+    np.testing.assert_array_equal(signatures(normed, 24, normalised=True), want)
 
 
 @pytest.mark.parametrize("offsets", [[0, 2], [1, 3], [0, 2, 1, 3], [], [[0, 3]]])
