@@ -17,8 +17,9 @@ fold is written with explicit 8-lane vectors (`lanes.fold_lanes`: one 512-bit vp
 permutations where the CPU has AVX-512, two or four narrower ones elsewhere; same values). On the
 2-core Xeon (AVX-512) `signatures_from_hashes` alone went from 53 to 65-75 M shingles/s at 112
 permutations (1.2-1.4x); rensa's kernel (`digest_matrix_from_flat_token_hashes`, the same
-arithmetic in hand-written AVX-512 assembly) does 85-150 M/s in the same runs, on the same hashes
-(benchmarks/bench_kernel.py; README, Performance).
+arithmetic in hand-written AVX-512 assembly) does 85-150 M/s in the same runs on the same hashes,
+and more on long documents, where it does not apply every permutation to every hash
+(benchmarks/bench_kernel.py --lengths; README, Performance).
 
 Signatures are uint32: h_i keeps the top 32 bits, which halves memory and disk against uint64
 (448 bytes a document at 112 permutations) and changes the estimate by about 2^-32 (the chance that
@@ -27,8 +28,9 @@ no shingles (empty, null, or nothing left after normalisation) has the signature
 0xFFFFFFFF (`EMPTY`); two such documents agree everywhere, so drop empty texts before LSH.
 
 From raw text, one kernel takes each document in turn through normalisation and tokenisation in
-one pass (`normalize.normalize_doc`: the bytes of normalize_expr), XXH64 of its shingles and the
-fold into the signature, while its bytes are in cache; the few documents that the table cannot
+one pass (`normalize.normalize_doc`: the bytes of normalize_expr) and XXH64 of its shingles while
+its bytes are in cache, and folds the hashes of 2^17 shingles at a time (`_BATCH`); the few
+documents that the table cannot
 normalise (`normalize` says which) go through normalize_expr and the kernel for normalised text.
 Text that already went through normalize_expr takes that kernel directly (`normalised=True`).
 
@@ -46,6 +48,9 @@ CPU time, NUMBA_NUM_THREADS=1 POLARS_MAX_THREADS=1, best (median) of 5 interleav
 
 (2-core AMD EPYC shared with other jobs; "kernel" is signatures(normalised=True) on text already
 normalised.) rensa measured 11-13 MB/s/core with Python shingling (benchmarks/bench_dedup.py).
+On the 2-core Xeon at load average ~10 (2026-12-07), the 512-bit fold and its batches took the
+first row's signatures from 115.0 (114.8) to 119.7-125.4 (112.5-124.6), "kernel" from 111-116 to
+118-126 (old and new code run alternately, two runs each, --mb 32 --repeats 3).
 """
 
 from __future__ import annotations
@@ -88,6 +93,7 @@ from thresher.fingerprints.shingles import (
     _tokens,
     normalised_utf8,
     scratch_size,
+    shingle_hashes_batch,
 )
 
 log = logging.getLogger(__name__)
@@ -432,8 +438,8 @@ def measure_throughput(
     The texts are repeated to about target_mb of UTF-8. The runs interleave (each repeat times
     every variant once, back to back), so that load from other processes hits them alike, and
     time the CPU time of this process (all its threads: per core, set NUMBA_NUM_THREADS=1
-    POLARS_MAX_THREADS=1); each figure is (best, median) over `repeats`. "mb", "docs" and
-    "slow_path_share" give their one value twice.
+    POLARS_MAX_THREADS=1); each figure is (best, median) over `repeats`. "mb", "docs",
+    "shingles" and "slow_path_share" give their one value twice.
     """
     texts = texts or _synthetic_texts()
     size = sum(len(t.encode("utf-8")) for t in texts)
@@ -442,6 +448,7 @@ def measure_throughput(
     signatures(series.head(10))  # compile or load the cached kernels, build the tables
     exact_hashes(series.head(10))
     normed = pl.select(normalize_expr(pl.lit(series))).to_series()
+    hashes, offsets = shingle_hashes_batch(series)
 
     def polars_path() -> None:  # how signatures() worked before the numba normalisation
         expr = pl.select(normalize_expr(pl.lit(series))).to_series()
@@ -449,6 +456,9 @@ def measure_throughput(
 
     variants: dict[str, Callable[[], object]] = {
         "signatures": lambda: signatures(series),
+        # the parts: at 8 permutations the fold is almost free; the fold alone on ready hashes
+        "signatures_8_perm": lambda: signatures(series, 8),
+        "fold": lambda: signatures_from_hashes(hashes, offsets),
         "signatures_polars": polars_path,
         "normalise": lambda: normalize_utf8(series),
         "normalise_series": lambda: normalize_series(series),
@@ -466,6 +476,7 @@ def measure_throughput(
     result = {
         "mb": (mb, mb),
         "docs": (float(series.len()),) * 2,
+        "shingles": (float(hashes.size),) * 2,
         "slow_path_share": (slow_path_share(series),) * 2,
     }
     for name, ts in times.items():
