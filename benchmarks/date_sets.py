@@ -55,12 +55,14 @@ COMMITS = {
     "AndyTheFactory/newspaper4k": "540bff3e8344cb8291c4829fafd98860f30d9692",
     "goose3/goose3": "c5a8902eed0c4592a1ff5ec51a0277cf73a3aca7",
     "postlight/parser": "e8ba7ece291efa4d915d50dd4deeec17d54359f2",
+    "mozilla/readability": "ab4027a8b37669745016869a37a504727992b2ba",
 }
 LICENCES = {
     "flairNLP/fundus": "MIT",
     "AndyTheFactory/newspaper4k": "MIT",
     "goose3/goose3": "Apache-2.0",
     "postlight/parser": "MIT or Apache-2.0",
+    "mozilla/readability": "Apache-2.0",
 }
 FUNDUS_DATA = "tests/resources/parser/test_data"
 _VERSION = re.compile(r"^V(\d+)(?:_(\d+))?$")
@@ -214,10 +216,30 @@ def postlight(src: Source) -> Iterator[dict]:
         }
 
 
+def readability(src: Source) -> Iterator[dict]:
+    """Mozilla Readability's test pages whose expected metadata has a `publishedTime` (copied by
+    Readability from the page's article:published_time / JSON-LD markup). The pages have no URL
+    (the tests give them http://fakehost/)."""
+    names = src.files("test/test-pages")
+    for meta_name in (n for n in names if n.endswith("/expected-metadata.json")):
+        day = _day(json.loads(src.read(meta_name)).get("publishedTime"))
+        html_name = meta_name.rsplit("/", 1)[0] + "/source.html"
+        if day is None or html_name not in names:
+            continue
+        yield {
+            "html": src.read(html_name),
+            "url": None,
+            "date": day,
+            "crawl_date": None,
+            "source_file": f"{src.repo}:{html_name}",
+        }
+
+
 SETS = {
     "fundus": [("flairNLP/fundus", fundus)],
     "newslibs": [("AndyTheFactory/newspaper4k", newspaper4k), ("goose3/goose3", goose3)],
     "postlight": [("postlight/parser", postlight)],
+    "readability": [("mozilla/readability", readability)],
 }
 
 
