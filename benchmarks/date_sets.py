@@ -6,7 +6,8 @@ recorded in `benchmarks/date_sets.sha256`, and writes the layout of ../shared/fi
 (`cases.jsonl` with `file`, `url`, `date`, `crawl_date`, `source_file`, and `NNNN.html.gz`) into
 one folder per set.
 
-Sets (none of them was used to choose a date rule; see stages/dates.py RULES):
+Sets (none was used to choose a rule of the decision; `newslibs` and `postlight` were looked at
+for the `formats` candidate; see stages/dates.py CHOSEN_ON):
 
 - `fundus`: flairNLP/fundus, MIT, `tests/resources/parser/test_data/<country>/`. News articles from
   150+ publishers in 30+ countries, each `<Publisher>_<YYYY_MM_DD>.html.gz` with its URL and crawl
@@ -22,6 +23,9 @@ Sets (none of them was used to choose a date rule; see stages/dates.py RULES):
   `date_published`. Mercury writes that date in UTC, so the publisher's local day is certain only
   for a date without a time, a UTC midnight (a date-only value) or a time from 07:00 to 14:59 UTC
   (the same day in every zone from UTC-7 to UTC+9, where these sites are); other cases are left out.
+- `readability`: mozilla/readability (Apache-2.0), `test/test-pages/<name>/source.html` whose
+  `expected-metadata.json` has a `publishedTime` (copied by Readability from the page's markup, so
+  the set favours markup evidence); no URLs.
 
 The truth is the day as the annotation writes it (the publisher's local day when it carries an
 offset). Annotations are the libraries' own reviewed outputs, not independent labels.
@@ -29,9 +33,9 @@ offset). Annotations are the libraries' own reviewed outputs, not independent la
     python benchmarks/date_sets.py --repo flairNLP/fundus=/path/to/fundus \\
         --repo AndyTheFactory/newspaper4k=/path/to/newspaper4k \\
         --repo goose3/goose3=/path/to/goose3 --repo postlight/parser=/path/to/parser \\
-        --out ../datesets
+        --repo mozilla/readability=/path/to/readability --out ../datesets
     thresher eval-dates --sets ../shared/fixtures/dates ../shared/fixtures/html \\
-        ../datesets/fundus ../datesets/newslibs ../datesets/postlight
+        ../datesets/fundus ../datesets/newslibs ../datesets/postlight ../datesets/readability
 
 `--write-sha256` records the checksums instead of checking them (once, when a commit is pinned).
 """

@@ -182,12 +182,14 @@ _LABEL = (
 _BODY_TEXT = etree.XPath(
     "//body//text()[not(ancestor::script or ancestor::style)]", smart_strings=False
 )
-_TEXT_DATE = re.compile(
-    r"(?<![\w-])" + _LABEL + r"\s*[:\-–]?\s*(?:\w+,\s*)?(?:"
+_LABELLED_DATES = (  # the date formats after a label, as alternatives of named groups
     r"(?P<iso>\d{4}-\d{2}-\d{2})|"
     r"(?P<d1>\d{1,2})\.\s?(?P<m1>\d{1,2})\.\s?(?P<y1>\d{4})|"
     r"(?P<d2>\d{1,2})\.?\s+(?:de\s+)?(?P<mn2>" + _MONTH_RE + r")\.?\s+(?:de\s+)?(?P<y2>\d{4})|"
-    r"(?P<mn3>" + _MONTH_RE + r")\.?\s+(?P<d3>\d{1,2})(?:st|nd|rd|th)?,?\s+(?P<y3>\d{4}))",
+    r"(?P<mn3>" + _MONTH_RE + r")\.?\s+(?P<d3>\d{1,2})(?:st|nd|rd|th)?,?\s+(?P<y3>\d{4})"
+)
+_TEXT_DATE = re.compile(
+    r"(?<![\w-])" + _LABEL + r"\s*[:\-–]?\s*(?:\w+,\s*)?(?:" + _LABELLED_DATES + ")",
     re.IGNORECASE,
 )
 # The `formats` rule's wider reading of the text: Chinese, Japanese and Korean publication labels,
@@ -201,11 +203,8 @@ _CJK_LABEL = (
 _TEXT_DATE_OTHER = re.compile(
     r"(?:(?<![\w-])" + _LABEL + r"|" + _CJK_LABEL + r")\s*[:：\-–]?\s*(?:\w+,?\s+)?"
     r"(?:\d{1,2}:\d{2}(?::\d{2})?\s*(?:[ap]\.?m\.?)?\s*(?:[a-z]{2,4})?,?\s+(?:\w+,?\s+)?)?(?:"
-    r"(?P<iso>\d{4}-\d{2}-\d{2})|"
-    r"(?P<d1>\d{1,2})\.\s?(?P<m1>\d{1,2})\.\s?(?P<y1>\d{4})|"
-    r"(?P<d2>\d{1,2})\.?\s+(?:de\s+)?(?P<mn2>" + _MONTH_RE + r")\.?\s+(?:de\s+)?(?P<y2>\d{4})|"
-    r"(?P<mn3>" + _MONTH_RE + r")\.?\s+(?P<d3>\d{1,2})(?:st|nd|rd|th)?,?\s+(?P<y3>\d{4})|"
-    r"(?P<y4>\d{4})\s*[/.年]\s*(?P<m4>\d{1,2})\s*[/.月]\s*(?P<d4>\d{1,2})(?!\d))",
+    + _LABELLED_DATES
+    + r"|(?P<y4>\d{4})\s*[/.年]\s*(?P<m4>\d{1,2})\s*[/.月]\s*(?P<d4>\d{1,2})(?!\d))",
     re.IGNORECASE,
 )
 _TEXT_DATE_MAX = 5  # labelled dates read per page (the first is used)
