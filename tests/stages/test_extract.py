@@ -64,8 +64,8 @@ def test_extracts_main_text_and_metadata_without_boilerplate():
     assert "cookies" not in row["text"] and "All rights reserved" not in row["text"]
     assert row["title"] == "Council backs new bridge"
     assert row["published"] == date(2024, 5, 17)
-    assert row["date_source"] == "url"  # /2024/05/17/ in the URL; the meta tag agrees
-    assert row["date_confidence"] == pytest.approx(0.95)
+    assert row["date_source"] == "meta"  # the meta tag; /2024/05/17/ in the URL agrees
+    assert row["date_confidence"] == pytest.approx(0.9)
     assert row["page_type"] == "article"
     assert stats["html_in"] == 1
 
