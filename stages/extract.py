@@ -103,6 +103,9 @@ class Extractor(BaseModel):
     fast: bool = False
     include_tables: bool = True
     include_comments: bool = False  # reader comments are rarely pretraining-grade text
+    # htmldate's search of the page for a date; off: the URL, markup and labelled-text evidence
+    # only (stages/dates.py), which halves the Resiliparse engine's time per page
+    htmldate: bool = True
     extensive_date_search: bool = True  # htmldate's deeper search of the page text for a date
 
     @model_validator(mode="after")
@@ -152,7 +155,7 @@ class Extractor(BaseModel):
         if (bound := htmldate_max(crawl_date, url)) is not None:
             params["max_date"] = bound  # htmldate then skips dates after the crawl
         # title, og:type and htmldate's date, before the text: trafilatura's order, on one tree
-        meta = page_metadata(tree, url, params)
+        meta = page_metadata(tree, url, params if self.htmldate else None)
         if self.engine == "resiliparse":
             text = extract_fast.resiliparse_text(decoded, self.include_comments)
         else:
