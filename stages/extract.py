@@ -3,15 +3,23 @@
 Rows that arrive with `text` (WET conversion records, JSONL/Parquet text) are taken as is; rows with
 `html` are parsed once (trafilatura's `load_html`, which decodes the bytes with the page's own
 charset) and the tree goes to trafilatura's `bare_extraction`, which returns the main text without
-navigation, cookie banners and comments. We also keep the metadata later stages need, because the
-HTML is not kept: `title`, `page_type` (og:type / schema.org type, e.g. `article`) and the
-publication date decided from the evidence on the same tree (stages/dates.py: URL patterns,
-structured `datePublished` markup, a labelled date in the text, htmldate's original-date search run
-by trafilatura with the crawl date as its `max_date`, a reader's date field, the crawl date as an
-upper bound): `published`, `date_source` ("url" | "meta" | "text" | "htmldate" | "input" | null) and
-`date_confidence` (0..1; 0 when undated). Text records (WET, JSONL/Parquet text) are dated from
-their URL and input date the same way. A page that takes longer than `timeout_s` is dropped with
-reason `extract_timeout`; one that gives no text, `extract_empty`.
+navigation, cookie banners and comments (`engine = "resiliparse"`: Resiliparse's main text instead,
+stages/extract_fast.py). We also keep the metadata later stages need, because the HTML is not kept:
+`title`, `page_type` (og:type / schema.org type, e.g. `article`) and the publication date decided
+from the evidence on the same tree (stages/dates.py: URL patterns, structured `datePublished`
+markup, a labelled date in the text, htmldate's original-date search with the crawl date as its
+`max_date`, a reader's date field, the crawl date as an upper bound): `published`, `date_source`
+("url" | "meta" | "text" | "htmldate" | "input" | null) and `date_confidence` (0..1; 0 when
+undated). Title, og:type and htmldate's date come from stages/extract_meta.py, which runs only the
+steps of trafilatura's metadata extraction they need (the same values; the whole of it took a third
+of the time per page). Text records (WET, JSONL/Parquet text) are dated from their URL and input
+date the same way. A page that takes longer than `timeout_s` is dropped with reason
+`extract_timeout`; one that gives no text, `extract_empty`.
+
+Speed, one core, CPU time (benchmarks/bench_extract.py; README "Performance"): on the annotated
+pages of ../shared/fixtures/html the whole metadata pass made 51.5 CPU-ms/page, the steps we need
+37.5 (the old and new module in one process on the same 300 pages; same output on those and on the
+416 of ../shared/fixtures/dates, byte for byte). The history below is from before that change.
 
 Speed on ../shared/fixtures/dates (416 pages, url set, crawl_date null; timing `Extractor()(df)`
 over all pages on the shared 2-core machine, the old and new module interleaved, two rounds):
