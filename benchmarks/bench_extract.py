@@ -51,7 +51,7 @@ os.environ["POLARS_MAX_THREADS"] = "1"
 
 FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures"
 DEFAULT_DT_PYTHON = Path("/work/venvs/datatrove/bin/python")
-VARIANTS = {
+VARIANTS: dict[str, dict[str, Any]] = {
     "default": {},
     "favor=recall": {"favor": "recall"},
     "fast": {"fast": True},
@@ -66,6 +66,7 @@ VARIANTS = {
 BASIC = ("default", "resiliparse")
 
 Page = tuple[bytes, str | None]  # html, url
+Counts = tuple[int, int, int]  # a page's true positives, false negatives, false positives
 
 
 def warc_pages(fixtures: Path) -> list[Page]:
@@ -121,7 +122,7 @@ def ours(variant: dict[str, Any]) -> Callable[[Page], str | None]:
     return run
 
 
-def snippet_counts(texts: list[str | None], cases: list[dict[str, Any]]) -> list[tuple[int, ...]]:
+def snippet_counts(texts: list[str | None], cases: list[dict[str, Any]]) -> list[Counts]:
     """Per page: (true positives, false negatives, false positives) of the snippet test."""
     counts = []
     for text, case in zip(texts, cases, strict=True):
@@ -132,12 +133,12 @@ def snippet_counts(texts: list[str | None], cases: list[dict[str, Any]]) -> list
     return counts
 
 
-def f1(counts: list[tuple[int, ...]]) -> float:
+def f1(counts: list[Counts]) -> float:
     tp, fn, fp = (sum(c[i] for c in counts) for i in range(3))
     return 2 * tp / (2 * tp + fn + fp) if tp else 0.0
 
 
-def f1_interval(counts: list[tuple[int, ...]], n: int = 1000) -> tuple[float, float]:
+def f1_interval(counts: list[Counts], n: int = 1000) -> tuple[float, float]:
     """The 2.5% and 97.5% points of F1 over `n` resamples of the pages (seed 0)."""
     rng = random.Random(0)
     scores = sorted(f1(rng.choices(counts, k=len(counts))) for _ in range(n))
@@ -158,7 +159,7 @@ def worker(job: dict[str, Any]) -> dict[str, Any]:
     extractor = Trafilatura()  # FineWeb's settings: favour_precision=True, deduplicate=True
     out: dict[str, Any] = {"versions": {p: version(p) for p in ("datatrove", "trafilatura")}}
     for name, path in job["pages"].items():
-        pages = [(row["html"], None) for row in pq.read_table(path).to_pylist()]
+        pages: list[Page] = [(row["html"], None) for row in pq.read_table(path).to_pylist()]
         out[name] = timed(lambda p: extractor.extract(_decode(p[0])), pages, job["repeat"])
     return out
 
