@@ -31,6 +31,7 @@ from thresher.pipeline.readers.common import (
     finish,
     unreadable,
 )
+from thresher.pipeline.readers.parts import Part
 from thresher.pipeline.readers.streams import READ_CHUNK, fs_and_path
 from thresher.pipeline.stage import Stats
 
@@ -42,8 +43,10 @@ def parquet_batches(
     stats: Stats,
     problems: Problems | None = None,
     bad: BadRecords | None = None,
+    part: Part | None = None,
 ) -> Iterator[pl.DataFrame]:
-    """Row group by row group, then batches of cfg.batch_size rows (module docstring)."""
+    """Row group by row group, then batches of cfg.batch_size rows (module docstring); only the
+    row groups of `part` when given (pipeline/readers/parts.py), rows numbered in the file."""
     fs, p = fs_and_path(path)
     yielded = False
     start = 0
@@ -57,7 +60,11 @@ def parquet_batches(
             wanted += [f for f in (cfg.date_field, cfg.crawl_date_field) if f]
             columns = [c for c in dict.fromkeys(wanted) if c in names]
             frame = pl.scan_parquet(p if "://" not in path else handle).select(columns)
-            for group in range(meta.num_row_groups):
+            groups = range(meta.num_row_groups)
+            if part is not None and part.kind == "row_groups":
+                groups = range(part.start, meta.num_row_groups if part.stop is None else part.stop)
+                start = sum(meta.row_group(g).num_rows for g in range(part.start))
+            for group in groups:
                 for df in _group_batches(pf, frame, group, start, columns, cfg):
                     add_count(stats, "read/records", df.height)
                     raw = _parquet_rows(df, start, source, cfg)
@@ -128,15 +135,18 @@ def _checked(
     return out
 
 
+def source_ids(column: pl.Series) -> pl.Series:
+    """The records' own ids from the id column: as strings, an empty one null."""
+    given = column.cast(pl.String, strict=False).alias("source_id")
+    return given.to_frame().select(pl.when(pl.col("source_id") != "").then("source_id")).to_series()
+
+
 def _parquet_rows(df: pl.DataFrame, start: int, source: str, cfg: ReadConfig) -> pl.DataFrame:
     """A Parquet batch in the shape `finish` takes (the columns `Rows` collects)."""
     if cfg.id_field in df.columns:
-        given = df[cfg.id_field].cast(pl.String, strict=False).alias("source_id")
+        given = source_ids(df[cfg.id_field])
     else:
         given = pl.Series("source_id", [None] * df.height, pl.String)
-    given = (
-        given.to_frame().select(pl.when(pl.col("source_id") != "").then("source_id")).to_series()
-    )
     # the id: "<input name>:<the row's own id>", else derived from the input and the row number
     ids = pl.Series("id", [f"{source}:{g}" if g is not None else None for g in given], pl.String)
     missing = ids.is_null().arg_true()
