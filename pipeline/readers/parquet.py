@@ -2,8 +2,10 @@
 
 The same fields as JSONL (`ReadConfig` names them); dates may be ISO strings, dates or datetimes.
 pyarrow reports a corrupt page and a failed read alike (OSError), so for Parquet both count as
-unreadable. Broken records, listed with their 0-based row number (`bad_record`): "no_text" (no
-non-empty text or html) and "too_large" (a value over `max_record_bytes`).
+unreadable: once per damaged row group (the rest of that group is lost; the next is read), or
+once for a damaged footer (nothing is read). Broken records, listed with their 0-based row number
+(`bad_record`): "no_text" (no non-empty text or html) and "too_large" (a value over
+`max_record_bytes`).
 
 Memory: a row group is read whole by polars (~4x faster than pyarrow's batches) when its columns
 come to at most `max_row_group_bytes` uncompressed, else in pyarrow batches of about `batch_bytes`
@@ -65,19 +67,30 @@ def parquet_batches(
                 groups = range(part.start, meta.num_row_groups if part.stop is None else part.stop)
                 start = sum(meta.row_group(g).num_rows for g in range(part.start))
             for group in groups:
-                for df in _group_batches(pf, frame, group, start, columns, cfg):
-                    add_count(stats, "read/records", df.height)
-                    raw = _parquet_rows(df, start, source, cfg)
-                    yield _checked(raw, path, source, start, cfg, bad, stats)
-                    yielded = True
-                    start += df.height
+                first = start
+                try:
+                    for df in _group_batches(pf, frame, group, start, columns, cfg):
+                        add_count(stats, "read/records", df.height)
+                        raw = _parquet_rows(df, start, source, cfg)
+                        yield _checked(raw, path, source, start, cfg, bad, stats)
+                        yielded = True
+                        start += df.height
+                except _DAMAGE as err:
+                    # a corrupt page or column chunk: the rest of its row group is lost, and the
+                    # next group is read (row groups are apart in the file), so that a file read
+                    # in parts loses what it loses read whole
+                    where = f"in row group {group}, after row {start}"
+                    unreadable(path, stats, where, err, cfg, problems)
+                start = first + meta.row_group(group).num_rows
     except FileNotFoundError:
         raise InputError(f"{path}: input file not found") from None
-    except (OSError, pa.ArrowException, pl.exceptions.PolarsError) as err:
-        # a corrupt footer, page or column chunk: the row group it is in is lost
+    except _DAMAGE as err:  # a corrupt footer: nothing can be read
         unreadable(path, stats, f"after row {start}", err, cfg, problems)
     if not yielded:
         yield empty_frame()
+
+
+_DAMAGE = (OSError, pa.ArrowException, pl.exceptions.PolarsError)  # pyarrow's and polars' errors
 
 
 def parquet_fields(path: str) -> list[str]:

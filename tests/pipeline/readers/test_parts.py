@@ -151,3 +151,32 @@ def test_a_parquet_part_numbers_rows_in_the_file(tmp_path: Path) -> None:
     ]
     places = part_places(parts, [scan_part(p, cfg) for p in parts])
     assert [p.before for p in places] == [None, {"x": 1}, {"x": 2, "y": 1}, {"x": 3}]
+
+
+def test_a_damaged_row_group_loses_itself_only_whole_or_in_parts(tmp_path: Path) -> None:
+    path = tmp_path / "d.parquet"
+    texts = [f"text number {i} " * 20 for i in range(40)]
+    pq.write_table(
+        pa.table({"id": [f"i{i}" for i in range(40)], "text": texts}), path, row_group_size=10
+    )
+    meta = pq.ParquetFile(path).metadata
+    at = meta.row_group(1).column(1).data_page_offset  # the page header of group 1's texts
+    data = bytearray(path.read_bytes())
+    data[at : at + 40] = b"\xff" * 40
+    path.write_bytes(bytes(data))
+    cfg = ReadConfig()
+    results = []
+    for parts in ([Part(str(path))], split_input(str(path), "parquet", 1)):
+        problems: list = []
+        stats: dict = {}
+        frames = []
+        for part in parts:
+            frames += list(read_records(str(path), cfg, stats, problems, None, "d", part))
+        results.append((pl.concat(frames), stats, problems))
+    (whole, stats, problems), (split, split_stats, split_problems) = results
+    assert whole["source_id"].to_list() == [f"i{i}" for i in range(40) if not 10 <= i < 20]
+    assert split.equals(whole) and split_stats == stats and split_problems == problems
+    assert stats["read/unreadable"] == 1
+    assert [(p["path"], p["where"]) for p in problems] == [
+        (str(path), "in row group 1, after row 10")
+    ]
