@@ -98,3 +98,18 @@ def test_a_file_read_in_parts_gives_the_run_it_gives_whole(tmp_path: Path, fmt: 
     # the broken line and the records without text, as the file numbers them (the first 5)
     assert places == ([18, 31, 62, 93, 124] if fmt == "jsonl" else [30, 61, 92, 123, 154])
     assert big["total"] == (1 if fmt == "jsonl" else 0) + 400 // 31
+
+
+def test_a_lost_part_is_made_again_with_the_same_bytes(tmp_path: Path) -> None:
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    write_jsonl(inputs)
+    out = tmp_path / "run"
+    part_mb = (inputs / "big.jsonl").stat().st_size / 4.5 / MIB
+    run_stage(extract.STAGE, str(inputs), out, read={"part_mb": part_mb})
+    shard = out / "extract" / "part-00003.parquet"  # the big file's last part: ids seen before
+    before = shard.read_bytes()
+    shard.unlink()
+    manifest = run_stage(extract.STAGE, str(inputs), out, read={"part_mb": part_mb})
+    assert manifest["shards"] == 5 + 1
+    assert shard.read_bytes() == before
