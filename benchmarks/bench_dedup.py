@@ -113,8 +113,12 @@ skewed; --docs 500000 --one-file 20000: one 469 MB Parquet file of 25 row groups
 text). `thresher dedup FILE` (README) before the file was read in parts (one task) and after
 ([read] part_mb = 128: 4 parts), alternating: before 86.5, 60.5, 53.2 s; after 89.8, 63.1, 54.0 s
 (load at the end 8.5/8.9/4.6 and 13.7/9.6/5.0; other processes used 95-169 CPU s during each):
-the two tasks ran side by side at ~70% CPU each, but with the cores busy anyway the wall time did
-not move. clusters.parquet, extract/ and base/ (sorted by id) are identical before and after.
+extract+base (manifest seconds) before 56.5, 37.2, 32.2, 41.9 s, after 48.2, 42.0, 22.1, 35.0,
+33.3 s. Sampled with ps: before, one task at ~80% of a core, 4.1 GB RSS at its peak; after, two
+tasks side by side at 45-70% each, at most 1.2 GB each: with the cores taken by others the
+machine gave the two tasks little more CPU than the one, so the wall time hardly moved; on idle
+cores the wave should take about half. clusters.parquet, extract/ and base/ (sorted by id) are
+identical before and after.
 rensa's whole job on the same file (--only rensa --reuse): 385.4 s (166 CPU s; others used 604).
 """
 
