@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/bench_dedup.py [--docs 100000] [--dup-share 0.2] \\
         [--peer-docs 100000] [--rensa-docs 0] [--only thresher,datasketch,rensa,datatrove] \\
-        [--workdir DIR] [--keep] [--workers 2]
+        [--workdir DIR] [--keep] [--workers 2] [--one-file ROWS_PER_GROUP]
 
 The peers run in venvs of their own, made once with
     python3 -m venv /work/venvs/rensa && /work/venvs/rensa/bin/pip install rensa pyarrow numpy
@@ -29,7 +29,9 @@ The corpus (written once, as Parquet shards of id and text, under --workdir):
                0.5-3% of its words edited (substituted, deleted, inserted or swapped), half of them
                with 1-3 boilerplate lines added at the top or bottom, half with whitespace noise
                (double spaces, tabs, trailing spaces, CRLF). Truth: copy -> original. All documents
-               are shuffled (so a copy may come before its original) and cut into shards.
+               are shuffled (so a copy may come before its original) and cut into shards
+               (--one-file N: one Parquet file with row groups of N documents, the shape of a
+               dataset published as one file, which thresher reads in parts: [read] part_mb).
 The exact 5-gram Jaccard of every (copy, original) pair is computed (thresher's shingling); edits
 of 3% of words leave a Jaccard near 0.74, so some injected pairs are below the 0.8 bar that every
 implementation aims at. Recall is printed over all pairs and over the pairs at >= 0.8.
@@ -105,6 +107,19 @@ copies of 153,846 originals, 136,607 pairs at Jaccard >= 0.8; corpus build ~5 mi
   (55.9x; 51.5x and 52.1x in the other two runs); peak <= 4 GB yes (1.49 GB). thresher's steps at
   1M: extract+base 15.1 s, lsh bands 1.2 s, verify ship 1.6 s, verify 1.2 s, label rounds 1.3 s,
   keep 0.4 s, dedup 5.4 s, other (Ray start/stop, imports, driver joins) 6.6 s.
+
+One file (2026-12-07, same machine shared with five other engineers, load 5-15: every figure is
+skewed; --docs 500000 --one-file 20000: one 469 MB Parquet file of 25 row groups, 1,042 MB of
+text). `thresher dedup FILE` (README) before the file was read in parts (one task) and after
+([read] part_mb = 128: 4 parts), alternating: before 86.5, 60.5, 53.2 s; after 89.8, 63.1, 54.0 s
+(load at the end 8.5/8.9/4.6 and 13.7/9.6/5.0; other processes used 95-169 CPU s during each):
+extract+base (manifest seconds) before 56.5, 37.2, 32.2, 41.9 s, after 48.2, 42.0, 22.1, 35.0,
+33.3 s. Sampled with ps: before, one task at ~80% of a core, 4.1 GB RSS at its peak; after, two
+tasks side by side at 45-70% each, at most 1.2 GB each: with the cores taken by others the
+machine gave the two tasks little more CPU than the one, so the wall time hardly moved; on idle
+cores the wave should take about half. clusters.parquet, extract/ and base/ (sorted by id) are
+identical before and after.
+rensa's whole job on the same file (--only rensa --reuse): 385.4 s (166 CPU s; others used 604).
 """
 
 from __future__ import annotations
@@ -1035,14 +1050,17 @@ def build_corpus(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     truth = truth.join(jac_frame, on="id", how="left").sort("id")
     corpus = work / "corpus"
     corpus.mkdir(parents=True)
-    for k, start in enumerate(range(0, frame.height, args.shard_docs)):
-        frame.slice(start, args.shard_docs).write_parquet(corpus / f"part-{k:05d}.parquet")
+    if args.one_file:  # one file, as datasets are often published (row groups of N documents)
+        frame.write_parquet(corpus / "part-00000.parquet", row_group_size=args.one_file)
+    else:
+        for k, start in enumerate(range(0, frame.height, args.shard_docs)):
+            frame.slice(start, args.shard_docs).write_parquet(corpus / f"part-{k:05d}.parquet")
     truth.write_parquet(work / "truth.parquet")
     mb = float(frame["text"].str.len_bytes().sum()) / 1e6
     facts = {
         "docs": frame.height,
         "mb": mb,
-        "shards": (frame.height + args.shard_docs - 1) // args.shard_docs,
+        "shards": 1 if args.one_file else (frame.height + args.shard_docs - 1) // args.shard_docs,
         "bases": n_base,
         "copies": len(pairs),
         "originals": n_orig,
@@ -1388,6 +1406,13 @@ def main() -> None:
     p.add_argument("--docs", type=int, default=100_000, help="documents in the corpus")
     p.add_argument("--dup-share", type=float, default=0.2, help="share of bases given copies")
     p.add_argument("--shard-docs", type=int, default=25_000, help="documents a shard")
+    p.add_argument(
+        "--one-file",
+        type=int,
+        default=0,
+        metavar="N",
+        help="write the corpus as one Parquet file with row groups of N documents",
+    )
     p.add_argument("--peer-docs", type=int, default=100_000, help="datasketch/datatrove cap")
     p.add_argument("--rensa-docs", type=int, default=0, help="rensa cap (0: all)")
     p.add_argument("--only", default=",".join(IMPLS), help="implementations to run")

@@ -362,8 +362,8 @@ def _run(args: argparse.Namespace) -> int:
     unreadable = manifest.get("unreadable_inputs", [])
     if unreadable:
         print(
-            f"thresher run: {len(unreadable)} input files unreadable (rows before the damage "
-            "kept; manifest.json unreadable_inputs):",
+            f"thresher run: {len({u['path'] for u in unreadable})} input files unreadable (rows "
+            "before the damage kept; manifest.json unreadable_inputs):",
             file=sys.stderr,
         )
         for u in unreadable:

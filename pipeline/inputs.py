@@ -1,17 +1,19 @@
 """The run's input files: listed, fingerprinted, and held against what the run folder was made of.
 
-Shard N is the N-th input in sorted order, so a rerun into a folder may only resume when the
-inputs are the ones the folder was made from. `inputs.json` (written before any shard) records
-each input's path, size, modification time and a cheap content fingerprint (xxh3-64 of its first
-64 KiB); a rerun whose inputs differ is refused with what was added, removed or changed, unless
-the folder holds no finished work yet (a typo in --input must not lock the folder). A file
-whose modification time alone changed (copied, touched) is the same input.
+The shards are the inputs' parts in sorted order (pipeline/readers/parts.py), so a rerun into a
+folder may only resume when the inputs are the ones the folder was made from, cut into the same
+parts. `inputs.json` (written before any shard) records each input's path, size, modification
+time, a cheap content fingerprint (xxh3-64 of its first 64 KiB) and how many parts it is read as;
+a rerun whose inputs differ is refused with what was added, removed or changed, unless the folder
+holds no finished work yet (a typo in --input must not lock the folder). A file whose
+modification time alone changed (copied, touched) is the same input.
 """
 
 from __future__ import annotations
 
 import json
 import posixpath
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +22,7 @@ import xxhash
 from thresher.pipeline.io import write_json_atomic
 from thresher.pipeline.phases import RunError
 from thresher.pipeline.readers import expand_inputs, source_name
+from thresher.pipeline.readers.parts import Part
 
 INPUTS_JSON = "inputs.json"
 HEAD_BYTES = 1 << 16  # the part of each file its fingerprint reads
@@ -74,10 +77,12 @@ def unique_names(paths: list[str]) -> list[str]:
     ]
 
 
-def record_inputs(run: Path, paths: list[str]) -> list[dict[str, Any]]:
+def record_inputs(run: Path, paths: list[str], parts: Sequence[Part] = ()) -> list[dict[str, Any]]:
     """Fingerprint the inputs and hold them against the folder's inputs.json; write it (first
-    run, or a folder with no finished work yet). RunError listing the differences otherwise."""
-    now = [{"path": _key(run, p)} | fingerprint(p) for p in paths]
+    run, or a folder with no finished work yet). RunError listing the differences otherwise.
+    Each entry also says how many parts (shards) the file is read as (pipeline/readers/parts)."""
+    counts = {p: sum(part.path == p for part in parts) or 1 for p in paths}
+    now = [{"path": _key(run, p)} | fingerprint(p) | {"parts": counts[p]} for p in paths]
     path = run / INPUTS_JSON
     if path.is_file() and has_work(run):
         before = json.loads(path.read_text(encoding="utf-8")).get("inputs", [])
@@ -114,6 +119,8 @@ def differences(before: list[dict[str, Any]], now: list[dict[str, Any]]) -> list
         a, b = old[p], new[p]
         if (a.get("size"), a.get("head_xxh3")) != (b.get("size"), b.get("head_xxh3")):
             out.append(f"changed: {p} ({a.get('size')} -> {b.get('size')} bytes)")
+        elif a.get("parts", 1) != b.get("parts", 1):
+            out.append(f"read in other parts: {p} ({a.get('parts', 1)} -> {b.get('parts', 1)})")
     return out
 
 

@@ -38,7 +38,7 @@ def dedup_only(cfg: Any) -> pl.DataFrame:
             pl.scan_parquet(out / "extract" / shard_name(i))
             .select("id", "source_id")
             .with_columns(order=pl.int_range(pl.len(), dtype=pl.Int64) + i * SHARD_STRIDE)
-            for i in range(len(manifest["inputs"]))
+            for i in range(manifest.get("shards", len(manifest["inputs"])))
         ]
     )
     decisions = pl.scan_parquet(out / "fingerprints" / "clusters.parquet").drop("id")

@@ -1,9 +1,10 @@
 """The ledger: every document of every input file accounted for, stage folder by stage folder.
 
-For each input file (shard N) it reads what the run left on disk: the reader's counters (records
-read, documents made), and for each final stage folder F in run order the rows of F/part-N, the
-rejected rows of rejected/F/part-N by reason, and the per-step counters of stats/F/part-N.json.
-It checks, for every shard and folder:
+For each input file (its shards N: one per part, pipeline/readers/parts.py) it reads what the
+run left on disk: the reader's counters (records read, documents made), and for each final stage
+folder F in run order the rows of F/part-N, the rejected rows of rejected/F/part-N by reason, and
+the per-step counters of stats/F/part-N.json.
+It checks, for every shard and folder (and sums a file's shards into its entry):
 
   * the steps chain: each step's rows_out is the next step's rows_in;
   * the folder's first step read what the folder before it kept (the first folder: the
@@ -18,7 +19,7 @@ So kept + rejected = documents read, stage by stage. The runner checks it at the
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -48,69 +49,121 @@ def _rejected(path: Path) -> dict[str, dict[str, int]]:
 
 
 def account(
-    run: Path, folders: Sequence[str], inputs: Sequence[str], write_rejected: bool
+    run: Path,
+    folders: Sequence[str],
+    inputs: Sequence[str],
+    write_rejected: bool,
+    parts: Sequence[int] | None = None,
 ) -> tuple[list[dict[str, Any]], list[str]]:
-    """The ledger of a run (one entry per input file) and its problems (empty: all accounted)."""
+    """The ledger of a run (one entry per input file) and its problems (empty: all accounted).
+
+    `parts`: how many shards each input was read as (pipeline/readers/parts.py; default one
+    each); a file's shards are consecutive, and its entry sums them. A folder counts for a file
+    once every part of it has its shard there."""
     entries: list[dict[str, Any]] = []
     problems: list[str] = []
-    for i, path in enumerate(inputs):
-        entry: dict[str, Any] = {"input": path, "folders": {}}
-        before: int | None = None
-        for k, folder in enumerate(folders):
-            stats_path = run / "stats" / folder / f"part-{i:05d}.json"
-            kept = _rows(run / folder / f"part-{i:05d}.parquet")
-            if not stats_path.is_file() or kept is None:
-                break  # the run has not made this folder's shard (yet): nothing to account
-            stats = json.loads(stats_path.read_text(encoding="utf-8"))
-            where = f"{folder}/part-{i:05d} ({path})"
-            read = stats.get(READ_STEP, {})
-            if k == 0 and "read/documents" in read:  # what the reader made of the input
-                entry["records"] = int(read.get("read/records", read["read/documents"]))
-                before = entry["documents"] = int(read["read/documents"])
-            steps = [
-                (name, s)
-                for name, s in stats.items()
-                if name != READ_STEP and isinstance(s, dict) and "rows_in" in s and "rows_out" in s
-            ]
-            rejected = _rejected(run / "rejected" / folder / f"part-{i:05d}.parquet")
-            dropped = {
-                f"{stage}/{reason}": n
-                for stage, reasons in rejected.items()
-                if stage != READ_STEP
-                for reason, n in reasons.items()
-            }
-            if k == 0 and READ_STEP in rejected:
-                entry["rejected_records"] = rejected[READ_STEP]
-            entry["folders"][folder] = {"in": before, "kept": kept, "rejected": dropped}
-            if not steps:
-                problems.append(f"{where}: no step counted rows in and out")
-                break
-            for (a, sa), (b, sb) in pairwise(steps):
-                if sa["rows_out"] != sb["rows_in"]:
-                    problems.append(
-                        f"{where}: step {a} passed on {sa['rows_out']} rows, "
-                        f"step {b} took {sb['rows_in']}"
-                    )
-            first, last = steps[0][1], steps[-1][1]
-            entry.setdefault("documents", int(first["rows_in"]))  # a stage that reads its input
-            entry["folders"][folder]["in"] = int(first["rows_in"]) if before is None else before
-            if before is not None and first["rows_in"] != before:
-                problems.append(
-                    f"{where}: read {first['rows_in']} rows where the stage before kept {before}"
-                )
-            if last["rows_out"] != kept:
-                problems.append(
-                    f"{where}: the steps kept {last['rows_out']}, the shard holds {kept}"
-                )
-            removed = sum(int(s["rows_in"]) - int(s["rows_out"]) for _, s in steps)
-            if write_rejected and removed != sum(dropped.values()):
-                problems.append(
-                    f"{where}: the steps removed {removed} rows, rejected/ holds "
-                    f"{sum(dropped.values())}"
-                )
-            before = kept
-        entries.append(entry)
+    first = 0
+    for path, n in zip(inputs, parts or [1] * len(inputs), strict=True):
+        shards = [
+            _account_shard(run, folders, i, path, write_rejected, problems)
+            for i in range(first, first + n)
+        ]
+        first += n
+        entries.append(_sum_parts(path, shards))
     return entries, problems
+
+
+def _sum_parts(path: str, shards: list[dict[str, Any]]) -> dict[str, Any]:
+    """One input's entry: the sum of its parts' entries, over the folders every part reached."""
+    entry: dict[str, Any] = {"input": path, "folders": {}}
+    for key in ("records", "documents"):
+        if all(key in s for s in shards):
+            entry[key] = sum(int(s[key]) for s in shards)
+    if any("rejected_records" in s for s in shards):
+        entry["rejected_records"] = _sum_counts(s.get("rejected_records", {}) for s in shards)
+    for folder in shards[0]["folders"]:
+        if not all(folder in s["folders"] for s in shards):
+            break
+        each = [s["folders"][folder] for s in shards]
+        entry["folders"][folder] = {
+            "in": None if any(f["in"] is None for f in each) else sum(f["in"] for f in each),
+            "kept": sum(f["kept"] for f in each),
+            "rejected": _sum_counts(f["rejected"] for f in each),
+        }
+    return entry
+
+
+def _sum_counts(counts: Iterable[dict[str, int]]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for c in counts:
+        for k, n in c.items():
+            out[k] = out.get(k, 0) + n
+    return dict(sorted(out.items()))
+
+
+def _account_shard(
+    run: Path,
+    folders: Sequence[str],
+    i: int,
+    path: str,
+    write_rejected: bool,
+    problems: list[str],
+) -> dict[str, Any]:
+    """The ledger entry of shard i (of input `path`); its problems are added to `problems`."""
+    entry: dict[str, Any] = {"input": path, "folders": {}}
+    before: int | None = None
+    for k, folder in enumerate(folders):
+        stats_path = run / "stats" / folder / f"part-{i:05d}.json"
+        kept = _rows(run / folder / f"part-{i:05d}.parquet")
+        if not stats_path.is_file() or kept is None:
+            break  # the run has not made this folder's shard (yet): nothing to account
+        stats = json.loads(stats_path.read_text(encoding="utf-8"))
+        where = f"{folder}/part-{i:05d} ({path})"
+        read = stats.get(READ_STEP, {})
+        if k == 0 and "read/documents" in read:  # what the reader made of the input
+            entry["records"] = int(read.get("read/records", read["read/documents"]))
+            before = entry["documents"] = int(read["read/documents"])
+        steps = [
+            (name, s)
+            for name, s in stats.items()
+            if name != READ_STEP and isinstance(s, dict) and "rows_in" in s and "rows_out" in s
+        ]
+        rejected = _rejected(run / "rejected" / folder / f"part-{i:05d}.parquet")
+        dropped = {
+            f"{stage}/{reason}": n
+            for stage, reasons in rejected.items()
+            if stage != READ_STEP
+            for reason, n in reasons.items()
+        }
+        if k == 0 and READ_STEP in rejected:
+            entry["rejected_records"] = rejected[READ_STEP]
+        entry["folders"][folder] = {"in": before, "kept": kept, "rejected": dropped}
+        if not steps:
+            problems.append(f"{where}: no step counted rows in and out")
+            break
+        for (a, sa), (b, sb) in pairwise(steps):
+            if sa["rows_out"] != sb["rows_in"]:
+                problems.append(
+                    f"{where}: step {a} passed on {sa['rows_out']} rows, "
+                    f"step {b} took {sb['rows_in']}"
+                )
+        first, last = steps[0][1], steps[-1][1]
+        entry.setdefault("documents", int(first["rows_in"]))  # a stage that reads its input
+        entry["folders"][folder]["in"] = int(first["rows_in"]) if before is None else before
+        if before is not None and first["rows_in"] != before:
+            problems.append(
+                f"{where}: read {first['rows_in']} rows where the stage before kept {before}"
+            )
+        if last["rows_out"] != kept:
+            problems.append(f"{where}: the steps kept {last['rows_out']}, the shard holds {kept}")
+        removed = sum(int(s["rows_in"]) - int(s["rows_out"]) for _, s in steps)
+        if write_rejected and removed != sum(dropped.values()):
+            problems.append(
+                f"{where}: the steps removed {removed} rows, rejected/ holds "
+                f"{sum(dropped.values())}"
+            )
+        before = kept
+    return entry
 
 
 def summary(entries: Sequence[dict[str, Any]]) -> dict[str, int]:
@@ -135,8 +188,11 @@ def check_run(run: Path) -> tuple[str, list[str]]:
 
     inputs_json = run / "inputs.json"
     manifest = run / "manifest.json"
+    parts = None
     if inputs_json.is_file():
-        inputs = [i["path"] for i in json.loads(inputs_json.read_text("utf-8"))["inputs"]]
+        recorded = json.loads(inputs_json.read_text("utf-8"))["inputs"]
+        inputs = [i["path"] for i in recorded]
+        parts = [int(i.get("parts", 1)) for i in recorded]
     elif manifest.is_file():
         inputs = json.loads(manifest.read_text("utf-8"))["inputs"]
     else:
@@ -144,7 +200,8 @@ def check_run(run: Path) -> tuple[str, list[str]]:
     config = run / "config.toml"
     runner = tomllib.loads(config.read_text("utf-8")).get("runner", {}) if config.is_file() else {}
     folders = [f for f in FOLDERS if (run / "stats" / f).is_dir()]
-    entries, problems = account(run, folders, inputs, bool(runner.get("write_rejected", True)))
+    write_rejected = bool(runner.get("write_rejected", True))
+    entries, problems = account(run, folders, inputs, write_rejected, parts)
     t = summary(entries)
     line = (
         f"ledger: {t['documents']:,} documents from {t['inputs']:,} input files: "

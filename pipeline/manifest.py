@@ -77,10 +77,23 @@ def _previous_stages(run_dir: Path) -> dict[str, float | None]:
 def side_reports(run_dir: Path, folder: str, first: int = 5) -> list[dict[str, Any]]:
     """The entries of <folder>/part-*.json that map phases write beside their shards (input
     files a reader could not read to the end, broken records), sorted by path; a list in an
-    entry is cut to its `first` items (the part files keep more)."""
-    found = [
-        {k: v[:first] if isinstance(v, list) else v for k, v in entry.items()}
-        for p in sorted((run_dir / folder).glob("part-*.json"))
-        for entry in json.loads(p.read_text(encoding="utf-8"))
-    ]
-    return sorted(found, key=lambda u: u["path"])
+    entry is cut to its `first` items (the part files keep more). The bad-record summaries of
+    one file read in parts (pipeline/readers/parts.py) are summed into one entry, in file
+    order, as reading it whole would have given."""
+    found: list[dict[str, Any]] = []
+    by_path: dict[str, dict[str, Any]] = {}
+    for p in sorted((run_dir / folder).glob("part-*.json")):
+        for entry in json.loads(p.read_text(encoding="utf-8")):
+            same = by_path.get(entry["path"]) if "total" in entry else None
+            if same is None:
+                found.append(entry)
+                by_path[entry["path"]] = entry
+                continue
+            same["total"] += entry["total"]
+            counts = same["counts"]
+            for reason, n in entry["counts"].items():
+                counts[reason] = counts.get(reason, 0) + n
+            same["counts"] = dict(sorted(counts.items()))
+            same["first"] = same["first"] + entry["first"]
+    cut = [{k: v[:first] if isinstance(v, list) else v for k, v in e.items()} for e in found]
+    return sorted(cut, key=lambda u: u["path"])

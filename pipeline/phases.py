@@ -31,6 +31,7 @@ from typing import Any
 import polars as pl
 
 from thresher.pipeline.io import shard_name
+from thresher.pipeline.readers.parts import Part
 from thresher.pipeline.stage import Stats
 
 
@@ -59,6 +60,7 @@ class Unit:
     source: str  # where the phase reads: an input file (first phase) or a folder of the run
     seed: int
     from_input: bool = False  # `source` is the unit's input file
+    part: Part | None = None  # which part of that file (pipeline/readers/parts.py)
 
     def upstream(self) -> Path:
         """This unit's shard in the folder the phase reads (its input file for the first)."""
@@ -136,14 +138,16 @@ class PerShard(list[Any]):
 @dataclass(frozen=True)
 class Context:
     """What a barrier sees: the run folder, the shards, the seed, the folder the stage's map
-    phases read before it (`upstream`), and the executor to fan out tasks with."""
+    phases read before it (`upstream`), the executor to fan out tasks with, the input files
+    and the part of one that each shard holds."""
 
     run: Path
     shards: int
     seed: int
     upstream: str
     executor: Any  # pipeline.executor.Executor: .map(desc, fn, calls) -> results in call order
-    inputs: tuple[str, ...] = ()
+    inputs: tuple[str, ...] = ()  # the input files
+    parts: tuple[Part, ...] = ()  # what each shard reads of them (a file's parts in order)
 
     def shard_paths(self, folder: str | None = None) -> list[Path]:
         folder = self.upstream if folder is None else folder

@@ -14,8 +14,10 @@ It knows phases, not stages (pipeline/phases.py): a stage module declares its ph
    first, the marker last, so that a killed run resumes where it stopped with the same bytes;
 4. writes the manifest (inputs, versions, per-stage completion and seconds, rolled-up stats).
 
-Shard N is the N-th input file in sorted order and rows keep their input order, so the output
-does not depend on the number of workers or on which worker ran which task.
+The shards are the parts of the input files (pipeline/readers/parts.py: a large Parquet or JSONL
+file is several parts, a small one is one), the files in sorted order and each file's parts in
+file order; rows keep their input order, so the output does not depend on the number of workers
+or on which worker ran which task.
 """
 
 from __future__ import annotations
@@ -57,6 +59,7 @@ from thresher.pipeline.phases import (
     Unit,
     stats_file,
 )
+from thresher.pipeline.readers.parts import Part, split_inputs
 from thresher.pipeline.report import build_html_report
 from thresher.pipeline.stage import Stats
 
@@ -209,6 +212,7 @@ class Link:
     needed: bool
     from_input: bool = False
     stage: str = ""
+    part: Part | None = None
 
 
 def run_chain(
@@ -225,7 +229,7 @@ def run_chain(
         if not link.needed:
             frame = None
             continue
-        unit = Unit(folder, index, link.source, seed, link.from_input)
+        unit = Unit(folder, index, link.source, seed, link.from_input, link.part)
         t = time.monotonic()
         result = link.phase.fn(link.cfg, unit, frame, carry if k == 0 else None)
         stats, rejected = inherited(folder, link, index) if link.inherit else ({}, [])
@@ -351,24 +355,25 @@ def run(
         free = ["runner"] + [x for s in chosen if s.name in fresh for x in s.sections]
         _check_same_config(run_dir, config_text, free=tuple(dict.fromkeys(free)))
     write_text_atomic(config_text, run_dir / "config.toml")
-    ex.choose(sum(i.get("size") or 0 for i in record_inputs(run_dir, inputs)))
+    parts = split_inputs(inputs, part_bytes(cfg))
+    ex.choose(sum(i.get("size") or 0 for i in record_inputs(run_dir, inputs, parts)))
     for s in chosen:
         if s.name in fresh:
             for folder in _owned(s):
                 shutil.rmtree(run_dir / folder, ignore_errors=True)
-    steps = plan(chosen, cfg, run_dir, len(inputs))
+    steps = plan(chosen, cfg, run_dir, len(parts))
     timings: dict[str, float] = {}
     done: list[str] = []
 
     def stage_done(stage: Stage) -> None:
         done.append(stage.name)
-        write_manifest(run_dir, cfg, inputs, chosen, timings, done)
+        write_manifest(run_dir, cfg, inputs, chosen, timings, done, {"shards": len(parts)})
 
     try:
-        _execute(steps, cfg, ex, run_dir, inputs, timings, stage_done)
+        _execute(steps, cfg, ex, run_dir, inputs, parts, timings, stage_done)
     except BaseException:
         # what finished stays on record, and the report shows it, whatever failed later
-        write_manifest(run_dir, cfg, inputs, chosen, timings, done)
+        write_manifest(run_dir, cfg, inputs, chosen, timings, done, {"shards": len(parts)})
         if html_report:
             try:
                 build_html_report(run_dir)
@@ -376,8 +381,12 @@ def run(
                 log.warning("report of the failed run not written: %s", err)
         raise
     folders = [f for s in chosen for f in s.folders()]
-    entries, problems = account(run_dir, folders, inputs, cfg.runner.write_rejected)
-    extra = {"ledger": {"totals": ledger_summary(entries), "problems": problems, "inputs": entries}}
+    counts = [sum(p.path == f for p in parts) for f in inputs]
+    entries, problems = account(run_dir, folders, inputs, cfg.runner.write_rejected, counts)
+    extra = {
+        "shards": len(parts),
+        "ledger": {"totals": ledger_summary(entries), "problems": problems, "inputs": entries},
+    }
     manifest = write_manifest(run_dir, cfg, inputs, chosen, timings, done, extra)
     if html_report:
         build_html_report(run_dir)  # report/index.html + report.json, from what is on disk now
@@ -387,6 +396,14 @@ def run(
             + "\n".join(f"  {p}" for p in problems[:20])
         )
     return manifest
+
+
+def part_bytes(cfg: Any) -> int:
+    """The size above which an input is read in parts: `[read] part_mb` (pipeline/readers
+    ReadConfig; the section is the readers', declared by the stage that reads the inputs), or 0
+    (never split) for a registry without it."""
+    read = getattr(cfg, "read", None)
+    return int(getattr(read, "part_mb", 0) * (1 << 20))
 
 
 def _owned(stage: Stage) -> list[str]:
@@ -402,13 +419,14 @@ def _execute(
     ex: Executor,
     run_dir: Path,
     inputs: list[str],
+    parts: list[Part],
     timings: dict[str, float],
     stage_done: Callable[[Stage], None],
 ) -> None:
     """Run the planned steps in order; remove each work folder once the stage that reads it is
     complete, and report each stage done. `timings` gets the seconds each stage took (a chain
     of map phases counts for the stage of its first phase)."""
-    n = len(inputs)
+    n = len(parts)
     carry: dict[int, Any] = {}
     last = {s.stage.name: j for j, s in enumerate(steps)}
     reported: set[str] = set()
@@ -419,7 +437,7 @@ def _execute(
             if step.need:
                 p = _previous_map(steps, k)
                 upstream = steps[p].phase.folder if p is not None else ""  # type: ignore[union-attr]
-                ctx = Context(run_dir, n, cfg.seed, upstream, ex, tuple(inputs))
+                ctx = Context(run_dir, n, cfg.seed, upstream, ex, tuple(inputs), tuple(parts))
                 log.info("%s", step.label)
                 carry[k] = step.phase.fn(step.cfg, ctx)
             spent = {step.stage.name: 1.0} if step.need else {}
@@ -428,7 +446,7 @@ def _execute(
             end = k
             while end + 1 < len(steps) and isinstance(steps[end + 1].phase, Map):
                 end += 1
-            spent = _run_maps(steps, k, end, cfg, ex, run_dir, inputs, carry.get(k - 1))
+            spent = _run_maps(steps, k, end, cfg, ex, run_dir, parts, carry.get(k - 1))
             k = end + 1
         wall, total = time.monotonic() - t, sum(spent.values()) or 1.0
         for name, sec in spent.items():  # a chain's wall time, split as its tasks spent it
@@ -448,7 +466,7 @@ def _run_maps(
     cfg: RunConfig,
     ex: Executor,
     run_dir: Path,
-    inputs: list[str],
+    parts: list[Part],
     carry: Any,
 ) -> dict[str, float]:
     """Map steps first..last as one task per shard that any of them needs; returns the seconds
@@ -458,18 +476,19 @@ def _run_maps(
     if not todo:
         return {}
     labels = list(dict.fromkeys(s.label for s in chain if s.need))
-    log.info("%s: %d of %d shards to do", "+".join(labels), len(todo), len(inputs))
+    log.info("%s: %d of %d shards to do", "+".join(labels), len(todo), len(parts))
     calls = []
     for i in todo:
         links = [
             Link(
                 s.phase,  # type: ignore[arg-type]
                 s.cfg,
-                inputs[i] if s.source is None else s.source,
+                parts[i].path if s.source is None else s.source,
                 s.producer is not None and steps[s.producer].phase.work,  # type: ignore[union-attr]
                 i in s.need,
                 s.source is None,
                 s.stage.name,
+                parts[i] if s.source is None else None,
             )
             for s in chain
         ]

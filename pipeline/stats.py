@@ -207,7 +207,8 @@ def run_summary(manifest: dict[str, Any], run_dir: Path | None) -> str:
             lines += short
     lines.append(f"report:  {manifest['output']}/report/index.html")
     if manifest.get("unreadable_inputs"):
-        lines.append(f"warning: {len(manifest['unreadable_inputs'])} input files unreadable")
+        files = {u["path"] for u in manifest["unreadable_inputs"]}  # Parquet: one per row group
+        lines.append(f"warning: {len(files)} input files unreadable")
     if bad := manifest.get("bad_records"):
         lines.append(f"warning: {sum(f['total'] for f in bad)} broken records skipped")
     return "\n".join(lines)

@@ -52,6 +52,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Literal
 
@@ -65,6 +66,7 @@ from thresher.pipeline.io import merge_stats, rejected_frame, write_json_atomic
 from thresher.pipeline.phases import Barrier, Context, Map, PerShard, Sections, Shard, Stage, Unit
 from thresher.pipeline.readers import BadRecords, ReadConfig, read_records
 from thresher.pipeline.readers.common import add_count
+from thresher.pipeline.readers.parts import Part, Place, part_places, scan_part
 from thresher.pipeline.stage import Stats, StepResult, drop_where
 from thresher.stages import extract_fast
 from thresher.stages.dates import (
@@ -359,28 +361,59 @@ def _parse_date(value: str | None) -> date | None:
         return None
 
 
-# -- the stage: one map phase, an input file in, extract/part-N.parquet out ---------------------
+# -- the stage: one map phase, an input file (or a part of one) in, extract/part-N.parquet out ---
+
+
+@dataclass(frozen=True)
+class Where:
+    """What a shard's extract task needs beyond its part of a file: the file's name in the run
+    (unique: see pipeline/inputs.py; its documents' ids are derived from it) and where the part
+    sits in the file (its first line; the own ids the parts before it used)."""
+
+    name: str
+    place: Place = field(default_factory=Place)
 
 
 def input_names(cfg: Sections, ctx: Context) -> PerShard:
-    """Each input's name in the run (unique: see pipeline/inputs.py), which its documents' ids
-    are derived from."""
-    return PerShard(unique_names(list(ctx.inputs)))
+    """Each shard's `Where`. The parts of a file read in parts are scanned first, in parallel
+    (pipeline/readers/parts.py `scan_part`), so that each part can number its lines and its
+    repeated ids as reading the whole file would."""
+    files = list(ctx.inputs) or [p.path for p in ctx.parts]
+    names = dict(zip(files, unique_names(files), strict=True))
+    parts = list(ctx.parts) or [Part(f) for f in files]
+    split = [i for i, p in enumerate(parts) if p.count > 1]
+    # a Parquet part's scan reads its id column only (~0.1 s for 500,000 ids): in the driver; a
+    # JSONL part's parses its lines: as tasks
+    tasks = [i for i in split if parts[i].kind != "row_groups"]
+    scanned = ctx.executor.map("scan parts", scan_part, [(parts[i], cfg.read) for i in tasks])
+    found_by = dict(zip(tasks, scanned, strict=True))
+    scans = [found_by[i] if i in found_by else scan_part(parts[i], cfg.read) for i in split]
+    places = [Place()] * len(parts)
+    for path in dict.fromkeys(parts[i].path for i in split):
+        mine = [k for k, i in enumerate(split) if parts[i].path == path]
+        found = part_places([parts[split[k]] for k in mine], [scans[k] for k in mine])
+        for k, place in zip(mine, found, strict=True):
+            places[split[k]] = place
+    return PerShard(Where(names[p.path], place) for p, place in zip(parts, places, strict=True))
 
 
-def extract_map(cfg: Sections, unit: Unit, frame: pl.DataFrame | None, name: str) -> Shard:
-    """Read one input file and extract its documents. Records the reader rejects and pages the
-    extractor drops go to rejected/extract; damaged input files are listed in
-    unreadable/part-N.json (manifest.json `unreadable_inputs`), broken records with their line
-    in bad_records/part-N.json (the first 100, and counts by reason; manifest `bad_records`)."""
+def extract_map(cfg: Sections, unit: Unit, frame: pl.DataFrame | None, where: Where) -> Shard:
+    """Read one input file, or one part of it, and extract its documents. Records the reader
+    rejects and pages the extractor drops go to rejected/extract; damaged input files are listed
+    in unreadable/part-N.json (manifest.json `unreadable_inputs`), broken records with their
+    line in the file in bad_records/part-N.json (the first 100, and counts by reason; manifest
+    `bad_records`, which sums a file's parts)."""
     read_stats: Stats = {}
     stats: dict[str, Stats] = {"read": read_stats}  # the reader fills read_stats as it goes
     kept: list[pl.DataFrame] = []
     rejected: list[pl.DataFrame | None] = []
     problems: list[dict[str, str]] = []  # damaged input files: {path, where, error}
     bad = BadRecords(keep=100)
-    ids = UniqueIds(read_stats)
-    for raw in read_records(unit.source, cfg.read, read_stats, problems, bad, name=name):
+    ids = UniqueIds(read_stats, where.name, where.place.before)
+    records = read_records(
+        unit.source, cfg.read, read_stats, problems, bad, where.name, unit.part, where.place.line
+    )
+    for raw in records:
         batch = ids(raw)
         bad_rows = batch.filter(pl.col("reject").is_not_null())
         if bad_rows.height:
@@ -410,12 +443,23 @@ class UniqueIds:
     that gives two records one WARC-Record-ID) gets an id derived from it and its repeat number,
     counted as read/repeated_record_id; a record's own id (source_id) seen before in the file is
     kept as it is and counted as read/repeated_source_id (with identical text it is then an
-    exact duplicate). Ids of different inputs differ by construction (their names)."""
+    exact duplicate). Ids of different inputs differ by construction (their names).
 
-    def __init__(self, stats: Stats) -> None:
+    A part of a file (pipeline/readers/parts.py) starts from what the parts before it used:
+    `before` counts each own id it holds in those parts, and a record id made from an own id
+    X ("<name>:X") that occurred c times before was given X, then X's repeats 1..c-1; so a part
+    numbers its repeats as the whole file does. (The parts before may also have used ids of
+    other kinds, derived ones and other ids' repeats, which are 128-bit hashes: the whole file
+    would renumber a repeat that hit one of those only on a hash collision.)"""
+
+    def __init__(self, stats: Stats, name: str = "", before: dict[str, int] | None = None) -> None:
         self.stats = stats
         self.ids: set[str] = set()
-        self.source_ids: set[str] = set()
+        self.source_ids: set[str] = set(before or {})
+        for sid, count in (before or {}).items():
+            own = f"{name}:{sid}"
+            self.ids.add(own)
+            self.ids.update(_repeat_id(own, n) for n in range(1, count))
 
     def __call__(self, batch: pl.DataFrame) -> pl.DataFrame:
         ids = batch["id"].to_list()
@@ -424,7 +468,7 @@ class UniqueIds:
             n, new = 0, id_
             while new in self.ids:
                 n += 1
-                new = xxhash.xxh3_128_hexdigest(f"{id_}\x00{n}".encode())
+                new = _repeat_id(id_, n)
             repeats += n > 0
             self.ids.add(new)
             fixed.append(new)
@@ -437,6 +481,11 @@ class UniqueIds:
         if not repeats:
             return batch
         return batch.with_columns(id=pl.Series(fixed, dtype=pl.String))
+
+
+def _repeat_id(id_: str, n: int) -> str:
+    """The id of the n-th repeat of a record id in one file."""
+    return xxhash.xxh3_128_hexdigest(f"{id_}\x00{n}".encode())
 
 
 STAGE = Stage(

@@ -18,7 +18,8 @@ What becomes a row:
     (a record whose header block is garbage reads as a record of unknown type: not_response).
     read/records counts every record seen; read/documents the rows whose `reject` is null.
   * A file that cannot be read past some point (gzip error, garbage where a header should be,
-    no record at all, an empty WARC/ARC file) counts read/unreadable once, logs a warning with
+    no record at all, an empty WARC/ARC file) counts read/unreadable once (Parquet: once per
+    damaged row group, the next group read), logs a warning with
     the file, the offset and the error, and keeps the rows read before that point
     ([read] on_unreadable = "fail": raises UnreadableInputError instead). A damaged file never
     raises otherwise; an I/O error of the filesystem (network, permissions) does, so that the
@@ -27,9 +28,14 @@ What becomes a row:
 Ids are xxh3-128 of "<source>\\x00<key>" (`common.derived_id`) unless a JSONL/Parquet id field
 gives one, so the same file gives the same ids whatever the batch size.
 
+A large Parquet or plain JSONL file is read in parts, one task each (`parts`: by row groups, by
+line-aligned byte ranges); `read_records(..., part=...)` reads one, its rows and line numbers
+those of the whole file.
+
 Modules: `inputs` (listing, naming, format detection, the `read_records` dispatch), `streams`
-(opening through pyarrow filesystems, gzip/zstd), `common` (schema, config, errors, rows to
-documents), and one per format family: `warc`, `jsonl`, `parquet`.
+(opening through pyarrow filesystems, gzip/zstd), `parts` (large files in parts), `common`
+(schema, config, errors, rows to documents), and one per format family: `warc`, `jsonl`,
+`parquet`.
 """
 
 from thresher.pipeline.readers.common import (

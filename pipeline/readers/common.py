@@ -90,6 +90,12 @@ class ReadConfig(BaseModel):
     # decompression bomb and the file is unreadable from there. Text and HTML compress 3-10:1,
     # repetitive dumps rarely past 50:1; deflate's ceiling is ~1,032:1, zstd's ~32,768:1.
     max_decompression_ratio: float = Field(200.0, gt=1)
+    # A Parquet or uncompressed JSONL file larger than this is read as ceil(size / part_mb)
+    # parts, one map task (and one shard) each, so that one large file uses every worker
+    # (pipeline/readers/parts.py; the output is the same whatever the parts). 128 MiB: a
+    # 440 MB file makes 4 parts, two per core on 2 cores (even when the last is short), while
+    # a file under 128 MiB stays one part (no extra shards, no id scan). 0: never split.
+    part_mb: float = Field(128.0, ge=0)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ import pyarrow.fs as pafs
 from thresher.pipeline.readers.common import BadRecords, InputError, Problems, ReadConfig
 from thresher.pipeline.readers.jsonl import jsonl_batches, jsonl_fields
 from thresher.pipeline.readers.parquet import parquet_batches, parquet_fields
+from thresher.pipeline.readers.parts import Part
 from thresher.pipeline.readers.streams import fs_and_path, sniff_head
 from thresher.pipeline.readers.warc import WARC_LIBRARY, warc_batches
 from thresher.pipeline.stage import Stats
@@ -217,6 +218,8 @@ def read_records(
     problems: Problems | None = None,
     bad: BadRecords | None = None,
     name: str | None = None,
+    part: Part | None = None,
+    first_line: int = 0,
 ) -> Iterator[pl.DataFrame]:
     """Stream documents of one input file as DataFrames with exactly RAW_SCHEMA (pinned dtypes,
     also when empty), at most cfg.batch_size rows each. Counters are added into `stats`.
@@ -228,14 +231,15 @@ def read_records(
     records (a JSONL line that is no JSON object, a record without text...) are listed in `bad`
     with their line, row or offset, as cfg.on_bad_record says ("fail": BadRecordError). `name`:
     the input's name in the run (the `source` column, and what document ids are derived from);
-    by default its dump name (`source_name`).
+    by default its dump name (`source_name`). `part`: read only that part of the file (its
+    first line being line `first_line` of the file; pipeline/readers/parts.py).
     """
     fmt = detect_format(path)
     source = name or source_name(path)
     if fmt == "jsonl":
-        yield from jsonl_batches(path, source, cfg, stats, problems, bad)
+        yield from jsonl_batches(path, source, cfg, stats, problems, bad, part, first_line)
     elif fmt == "parquet":
-        yield from parquet_batches(path, source, cfg, stats, problems, bad)
+        yield from parquet_batches(path, source, cfg, stats, problems, bad, part)
     else:
         yield from warc_batches(path, fmt, source, cfg, stats, WARC_LIBRARY, problems, bad)
 

@@ -31,6 +31,7 @@ from thresher.pipeline.readers.common import (
     derived_id,
     unreadable,
 )
+from thresher.pipeline.readers.parts import Part, open_part
 from thresher.pipeline.readers.streams import READ_CHUNK, open_stream, stream_error
 from thresher.pipeline.stage import Stats
 
@@ -41,7 +42,7 @@ def _date_value(v: Any) -> str | None:
     return v if isinstance(v, str) else None
 
 
-def _lines(stream: io.RawIOBase, limit: int) -> Iterator[tuple[bytes, bool]]:
+def lines(stream: io.RawIOBase, limit: int) -> Iterator[tuple[bytes, bool]]:
     """(line, whole) for each line; a line over `limit` bytes comes as its first `limit` bytes
     and whole=False, the rest of it read and dropped a chunk at a time."""
     reader = io.BufferedReader(stream, READ_CHUNK)
@@ -62,11 +63,19 @@ def jsonl_batches(
     stats: Stats,
     problems: Problems | None = None,
     bad: BadRecords | None = None,
+    part: Part | None = None,
+    first_line: int = 0,
 ) -> Iterator[pl.DataFrame]:
+    """The records of a file, or of one part of it (`part`, whose first line is number
+    `first_line`, 0-based, in the file: pipeline/readers/parts.py)."""
     rows = Rows(source, cfg, stats)
-    stream = open_stream(path, cfg.max_decompression_ratio)
+    if part is not None and part.kind == "bytes":
+        stream = open_part(part)
+    else:
+        stream = open_stream(path, cfg.max_decompression_ratio)
     try:
-        for lineno, (line, whole) in enumerate(_lines(stream, cfg.max_record_bytes)):
+        numbered = enumerate(lines(stream, cfg.max_record_bytes), first_line)
+        for lineno, (line, whole) in numbered:
             if whole and not line.strip():
                 continue
             add_count(stats, "read/records")
@@ -124,8 +133,7 @@ def _json_row(
         return "bad_json", f"not JSON ({err})"
     if not isinstance(obj, dict):
         return "bad_json", f"a JSON {type(obj).__name__}, not an object"
-    given = obj.get(cfg.id_field)
-    given = str(given) if given is not None and given != "" else None
+    given = given_id(obj, cfg)
     id_ = f"{source}:{given}" if given is not None else derived_id(source, str(lineno))
     url = obj.get(cfg.url_field)
     text = obj.get(cfg.text_field)
@@ -144,6 +152,12 @@ def _json_row(
     if text is None and not html_bytes:
         return "no_text", _no_text_detail(obj, cfg)
     return None
+
+
+def given_id(obj: dict[str, Any], cfg: ReadConfig) -> str | None:
+    """A record's own id (`id_field`) as a string; None when missing, null or empty."""
+    given = obj.get(cfg.id_field)
+    return str(given) if given is not None and given != "" else None
 
 
 def _no_text_detail(obj: dict[str, Any], cfg: ReadConfig) -> str:

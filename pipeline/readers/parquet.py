@@ -2,8 +2,10 @@
 
 The same fields as JSONL (`ReadConfig` names them); dates may be ISO strings, dates or datetimes.
 pyarrow reports a corrupt page and a failed read alike (OSError), so for Parquet both count as
-unreadable. Broken records, listed with their 0-based row number (`bad_record`): "no_text" (no
-non-empty text or html) and "too_large" (a value over `max_record_bytes`).
+unreadable: once per damaged row group (the rest of that group is lost; the next is read), or
+once for a damaged footer (nothing is read). Broken records, listed with their 0-based row number
+(`bad_record`): "no_text" (no non-empty text or html) and "too_large" (a value over
+`max_record_bytes`).
 
 Memory: a row group is read whole by polars (~4x faster than pyarrow's batches) when its columns
 come to at most `max_row_group_bytes` uncompressed, else in pyarrow batches of about `batch_bytes`
@@ -31,6 +33,7 @@ from thresher.pipeline.readers.common import (
     finish,
     unreadable,
 )
+from thresher.pipeline.readers.parts import Part
 from thresher.pipeline.readers.streams import READ_CHUNK, fs_and_path
 from thresher.pipeline.stage import Stats
 
@@ -42,8 +45,10 @@ def parquet_batches(
     stats: Stats,
     problems: Problems | None = None,
     bad: BadRecords | None = None,
+    part: Part | None = None,
 ) -> Iterator[pl.DataFrame]:
-    """Row group by row group, then batches of cfg.batch_size rows (module docstring)."""
+    """Row group by row group, then batches of cfg.batch_size rows (module docstring); only the
+    row groups of `part` when given (pipeline/readers/parts.py), rows numbered in the file."""
     fs, p = fs_and_path(path)
     yielded = False
     start = 0
@@ -57,20 +62,35 @@ def parquet_batches(
             wanted += [f for f in (cfg.date_field, cfg.crawl_date_field) if f]
             columns = [c for c in dict.fromkeys(wanted) if c in names]
             frame = pl.scan_parquet(p if "://" not in path else handle).select(columns)
-            for group in range(meta.num_row_groups):
-                for df in _group_batches(pf, frame, group, start, columns, cfg):
-                    add_count(stats, "read/records", df.height)
-                    raw = _parquet_rows(df, start, source, cfg)
-                    yield _checked(raw, path, source, start, cfg, bad, stats)
-                    yielded = True
-                    start += df.height
+            groups = range(meta.num_row_groups)
+            if part is not None and part.kind == "row_groups":
+                groups = range(part.start, meta.num_row_groups if part.stop is None else part.stop)
+                start = sum(meta.row_group(g).num_rows for g in range(part.start))
+            for group in groups:
+                first = start
+                try:
+                    for df in _group_batches(pf, frame, group, start, columns, cfg):
+                        add_count(stats, "read/records", df.height)
+                        raw = _parquet_rows(df, start, source, cfg)
+                        yield _checked(raw, path, source, start, cfg, bad, stats)
+                        yielded = True
+                        start += df.height
+                except _DAMAGE as err:
+                    # a corrupt page or column chunk: the rest of its row group is lost, and the
+                    # next group is read (row groups are apart in the file), so that a file read
+                    # in parts loses what it loses read whole
+                    where = f"in row group {group}, after row {start}"
+                    unreadable(path, stats, where, err, cfg, problems)
+                start = first + meta.row_group(group).num_rows
     except FileNotFoundError:
         raise InputError(f"{path}: input file not found") from None
-    except (OSError, pa.ArrowException, pl.exceptions.PolarsError) as err:
-        # a corrupt footer, page or column chunk: the row group it is in is lost
+    except _DAMAGE as err:  # a corrupt footer: nothing can be read
         unreadable(path, stats, f"after row {start}", err, cfg, problems)
     if not yielded:
         yield empty_frame()
+
+
+_DAMAGE = (OSError, pa.ArrowException, pl.exceptions.PolarsError)  # pyarrow's and polars' errors
 
 
 def parquet_fields(path: str) -> list[str]:
@@ -128,15 +148,18 @@ def _checked(
     return out
 
 
+def source_ids(column: pl.Series) -> pl.Series:
+    """The records' own ids from the id column: as strings, an empty one null."""
+    given = column.cast(pl.String, strict=False).alias("source_id")
+    return given.to_frame().select(pl.when(pl.col("source_id") != "").then("source_id")).to_series()
+
+
 def _parquet_rows(df: pl.DataFrame, start: int, source: str, cfg: ReadConfig) -> pl.DataFrame:
     """A Parquet batch in the shape `finish` takes (the columns `Rows` collects)."""
     if cfg.id_field in df.columns:
-        given = df[cfg.id_field].cast(pl.String, strict=False).alias("source_id")
+        given = source_ids(df[cfg.id_field])
     else:
         given = pl.Series("source_id", [None] * df.height, pl.String)
-    given = (
-        given.to_frame().select(pl.when(pl.col("source_id") != "").then("source_id")).to_series()
-    )
     # the id: "<input name>:<the row's own id>", else derived from the input and the row number
     ids = pl.Series("id", [f"{source}:{g}" if g is not None else None for g in given], pl.String)
     missing = ids.is_null().arg_true()
