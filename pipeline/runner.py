@@ -22,6 +22,7 @@ or on which worker ran which task.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -278,12 +279,21 @@ def write_shard(
 # The driver.
 
 
-def _check_same_config(run: Path, text: str, free: Sequence[str] = ("runner",)) -> None:
+def _check_same_config(
+    run: Path, text: str, free: Sequence[str] = ("runner",), model: type[Any] | None = None
+) -> None:
     """Refuse to resume a run folder that was made with a different config, naming what
-    differs; the `free` tables may differ ([runner] says how to run, not what to compute)."""
+    differs; the `free` tables may differ ([runner] says how to run, not what to compute).
+    With `model` (the run's config class) the old config is read through it first, so an
+    option added since that run was made counts as its default there, not as unset."""
     old = run / "config.toml"
     if not old.exists():
         return
+    old_text = old.read_text(encoding="utf-8")
+    if model is not None:
+        # not valid today (a removed option, a broken file): compared as written
+        with contextlib.suppress(ValueError, tomllib.TOMLDecodeError):
+            old_text = dump_toml(model.model_validate(tomllib.loads(old_text)))
 
     def pruned(x: Any) -> Any:  # an empty table is no table (an older writer left them out)
         if not isinstance(x, dict):
@@ -294,7 +304,7 @@ def _check_same_config(run: Path, text: str, free: Sequence[str] = ("runner",)) 
         data = pruned(tomllib.loads(t))
         return {k: v for k, v in data.items() if k not in free and k != "output"}
 
-    differ = config_differences(comparable(old.read_text(encoding="utf-8")), comparable(text))
+    differ = config_differences(comparable(old_text), comparable(text))
     if differ:
         more = f" and {len(differ) - 3} more" if len(differ) > 3 else ""
         raise RunError(
@@ -353,7 +363,7 @@ def run(
     config_text = dump_toml(cfg)
     if has_work(run_dir):  # a folder where nothing was finished holds nothing to protect
         free = ["runner"] + [x for s in chosen if s.name in fresh for x in s.sections]
-        _check_same_config(run_dir, config_text, free=tuple(dict.fromkeys(free)))
+        _check_same_config(run_dir, config_text, tuple(dict.fromkeys(free)), type(cfg))
     write_text_atomic(config_text, run_dir / "config.toml")
     parts = split_inputs(inputs, part_bytes(cfg))
     ex.choose(sum(i.get("size") or 0 for i in record_inputs(run_dir, inputs, parts)))

@@ -140,6 +140,25 @@ def test_rerun_with_another_config_is_refused(tmp_path):
         run(changed)
 
 
+def test_a_run_made_before_an_option_existed_resumes(tmp_path):
+    """A config.toml without an option added later (here [read] part_mb) reads as its default:
+    the run resumes instead of being refused as "part_mb is unset there"."""
+    cfg = config(tmp_path)
+    run(cfg)
+    out = tmp_path / "run"
+    saved = out / "config.toml"
+    text = saved.read_text()
+    assert "part_mb = " in text
+    saved.write_text("\n".join(x for x in text.splitlines() if not x.startswith("part_mb = ")))
+    first = digests(out)
+    (out / "base" / "part-00000.parquet").unlink()
+    run(cfg)
+    assert digests(out) == first
+    changed = parse_config(cfg.model_dump() | {"read": cfg.read.model_dump() | {"part_mb": 1.0}})
+    with pytest.raises(RunError, match=r"read\.part_mb is 128\.0 there, 1\.0 here"):
+        run(changed)
+
+
 def test_rejected_off_writes_no_rejected_folder(tmp_path):
     run(config(tmp_path, write_rejected=False))
     assert not (tmp_path / "run" / "rejected").exists()
