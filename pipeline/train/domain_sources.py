@@ -23,8 +23,15 @@ Formats:
   gum_xml    GUM's token-per-line XML (xml/GUM_<genre>_<name>.xml): tokens joined by spaces,
              one line per paragraph, head or sentence group; `genre` from the file name
   csv_text   a CSV's `text` column, rows grouped into one document per value of `group_by`
+  csv_rows   one document per CSV row: the `columns` joined by newlines (arXiv title, abstract)
   regtree    eCFR-style JSON trees (cfpb/regulations-stub): the text of every node, one
              document per section (the first two label parts)
+  xml        any XML file (DC Code sections, USLM bills): one line per block (an element with
+             text of its own, inline children included), metadata left out
+  jats       a JATS XML article (PLOS): its title, then the title and paragraphs of the abstract
+             and the body, one line each
+  latex      a LaTeX file (Open Logic Project): the body, comments and environment markers
+             left out, command names dropped and their arguments kept, math kept as written
 """
 
 from __future__ import annotations
@@ -51,7 +58,10 @@ from thresher.pipeline.stage import Frozen
 
 log = logging.getLogger(__name__)
 
-Format = Literal["text", "markdown", "cnxml", "conllu", "gum_xml", "csv_text", "regtree"]
+Format = Literal[
+    "text", "markdown", "cnxml", "conllu", "gum_xml", "csv_text", "csv_rows", "regtree", "xml",
+    "jats", "latex",
+]  # fmt: skip
 
 
 class DataSource(Frozen):
@@ -66,6 +76,7 @@ class DataSource(Frozen):
     genres: tuple[str, ...] = ()  # keep only documents of these genres (conllu, gum_xml)
     last_per_folder: bool = False  # one file per folder: the last by name (newest version)
     group_by: str = ""  # csv_text: the column whose value makes a document
+    columns: tuple[str, ...] = ("text",)  # csv_rows: the columns that make a row's text
     mathml: bool = False  # cnxml: keep MathML as its tokens (math books); else leave it out
     max_docs: int | None = Field(default=None, ge=1)  # the first n by sha256 of their `doc`
     licence: str
@@ -216,6 +227,62 @@ def regtree_docs(data: bytes, path: str) -> Iterator[Doc]:
         yield {"text": "\n".join(sections[key]), "doc": f"{path}#{key}"}
 
 
+def xml_text(data: bytes) -> str:
+    """One line per block of an XML file: an element with text of its own gives its whole text
+    (inline children included) and is not entered further; `meta` elements (USLM's metadata)
+    are left out."""
+    lines: list[str] = []
+
+    def walk(el: ET.Element) -> None:
+        if el.tag.rsplit("}", 1)[-1] == "meta":
+            return
+        if (el.text or "").strip() or any((c.tail or "").strip() for c in el):
+            lines.append(" ".join("".join(el.itertext()).split()))
+            return
+        for child in el:
+            walk(child)
+
+    walk(ET.fromstring(data))
+    return "\n".join(lines)
+
+
+def jats_text(data: bytes) -> str:
+    """Title, abstract and body of a JATS article: one line per title and paragraph."""
+    root = ET.fromstring(data)
+    flat = lambda el: " ".join("".join(el.itertext()).split())  # noqa: E731
+    lines = [flat(t) for t in root.iter("article-title")][:1]
+    for part in (*root.iter("abstract"), *root.iter("body")):
+        lines += [flat(el) for el in part.iter() if el.tag in ("p", "title")]
+    return "\n".join(line for line in lines if line)
+
+
+_TEX_COMMENT = re.compile(r"(?<!\\)%.*")
+_TEX_MATH = re.compile(r"(\$\$.*?\$\$|\$[^$]*\$|\\\[.*?\\\]|\\\(.*?\\\))", re.S)
+_TEX_MARKUP = re.compile(r"\\(?:begin|end)\{[^}]*\}(?:\[[^\]]*\])?|\\[a-zA-Z@]+\*?(?:\[[^\]]*\])?")
+
+
+def latex_text(data: bytes) -> str:
+    """The prose of a LaTeX file, one line per paragraph: the document body (the whole file when
+    it has none) without comments; outside math, environment markers and command names left out
+    (`\\cmd[opt]{arg}` becomes `arg`); math kept as written, as a MathJax page shows it."""
+    text = _TEX_COMMENT.sub("", data.decode("utf-8", errors="replace"))
+    if "\\begin{document}" in text:
+        text = text.split("\\begin{document}", 1)[1].split("\\end{document}", 1)[0]
+    # Open Logic's own markers: `!!a structure`, `!!^a formula` (article and capital cues), `~`
+    text = re.sub(r"!!\^?", "", text).replace("~", " ")
+    lines = []
+    for para in re.split(r"\n[ \t]*\n", text):
+        parts = _TEX_MATH.split(para)  # odd positions: math
+        prose = (
+            p if i % 2 else _TEX_MARKUP.sub(" ", p).replace("{", " ").replace("}", " ")
+            for i, p in enumerate(parts)
+        )
+        line = " ".join("".join(prose).split())
+        if line:
+            lines.append(line)
+    return "\n".join(lines)
+
+
 def csv_docs(data: bytes, path: str, group_by: str) -> Iterator[Doc]:
     rows = list(csv.DictReader(io.StringIO(data.decode("utf-8"))))
     if rows and ("text" not in rows[0] or group_by not in rows[0]):
@@ -225,6 +292,15 @@ def csv_docs(data: bytes, path: str, group_by: str) -> Iterator[Doc]:
         groups.setdefault(r[group_by], []).append(r["text"])
     for key, texts in groups.items():
         yield {"text": "\n".join(texts), "doc": f"{path}#{group_by}={key}"}
+
+
+def csv_row_docs(data: bytes, path: str, columns: tuple[str, ...]) -> Iterator[Doc]:
+    rows = list(csv.DictReader(io.StringIO(data.decode("utf-8"))))
+    missing = [c for c in columns if rows and c not in rows[0]]
+    if missing:
+        raise ValueError(f"{path}: needs columns {', '.join(missing)}")
+    for i, r in enumerate(rows, start=2):  # line 1 is the header
+        yield {"text": "\n".join(r[c].strip() for c in columns), "doc": f"{path}#{i}"}
 
 
 def file_docs(src: DataSource, path: str, data: bytes) -> Iterator[Doc]:
@@ -242,6 +318,14 @@ def file_docs(src: DataSource, path: str, data: bytes) -> Iterator[Doc]:
         yield {"text": gum_text(data), "doc": path, "genre": genre}
     elif src.format == "csv_text":
         yield from csv_docs(data, path, src.group_by)
+    elif src.format == "csv_rows":
+        yield from csv_row_docs(data, path, src.columns)
+    elif src.format == "xml":
+        yield {"text": xml_text(data), "doc": path}
+    elif src.format == "jats":
+        yield {"text": jats_text(data), "doc": path}
+    elif src.format == "latex":
+        yield {"text": latex_text(data), "doc": path}
     else:  # regtree
         yield from regtree_docs(data, path)
 

@@ -55,9 +55,25 @@ def with_units(dataset: pl.DataFrame) -> pl.DataFrame:
     return dataset.with_columns(unit=unit)
 
 
-def _fold(dataset: pl.DataFrame, unit: str, params: dict[str, Any], seed: int) -> pl.DataFrame:
+def balance_sources(train: pl.DataFrame, max_repeat: int) -> pl.DataFrame:
+    """Rows of the smaller sources of a label repeated, so that no source dominates its label:
+    a source with n rows whose label's largest source has m rows appears round(m / n) times,
+    at most `max_repeat` (1: unchanged). fastText takes no sample weights; a repeated row is
+    the same as a weight."""
+    if max_repeat <= 1:
+        return train
+    n = pl.len().over("source", "label")
+    times = (pl.len().over("label", "source").max().over("label") / n).round().clip(1, max_repeat)
+    return train.with_columns(times=times.cast(pl.Int64)).select(
+        pl.exclude("times").repeat_by(pl.col("times")).explode()
+    )
+
+
+def _fold(
+    dataset: pl.DataFrame, unit: str, params: dict[str, Any], seed: int, max_repeat: int
+) -> pl.DataFrame:
     """Scores of the unit's rows by a model trained on every other unit."""
-    train = dataset.filter(pl.col("unit") != unit)
+    train = balance_sources(dataset.filter(pl.col("unit") != unit), max_repeat)
     test = dataset.filter(pl.col("unit") == unit)
     line = model_input(pl.col("text"), MAX_CHARS)
     with tempfile.TemporaryDirectory() as tmp:
@@ -71,7 +87,11 @@ def _fold(dataset: pl.DataFrame, unit: str, params: dict[str, Any], seed: int) -
 
 
 def loso_scores(
-    dataset: pl.DataFrame, params: dict[str, Any], seed: int = 0, workers: int = 2
+    dataset: pl.DataFrame,
+    params: dict[str, Any],
+    seed: int = 0,
+    workers: int = 2,
+    max_repeat: int = 1,
 ) -> pl.DataFrame:
     """Every row (all splits) scored by the model that did not see its unit; columns unit,
     source, label, group, score_<label>; units in sorted order."""
@@ -79,7 +99,7 @@ def loso_scores(
     units = sorted(data["unit"].unique().to_list())
     log.info("leave-one-source-out: %d trainings, %d at once", len(units), workers)
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        parts = list(pool.map(lambda u: _fold(data, u, params, seed), units))
+        parts = list(pool.map(lambda u: _fold(data, u, params, seed, max_repeat), units))
     return pl.concat(parts, how="diagonal")
 
 
@@ -182,10 +202,11 @@ def loso_report(
     seed: int = 0,
     workers: int = 2,
     max_web_share: float = DEFAULT_MAX_WEB_SHARE,
+    max_repeat: int = 1,
 ) -> dict[str, Any]:
     """The card's `leave_one_source_out`: the table at the chosen thresholds, and the pooled
     figures at the default 0.5 for comparison."""
-    scores = loso_scores(dataset, params, seed, workers)
+    scores = loso_scores(dataset, params, seed, workers, max_repeat)
     labels = sorted(c.removeprefix("score_") for c in scores.columns if c[:6] == "score_")
     chosen = choose_thresholds(scores, kinds, web, max_web_share)
     at_default = table(scores, {}, kinds, web)
@@ -225,6 +246,7 @@ def format_table(report: dict[str, Any]) -> str:
 
 
 __all__ = [
+    "balance_sources",
     "choose_thresholds",
     "format_table",
     "loso_report",

@@ -16,8 +16,12 @@ from thresher.pipeline.train.domain_sources import (
     cnxml_text,
     conllu_docs,
     csv_docs,
+    csv_row_docs,
     gum_text,
+    jats_text,
+    latex_text,
     regtree_docs,
+    xml_text,
 )
 
 CONLLU = """# newdoc id = reviews-001
@@ -104,6 +108,57 @@ def test_csv_rows_grouped_and_columns_checked() -> None:
     assert [d["text"] for d in docs] == ["First.\nSecond.", "Third."]
     with pytest.raises(ValueError, match=r"g\.csv: needs columns text and section"):
         list(csv_docs(data, "g.csv", "section"))
+
+
+def test_csv_rows_one_document_per_row() -> None:
+    data = b'index,title,abstract\n1,"On primes","We prove, twice."\n2,Graphs,Cycles.\n'
+    docs = list(csv_row_docs(data, "a.csv", ("title", "abstract")))
+    assert docs == [
+        {"text": "On primes\nWe prove, twice.", "doc": "a.csv#2"},
+        {"text": "Graphs\nCycles.", "doc": "a.csv#3"},
+    ]
+    with pytest.raises(ValueError, match=r"a\.csv: needs columns summary"):
+        list(csv_row_docs(data, "a.csv", ("title", "summary")))
+
+
+def test_jats_title_abstract_and_body_paragraphs() -> None:
+    data = b"""<article><front><article-meta><title-group><article-title>Salt <italic>and</italic>
+    sea</article-title></title-group><abstract><p>Salinity   matters.</p></abstract></article-meta>
+    </front><body><sec><title>Introduction</title><p>Oceans hold salt.</p></sec></body>
+    <back><ref-list><ref>Smith 2001</ref></ref-list></back></article>"""
+    assert jats_text(data).splitlines() == [
+        "Salt and sea",
+        "Salinity matters.",
+        "Introduction",
+        "Oceans hold salt.",
+    ]
+
+
+def test_xml_one_line_per_element_with_own_text() -> None:
+    data = b"""<section xmlns="https://code.dccouncil.us/schemas/dc-library"><meta>x</meta><num>1-101</num>
+    <heading>Scope</heading><para><num>(a)</num><text>The Mayor <cite>shall</cite> act.</text>
+    </para></section>"""
+    assert xml_text(data).splitlines() == ["1-101", "Scope", "(a)", "The Mayor shall act."]
+
+
+def test_latex_keeps_prose_and_math_drops_markup() -> None:
+    data = rb"""\documentclass{article}
+% a comment
+\begin{document}
+\olsection{Satisfaction}
+Let $\Gamma$ be !!a{formula}~set.   % trailing comment
+\begin{thm}[Compactness]
+Every \emph{finite} subset is satisfiable, 100\% so.
+\end{thm}
+
+Second paragraph.
+\end{document}
+Not in the body."""
+    assert latex_text(data).splitlines() == [
+        "Satisfaction Let $\\Gamma$ be a formula set. Every finite subset is satisfiable, "
+        "100\\% so.",
+        "Second paragraph.",
+    ]
 
 
 def _repo(tmp_path: Path) -> tuple[Path, str]:

@@ -7,6 +7,7 @@ import polars as pl
 
 from thresher.pipeline.train.domains import FASTTEXT_PARAMS
 from thresher.pipeline.train.domains_loso import (
+    balance_sources,
     choose_thresholds,
     format_table,
     loso_scores,
@@ -91,3 +92,18 @@ def test_thresholds_keep_web_pages_general() -> None:
     report = table(scores, chosen, kinds, ("forum",))
     assert report["web_domain_share"] == 0.0
     assert report["macro_f1"] == 1.0
+
+
+def test_balance_repeats_the_smaller_sources_of_a_label() -> None:
+    data = pl.DataFrame(
+        rows("big", "law", 8, WORDS["law"])
+        + rows("small", "law", 2, WORDS["law"])
+        + rows("tiny", "law", 1, WORDS["law"])
+        + rows("web", "general", 3, WORDS["general"])
+    )
+    counts = dict(balance_sources(data, 3).group_by("source").len().rows())
+    # big: 8 rows, the label's largest; small: round(8 / 2) = 4 times, capped at 3; tiny: 8
+    # times, capped at 3; web: alone in its label, once
+    assert counts == {"big": 8, "small": 6, "tiny": 3, "web": 3}
+    assert dict(balance_sources(data, 10).group_by("source").len().rows())["small"] == 8
+    assert balance_sources(data, 1).equals(data)
