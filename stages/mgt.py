@@ -76,6 +76,8 @@ scores them at most 0.11, as it should, for they are not what an LLM writes.
 
 from __future__ import annotations
 
+import functools
+import json
 import logging
 import re
 from importlib import resources
@@ -325,6 +327,19 @@ def listing_expr(t: pl.Expr, repeat: int, min_lines: int) -> pl.Expr:
     return pl.when(shapes.list.len() >= min_lines).then(share)
 
 
+@functools.lru_cache(maxsize=4)
+def load_combiner(card_path: str) -> dict[str, Any] | None:
+    """The "combiner" of a model card, read once per process; None without card or combiner."""
+    path = Path(card_path)
+    if not path.is_file():
+        return None
+    try:
+        card = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path}: model card is not JSON ({err.msg})") from None
+    return card.get("combiner")
+
+
 _warned_no_lang = False  # warn once per process, not once per shard
 
 SIGNAL_COLUMNS = ("mgt_score", "mgt_stuffing", "mgt_template", "mgt_function_words", "mgt_listing")
@@ -381,6 +396,24 @@ class MachineText(BaseModel):
             )
         return load_fasttext(str(path))
 
+    def combiner(self) -> dict[str, Any] | None:
+        """The card's combiner (`thresher.stages.mgt_features`) beside the model, or None (a
+        model without a card, or a card without one: the score is the fastText mean)."""
+        path = Path(self.model_path) if self.model_path else default_model_path()
+        return load_combiner(str(path.with_suffix(".json")))
+
+    def scores(self, texts: list[str]) -> list[float]:
+        """P(machine) of each text: the combiner over its features when the card has one,
+        else the mean fastText P(machine) over its chunks."""
+        combiner = self.combiner()
+        if combiner is None:
+            got = document_scores(self.model(), list(texts), self.max_chunks, self.max_chars)
+            return [s if s is not None else 0.0 for s in got]
+        from thresher.stages.mgt_features import combined_scores, document_features
+
+        feats = document_features(self.model(), texts, self.max_chunks, self.max_chars)
+        return combined_scores(feats, combiner).tolist()
+
     def signals(self, df: pl.DataFrame) -> pl.DataFrame:
         """The `mgt_*` columns for every row of df (same height, same order)."""
         global _warned_no_lang
@@ -402,13 +435,7 @@ class MachineText(BaseModel):
         )
         texts = df["text"].cast(pl.String)
         todo = cols["_todo"]
-        scores = (
-            document_scores(
-                self.model(), texts.filter(todo).to_list(), self.max_chunks, self.max_chars
-            )
-            if todo.any()
-            else []
-        )
+        scores = self.scores(texts.filter(todo).to_list()) if todo.any() else []
         score = pl.Series([None] * df.height, dtype=pl.Float64).scatter(
             todo.arg_true(), pl.Series(scores, dtype=pl.Float64)
         )

@@ -1,0 +1,60 @@
+"""The machine-text features and their logistic combiner; the leave-one-source-out units."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import REPO
+
+from thresher.pipeline.train.mgt import load_train_config
+from thresher.pipeline.train.mgt_loso import markdown_table, units
+from thresher.stages.mgt_features import (
+    FEATURES,
+    combined_scores,
+    fit_logistic,
+    style_features,
+)
+
+
+def test_burstiness_tells_even_sentences_from_mixed_ones() -> None:
+    even = "The cat sat on the mat today. " * 6
+    mixed = "Stop now. The old cat sat on the mat for most of the long grey afternoon. No way. " * 2
+    burst_even, ttr_even, *_ = style_features(even)
+    burst_mixed, *_ = style_features(mixed)
+    assert burst_even == 0.0 < burst_mixed
+    assert ttr_even == pytest.approx(6 / 42)  # six distinct words, repeated
+    assert style_features("") == [0.0, 0.0, 0.0, 0.0, 0.0, 0.0]
+
+
+def test_fit_logistic_separates_and_combined_scores_follow_its_weights() -> None:
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(200, len(FEATURES)))
+    y = (x[:, 2] > 0).astype(np.float64)  # only burstiness matters
+    combiner = fit_logistic(x, y, l2=0.1)
+    assert combiner["features"] == list(FEATURES)
+    weights = np.abs(combiner["weights"])
+    assert weights.argmax() == 2 and weights[2] > 5 * np.delete(weights, 2).max()
+    p = combined_scores(x, combiner)
+    assert ((p >= 0.5) == (y == 1)).mean() > 0.95
+    assert fit_logistic(x, y, l2=0.1) == combiner  # deterministic
+    with pytest.raises(ValueError, match="not this version"):
+        combined_scores(x, combiner | {"features": ["a"]})
+
+
+def test_every_source_and_every_shared_family_is_a_leave_out_unit(tmp_path: Path) -> None:
+    cfg = load_train_config(REPO / "configs" / "mgt-train.toml")
+    got = units(cfg)
+    assert [n for n, kind, _ in got if kind == "source"] == [s.name for s in cfg.sources]
+    families = {n: names for n, kind, names in got if kind == "family"}
+    assert set(families["family gpt-3.5"]) == {"l2r-gpt-3.5-turbo", "dolma-gpt-3.5-turbo-0125"}
+    row = {"machine": 10, "human": 5, "precision": 1.0, "recall": 0.5, "f1": 0.6667, "fpr": 0.0}
+    table = markdown_table(
+        {
+            "rows": [row | {"held_out": "a", "label": "machine"}],
+            "worst_machine": "a",
+            "worst_human": "b",
+        }
+    )
+    assert "| **a** (worst) | machine | 10 | 5 | 1.000 | 0.500 | 0.667 | 0.00% |" in table
