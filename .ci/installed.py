@@ -1,8 +1,9 @@
 """Check a plain install of thresher (not editable, no dev extra); .ci/run runs it in a fresh venv.
 
-Given the output folder of `thresher run ... --until base` made by that install: the readers
-gave documents, fastText's lid.176 labelled them, the DeepSeek tokenizer counts their tokens, and
-fastText can train (the full `fasttext` module, not fasttext-predict's predict-only one).
+Given the output folder of the demo (`thresher run configs/demo.toml`) that install made: the
+readers gave documents, fastText's lid.176 labelled them, the DeepSeek tokenizer counts their
+tokens, and fastText can train (the full `fasttext` module, not fasttext-predict's predict-only
+one).
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ from pathlib import Path
 import polars as pl
 
 import thresher.pipeline
-from thresher.pipeline.fasttext_train import load_fresh, train_fasttext
-from thresher.pipeline.tokens import count_tokens
+from thresher.pipeline.train.fasttext import load_fresh, train_fasttext
+from thresher.stages.tokens import count_tokens
 
 
 def main(run: Path) -> None:
@@ -28,11 +29,15 @@ def main(run: Path) -> None:
     tokens = count_tokens(base["text"].to_list())
     assert min(tokens) > 0, "a document with text counted no tokens"
     with tempfile.TemporaryDirectory() as tmp:
-        lines = [f"__label__{k} {k} words number {i}" for i in range(50) for k in ("alpha", "beta")]
+        # the demo's own documents, labelled by language (fastText on a few made-up lines can
+        # stop with "Encountered NaN"; real text of a few hundred words does not)
+        rows = base.select("lang", "text").rows()
+        lines = [f"__label__{lang} " + " ".join(text.split()[:300]) for lang, text in rows]
         model_path = Path(tmp) / "tiny.bin"
         train_fasttext(lines, model_path, {"epoch": 5, "dim": 8, "thread": 1}, seed=0)
-        labels, _ = load_fresh(model_path).predict(["alpha words"], k=1)
-        assert labels == [["__label__alpha"]], labels
+        english = next(" ".join(t.split()[:300]) for lang, t in rows if lang == "en")
+        labels, _ = load_fresh(model_path).predict([english], k=1)
+        assert labels == [["__label__en"]], labels
     print(
         f"installed thresher ({where.parent}): {base.height} documents, lang {dict(langs)}, "
         f"{sum(tokens):,} tokens; fastText trains"

@@ -35,7 +35,8 @@ of 3% of words leave a Jaccard near 0.74, so some injected pairs are below the 0
 implementation aims at. Recall is printed over all pairs and over the pairs at >= 0.8.
 
 The implementations, each a subprocess (time and memory are per process tree):
-  thresher     dedup_only (what `thresher dedup` runs) on the shards, Ray with --workers workers;
+  thresher     dedup_only (what `thresher dedup` runs) on the shards, --workers workers, on Ray
+               from 8 MiB of input (executor "auto"; in-process below: pipeline/executor.py);
                Executor.map is wrapped to time each wave and barrier step. Defaults: 112
                permutations, 18 bands x 6 rows, candidates verified on signatures at 0.7055.
   datasketch   MinHash(num_perm=128) over word 5-grams of text normalised in Python like thresher's
@@ -262,9 +263,9 @@ def worker_thresher(corpus: Path, out: Path, workers: int) -> dict[str, Any]:
     steps: list[dict[str, Any]] = []
     original = Executor.map
 
-    def timed(self: Any, desc: str, fn: Any, calls: list[tuple]) -> Any:
+    def timed(self: Any, desc: str, fn: Any, calls: list[tuple], **kw: Any) -> Any:
         t0 = time.perf_counter()
-        result = original(self, desc, fn, calls)
+        result = original(self, desc, fn, calls, **kw)
         steps.append({"step": desc, "tasks": len(calls), "s": time.perf_counter() - t0})
         return result
 
@@ -280,11 +281,13 @@ def worker_thresher(corpus: Path, out: Path, workers: int) -> dict[str, Any]:
     t0 = time.perf_counter()
     clusters = dedup_only(cfg)
     total = time.perf_counter() - t0
-    clusters.select(
-        "id",
+    # the corpus's own ids are source_id (the pipeline makes its ids unique per input)
+    own = clusters.select(survivor_id="id", survivor="source_id")
+    clusters.join(own, on="survivor_id", how="left", maintain_order="left").select(
+        id="source_id",
         cluster="dup_cluster",
         keep="keep",
-        survivor=pl.coalesce("survivor_id", "id"),
+        survivor=pl.coalesce("survivor", "source_id"),
     ).write_parquet(out / "decisions.parquet")
     lsh = sum(
         s["s"]

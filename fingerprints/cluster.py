@@ -10,10 +10,11 @@ Ray task:
    documents gives k - 1 edges, so a bucket of spam copies cannot blow up).
 3. `verify_edges`: keep an edge when the two signatures agree in at least `min_similarity` of
    their positions (the MinHash estimate of Jaccard similarity).
-4. `propagate_labels`: connected components by min-label propagation over edge partitions: every
+4. `propagate_round`: connected components by min-label propagation over edge partitions: every
    node takes the least label among itself and its neighbours until nothing changes. With star
    edges the diameter is small and it converges in a few rounds; each round is a join and a
-   group-by per partition.
+   group-by per partition. Where it stalls (a long chain), `quotient_edges` and `star_round`
+   finish the components in O(log^2 n) rounds (see PROPAGATE_ROUNDS); no round cap.
 5. `choose_survivors`: one survivor per cluster by a keep policy.
 
 `order` (shard index * 2^32 + row) identifies a document across the run and is the global input
@@ -22,6 +23,7 @@ order, so every tie is broken the same way whatever the layout or worker count.
 
 from __future__ import annotations
 
+import itertools
 from typing import Literal
 
 import numpy as np
@@ -122,23 +124,117 @@ def propagate_round(edges: pl.LazyFrame, labels: pl.LazyFrame) -> pl.LazyFrame:
     return jumped
 
 
-def components(edges: pl.DataFrame, max_rounds: int = 64) -> pl.DataFrame:
+# Label propagation converges in a few rounds on the star edges of LSH buckets, but a chain of
+# versioned pages (each a near copy of the one before) takes rounds in proportion to its length
+# when its documents are not in chain order. So propagation runs while the count of changed
+# labels falls fast, and the components it has not finished are finished by alternating
+# large-star and small-star rounds (Kiveris et al., "Connected Components in MapReduce and
+# Beyond", SoCC 2014: O(log^2 n) rounds, each a group-by per node partition, the edge set never
+# growing) on the quotient graph: one node per label, an edge where two labels touch.
+PROPAGATE_ROUNDS = 8  # propagation rounds at most before the star rounds finish the rest
+
+
+def propagation_stalls(changed: list[int]) -> bool:
+    """Whether to stop label propagation and finish with star rounds, given each round's count
+    of changed labels so far (round 0 first): not converged, and either PROPAGATE_ROUNDS done
+    or the count no longer halving from one round to the next."""
+    if len(changed) > 1 and changed[-1] == 0:
+        return False  # converged
+    if len(changed) >= PROPAGATE_ROUNDS:
+        return True
+    return len(changed) >= 3 and 2 * changed[-1] > changed[-2]
+
+
+def quotient_edges(edges: pl.LazyFrame, labels: pl.LazyFrame) -> pl.LazyFrame:
+    """Edges between labels (src > dst) where an edge's two ends have different labels;
+    unique. Labels in one component of `edges` form one connected component of these."""
+    src = labels.select(src="node", a="label")
+    dst = labels.select(dst="node", b="label")
+    return (
+        edges.select("src", "dst")
+        .join(src, on="src")
+        .join(dst, on="dst")
+        .filter(pl.col("a") != pl.col("b"))
+        .select(src=pl.max_horizontal("a", "b"), dst=pl.min_horizontal("a", "b"))
+        .unique()
+    )
+
+
+def neighbours(edges: pl.LazyFrame) -> pl.LazyFrame:
+    """(node, nbr) in both directions of each edge (src, dst); callers keep a node partition."""
+    return pl.concat([edges.select(node="src", nbr="dst"), edges.select(node="dst", nbr="src")])
+
+
+def star_round(adj: pl.LazyFrame, kind: Literal["large", "small"]) -> pl.LazyFrame:
+    """One large-star or small-star step over the nodes of `adj` (node, nbr: every neighbour of
+    each node it holds): edges (src > dst) out, to be made unique over all partitions.
+
+    large: each node links its larger neighbours to the least node of its closed neighbourhood.
+    small: each node links itself and its smaller neighbours to the least of them.
+    An edge dropped here is emitted by the node at its other end."""
+    if kind == "large":
+        least = adj.group_by("node").agg(
+            m=pl.min_horizontal(pl.col("nbr").min(), pl.col("node").first())
+        )
+        return (
+            adj.filter(pl.col("nbr") > pl.col("node"))
+            .join(least, on="node")
+            .select(src="nbr", dst="m")
+        )
+    smaller = adj.filter(pl.col("nbr") < pl.col("node"))
+    least = smaller.group_by("node").agg(m=pl.col("nbr").min())
+    linked = smaller.join(least, on="node").filter(pl.col("nbr") != pl.col("m"))
+    return pl.concat([linked.select(src="nbr", dst="m"), least.select(src="node", dst="m")])
+
+
+def not_stars(adj: pl.LazyFrame) -> pl.LazyFrame:
+    """The nodes of `adj` that keep its graph from being a set of stars around each component's
+    least node: a node with a smaller neighbour and a larger one, or with two smaller ones.
+    None anywhere: every edge links a component's least node to another of its nodes."""
+    return (
+        adj.group_by("node")
+        .agg(
+            smaller=(pl.col("nbr") < pl.col("node")).sum(),
+            larger=(pl.col("nbr") > pl.col("node")).sum(),
+        )
+        .filter((pl.col("smaller") >= 2) | ((pl.col("smaller") >= 1) & (pl.col("larger") >= 1)))
+        .select("node")
+    )
+
+
+def relabel(labels: pl.LazyFrame, roots: pl.LazyFrame) -> pl.LazyFrame:
+    """Labels moved to their component's least label: `roots` are the edges of the finished
+    star rounds (src: a label, dst: the least label of its component)."""
+    return labels.join(
+        roots.select(label="src", root="dst").unique(), on="label", how="left"
+    ).select("node", label=pl.coalesce("root", "label"))
+
+
+def components(edges: pl.DataFrame, rounds: int = PROPAGATE_ROUNDS) -> pl.DataFrame:
     """(node, label) for every node of `edges`: label = the least node of its component.
 
-    A single-partition driver of `propagate_round`, for tests and small runs; the runner runs
-    the same rounds per partition.
+    A single-partition driver of the same steps the runner runs per partition: label
+    propagation while it converges fast (at most `rounds` rounds), then star rounds on the
+    quotient graph of the labels. For tests and small runs.
     """
     lazy = edges.lazy()
     labels = initial_labels(lazy).collect()
-    for _ in range(max_rounds):
-        new = propagate_round(lazy, labels.lazy()).collect()
-        changed = new.join(labels, on="node", suffix="_old").filter(
-            pl.col("label") != pl.col("label_old")
-        )
-        labels = new
-        if changed.height == 0:
+    changed = [labels.height]
+    while len(changed) <= rounds and not propagation_stalls(changed):
+        if len(changed) > 1 and changed[-1] == 0:
             return labels.sort("node")
-    raise RuntimeError(f"label propagation did not converge in {max_rounds} rounds")
+        new = propagate_round(lazy, labels.lazy()).collect()
+        changed.append(new.join(labels, on=["node", "label"], how="anti").height)
+        labels = new
+    if len(changed) > 1 and changed[-1] == 0:
+        return labels.sort("node")
+    star = quotient_edges(lazy, labels.lazy()).collect()
+    for k in itertools.count():
+        adj = neighbours(star.lazy())
+        if not_stars(adj).collect().height == 0:
+            break
+        star = star_round(adj, "large" if k % 2 == 0 else "small").unique().collect()
+    return relabel(labels.lazy(), star.lazy()).collect().sort("node")
 
 
 def choose_survivors(members: pl.DataFrame, policy: KeepPolicy) -> pl.DataFrame:

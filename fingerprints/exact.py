@@ -52,26 +52,53 @@ def digests(data: np.ndarray, starts: np.ndarray, ends: np.ndarray, valid: np.nd
     return pl.Series("exact_hash", out, dtype=pl.Binary)
 
 
-def exact_duplicates(hashes: pl.LazyFrame) -> pl.DataFrame:
-    """Rows whose fingerprint an earlier row already has, each with the survivor's id.
+def hash_part(parts: int) -> pl.Expr:
+    """The partition (0 .. parts-1, parts <= 256) of `exact_hash` by its first byte: equal
+    texts fall in one partition, so each partition's duplicates are found on their own."""
+    if not 1 <= parts <= 256:
+        raise ValueError(f"hash partitions: {parts}, choose 1 to 256")
+    first = pl.col("exact_hash").bin.head(1).bin.reinterpret(dtype=pl.UInt8).cast(pl.Int32)
+    return first * parts // 256
 
-    `hashes` has `id`, `exact_hash` and `order` (a global sort key: shard index, then row within the
-    shard), so the survivor is the first occurrence in input order, whatever the worker count.
-    Returns `id`, `order`, `survivor`, `survivor_order`, `exact_hash`, `dup_count` (copies of
-    that text in the run), sorted by `order`.
+
+def duplicate_edges(hashes: pl.LazyFrame) -> pl.DataFrame:
+    """Each row whose fingerprint an earlier row already has, as an edge to the first one.
+
+    `hashes` has `exact_hash` and `order` (a global sort key: shard index, then row within the
+    shard), so the survivor is the first occurrence in input order, whatever the worker count
+    or the partition. Returns `order`, `survivor_order`, `dup_count` (copies of that text in
+    the rows), sorted by `order`.
     """
-    ranked = (
+    return (
         hashes.select("exact_hash", "order")
         # the window functions below run only over hashes that occur twice or more
         .filter(pl.col("exact_hash").is_not_null() & pl.col("exact_hash").is_duplicated())
-        .join(hashes.select("order", "id"), on="order", how="left")
         .with_columns(
-            survivor=pl.col("id").sort_by("order").first().over("exact_hash"),
             survivor_order=pl.col("order").min().over("exact_hash"),
             dup_count=pl.len().over("exact_hash"),
         )
         .filter(pl.col("order") != pl.col("survivor_order"))
         .sort("order")
-        .select("id", "order", "survivor", "survivor_order", "exact_hash", "dup_count")
+        .select("order", "survivor_order", "dup_count")
+        .collect()
     )
-    return ranked.collect()
+
+
+def exact_duplicates(hashes: pl.LazyFrame) -> pl.DataFrame:
+    """Rows whose fingerprint an earlier row already has, each with the survivor's id: the
+    edges of `duplicate_edges` over all of `hashes` at once (the run finds them per hash
+    partition instead, `hash_part`), with ids for people to read.
+
+    `hashes` has `id`, `exact_hash` and `order`. Returns `id`, `order`, `survivor`,
+    `survivor_order`, `exact_hash`, `dup_count` (copies of that text in the run), sorted by
+    `order`.
+    """
+    edges = duplicate_edges(hashes).lazy()
+    ids = hashes.select("order", "id", "exact_hash")
+    return (
+        edges.join(ids, on="order", how="left")
+        .join(ids.select(survivor_order="order", survivor="id"), on="survivor_order", how="left")
+        .sort("order")
+        .select("id", "order", "survivor", "survivor_order", "exact_hash", "dup_count")
+        .collect()
+    )

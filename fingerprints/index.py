@@ -5,9 +5,12 @@ Layout under `<run>/fingerprints/`:
   exact/part-N.parquet            id, exact_hash (xxh3-128), order         one per shard
   minhash/part-N.parquet          order, sig (uint32 x num_perm), attributes for the keep policy
   bands/band=BB/part-N.parquet    band_hash, order                         one per band and shard
-  edges/, verified/, labels/,     candidate edges, verified edges, cluster labels and clusters
-  clusters/                       (clustering's work files; signatures shipped between the
-                                  verify tasks are deleted after them)
+  exact_edges/to=P/from-H.parquet src, dst: exact duplicates found per hash partition H, by
+                                  the verify partition P of src
+  edges/, verified/, labels/,     candidate edges, verified edges, cluster labels (labels/final:
+  finish/, clusters/              those the star rounds of finish/ completed) and clusters
+                                  (clustering's work files; signatures shipped between the
+                                  verify tasks and hashes between the exact tasks are deleted)
   clusters.parquet                order, id, dup_cluster, survivor, dup_count
   meta.json                       parameters, format version, sha256 of every file above
 

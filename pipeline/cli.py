@@ -1,9 +1,12 @@
 """The `thresher` command: run a pipeline, write the built-in sample, print a run's funnel.
 
-Only this module configures logging. Every verb has help with an example; an error names the file
-or field at fault and exits non-zero (2 for bad usage or config, 1 for a failed run, 3 for a run
-that finished but could not read some input files to the end: they are listed on stderr and in
-manifest.json `unreadable_inputs`; `[read] on_unreadable = "fail"` stops the run instead).
+Only this module configures logging. Every verb has help with an example; -q and -v go before or
+after the verb. An error names the flag, file or field at fault (a usage error in one line) and
+exits non-zero: 2 for bad usage (a bad flag value, a missing or wrong path) or config, 1 for a
+failed run (or a run folder whose ledger does not balance), 3 for a run that finished but could
+not read some input files to the end, or skipped broken records: they are listed on stderr and in
+manifest.json `unreadable_inputs` / `bad_records`; `[read] on_unreadable` and `on_bad_record =
+"fail"` stop the run instead, `on_bad_record = "ignore"` only counts.
 """
 
 from __future__ import annotations
@@ -14,14 +17,19 @@ import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from thresher.pipeline import __version__
-from thresher.pipeline.config import STAGE_ORDER
+from thresher.pipeline.console import StageChoices
+from thresher.pipeline.train.cli import MODEL_VERBS, add_model_verbs
+
+# Nothing heavy at module level: `thresher --help` and the light verbs load no stage, polars,
+# numba or Ray (tests/pipeline/test_cli.py checks); each verb imports what it uses.
 
 log = logging.getLogger("thresher")
 RAY_AUTH_LOGGER = "ray._private.authentication.authentication_token_setup"
-EXIT_UNREADABLE = 3  # the run finished, but some input files could not be read to the end
+EXIT_UNREADABLE = 3  # the run finished, but some input files or records could not be read
+BAD_RECORDS_SHOWN = 10  # broken records printed at the end of a run; the rest are counted
 
 RUN_EXAMPLE = """example:
   thresher run configs/demo.toml
@@ -34,98 +42,159 @@ SAMPLE_EXAMPLE = """example:
 DEDUP_EXAMPLE = """example:
   thresher dedup 'corpus/*.jsonl.gz' --output runs/dedup && thresher stats runs/dedup
 """
-TRAINERS = {"mgt": "thresher.pipeline.train.mgt", "domains": "thresher.pipeline.train.domains"}
 STATS_EXAMPLE = """example:
   thresher stats runs/demo
 """
 
 
+class UsageError(ValueError):
+    """A path or flag the command cannot use (exit 2); the message names it."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        """One line, not the usage block: the flag at fault and where the help is."""
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _global_flags(p: argparse.ArgumentParser, default: Any) -> None:
+    """-v / -q, taken before the verb (`default` False) and after it (`default` SUPPRESS, so
+    that a verb's parser does not reset what was given before the verb)."""
+    loud = p.add_mutually_exclusive_group()
+    loud.add_argument(
+        "-v", "--verbose", action="store_true", default=default, help="debug logging (Ray's too)"
+    )
+    loud.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        default=default,
+        help="warnings and the end summary only",
+    )
+
+
+def _at_least_one(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1 (got {n})")
+    return n
+
+
+def _not_empty(text: str) -> str:
+    if not text.strip():
+        raise argparse.ArgumentTypeError("must not be empty")
+    return text
+
+
+def _run_options(p: argparse.ArgumentParser, output_help: str) -> None:
+    """What `run` and `mix` both take: which run (input, output) and how to run it."""
+    p.add_argument(
+        "--input", type=_not_empty, help="override the config's input: path, glob, s3://"
+    )
+    p.add_argument("--output", type=_not_empty, help=output_help)
+    p.add_argument("--ray-address", help="connect to this Ray cluster instead of starting one")
+    _workers_option(p)
+    p.add_argument("--no-progress", action="store_true", help="no progress bar or lines")
+
+
+def _workers_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--workers", type=_at_least_one, help="tasks in flight at once (default: every CPU)"
+    )
+    p.add_argument(
+        "--executor",
+        choices=("auto", "ray", "local"),
+        help="override [runner] executor: auto (in-process below 8 MiB of input or with one "
+        "worker, else Ray), ray, local",
+    )
+
+
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = _Parser(
         prog="thresher",
         description="Web dumps in; clean, deduplicated training data out.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="example:\n  thresher run configs/demo.toml && thresher stats runs/demo\n",
     )
     p.add_argument("--version", action="version", version=f"thresher {__version__}")
-    loud = p.add_mutually_exclusive_group()
-    loud.add_argument("-v", "--verbose", action="store_true", help="debug logging (Ray's too)")
-    loud.add_argument(
-        "-q", "--quiet", action="store_true", help="warnings and the end summary only"
-    )
+    _global_flags(p, default=False)
+    after_verb = _Parser(add_help=False)
+    _global_flags(after_verb, default=argparse.SUPPRESS)
     sub = p.add_subparsers(dest="verb", metavar="VERB", required=True)
 
-    r = sub.add_parser(
+    def verb(name: str, **kw: Any) -> argparse.ArgumentParser:
+        kw.setdefault("formatter_class", argparse.RawDescriptionHelpFormatter)
+        return sub.add_parser(name, parents=[after_verb], **kw)
+
+    r = verb(
         "run",
         help="run the pipeline on a dump, as a config says",
         description="Run the pipeline: read the dump, extract, filter, deduplicate; "
         "a rerun of the same command resumes where the last one stopped.",
         epilog=RUN_EXAMPLE,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     r.add_argument("config", type=Path, help="TOML run config (see configs/)")
-    r.add_argument("--input", help="override the config's input: path, glob, s3:// URI")
-    r.add_argument("--output", help="override the config's output folder")
+    _run_options(r, "override the config's output folder")
     r.add_argument("--dry-run", action="store_true", help="print the resolved config and exit")
-    r.add_argument("--until", choices=STAGE_ORDER, help="stop after this stage")
-    r.add_argument("--ray-address", help="connect to this Ray cluster instead of starting one")
-    r.add_argument("--workers", type=int, help="tasks in flight at once (default: every CPU)")
-    r.add_argument("--no-progress", action="store_true", help="no progress bar")
+    r.add_argument(
+        "--until",
+        choices=StageChoices(),
+        metavar="STAGE",
+        help="stop after this stage: %(choices)s",
+    )
 
-    s = sub.add_parser(
+    s = verb(
         "sample",
         help="write the built-in synthetic sample dump (WARC files)",
         description="Write the built-in synthetic web dump that configs/demo.toml reads.",
         epilog=SAMPLE_EXAMPLE,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     s.add_argument("out_dir", type=Path, help="folder to write the WARC files into")
 
-    st = sub.add_parser(
+    st = verb(
         "stats",
         help="print a run's funnel: documents and characters through every rule",
         description="Print the funnel of a run: documents and characters in and out of every "
         "step of every stage, and what each rule removed.",
         epilog=STATS_EXAMPLE,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     st.add_argument("run_dir", type=Path, help="a run's output folder")
 
-    d = sub.add_parser(
+    d = verb(
         "dedup",
         help="only deduplicate documents (exact and MinHash near-duplicates)",
         description="Run only the fingerprint index over documents (Parquet or JSONL with id and "
         "text, or WARC) and write clusters.parquet (id, dup_cluster, dup_count, keep, reason), "
         "the index and the funnel.",
         epilog=DEDUP_EXAMPLE,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     d.add_argument("input", help="documents: path, folder, glob or s3:// URI")
     d.add_argument("--output", required=True, help="output folder")
     d.add_argument("--config", type=Path, help="TOML config (its [base.near_dedup] etc.)")
-    d.add_argument("--workers", type=int, help="tasks in flight at once (default: every CPU)")
+    _workers_option(d)
 
-    dr = sub.add_parser(
+    dr = verb(
         "dedup-report",
         help="print a run's dedup rates: per source, host, crawl month; cluster sizes",
         description="Summarise report/dedup.json of a run (built from the fingerprint index).",
         epilog="example:\n  thresher dedup-report runs/demo\n",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     dr.add_argument("run_dir", type=Path, help="a run's output folder")
 
-    rp = sub.add_parser(
+    rp = verb(
         "report",
         help="write report/index.html and report.json of a finished run",
         description="Build the run report: one self-contained HTML page (funnel, dedup, "
         "distributions, mixture, run facts; no network, plots inline) and report.json with the "
         "same numbers. `thresher run` writes it at the end.",
         epilog="example:\n  thresher report runs/demo\n",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     rp.add_argument("run_dir", type=Path, help="a finished run folder (holds manifest.json)")
 
-    ia = sub.add_parser(
+    ia = verb(
         "index-add",
         help="add a run's fingerprint index to a growing index that later runs dedup against",
         description="Copy a finished run's fingerprint index (verified against its checksums) "
@@ -134,13 +203,12 @@ def _parser() -> argparse.ArgumentParser:
         "parameters.",
         epilog="example:\n  thresher index-add runs/cc-2024-10 --index indexes/cc\n"
         '  # then, in the next month\'s config: [base.near_dedup] against = ["indexes/cc"]\n',
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     ia.add_argument("run_dir", type=Path, help="a finished run's folder (or its fingerprints/)")
     ia.add_argument("--index", type=Path, required=True, help="the growing index folder")
     ia.add_argument("--name", help="the member's name (default: the run folder's name)")
 
-    dc = sub.add_parser(
+    dc = verb(
         "decontam-index",
         help="add your own evaluation set to the local decontamination index, or list indexes",
         description="`add NAME DATA.jsonl` hashes the word n-grams of each item (one JSON object "
@@ -149,78 +217,43 @@ def _parser() -> argparse.ArgumentParser:
         "[base.decontam] indexes. `list` shows the shipped and local indexes.",
         epilog="example:\n  thresher decontam-index add myeval evals/myeval-test.jsonl\n"
         '  # then: [base.decontam] indexes = ["builtin", "myeval"]\n',
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     dc_verbs = dc.add_subparsers(dest="action", metavar="ACTION", required=True)
-    dca = dc_verbs.add_parser("add", help="index an evaluation set (JSONL) under NAME")
+    dca = dc_verbs.add_parser(
+        "add", parents=[after_verb], help="index an evaluation set (JSONL) under NAME"
+    )
     dca.add_argument("name", help="the index's name (letters, digits, - and _)")
     dca.add_argument("data", type=Path, help="JSONL: question (or text), answer, id")
-    dca.add_argument("--ngram", type=int, default=13, help="word n-gram size (default 13)")
-    dc_verbs.add_parser("list", help="the shipped and local indexes, with their item counts")
+    dca.add_argument(
+        "--ngram", type=_at_least_one, default=13, help="word n-gram size (default 13)"
+    )
+    dc_verbs.add_parser(
+        "list", parents=[after_verb], help="the shipped and local indexes, with their item counts"
+    )
 
-    mx = sub.add_parser(
+    mx = verb(
         "mix",
         help="plan and write the training mixture again from a finished run",
         description="Re-plan and re-emit mixture/ (text and token shards, mixture.json) from a "
         "finished run's shards, with the [mixture] section of CONFIG; no stage is recomputed. "
-        "The other sections must match the run's config.",
-        epilog="example:\n  thresher run configs/demo.toml && thresher mix configs/demo.toml\n",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "Give the --input and --output the run was made with: its inputs and every section "
+        "but [runner] and [mixture] must match the run's.",
+        epilog="example:\n  thresher run configs/demo.toml && thresher mix configs/demo.toml\n"
+        "  thresher run configs/demo.toml --input 'dump/*.jsonl' --output runs/d \\\n"
+        "      && thresher mix configs/demo.toml --input 'dump/*.jsonl' --output runs/d\n",
     )
     mx.add_argument("config", type=Path, help="TOML run config (its [mixture] may differ)")
-    mx.add_argument("--output", help="override the config's output folder (the run to remix)")
-    mx.add_argument("--workers", type=int, help="tasks in flight at once (default: every CPU)")
-    mx.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _run_options(mx, "override the config's output folder (the run to remix)")
 
-    for name, what, train_cfg, data_help in (
-        ("mgt", "machine-generated-text classifier", "configs/mgt-train.toml",
-         "JSONL with text and label (machine | human)"),
-        ("domains", "domain classifier (code, math, law, science, general)",
-         "configs/domains-train.toml",
-         "JSONL with text and label (labels the model lacks count as general)"),
-    ):  # fmt: skip
-        t = sub.add_parser(
-            f"train-{name}",
-            help=f"train the {what} from a training config",
-            description=f"Train the {what}: a quantized fastText model and its card (data "
-            "files with sha256, parameters, held-out figures). With the shipped config it "
-            "reproduces the shipped model byte for byte.",
-            epilog=f"example:\n  thresher train-{name} {train_cfg}\n",
-            formatter_class=argparse.RawDescriptionHelpFormatter,
-        )
-        t.add_argument("config", type=Path, help="TOML training config")
-        t.add_argument("--output", type=Path, help="override the config's output folder")
-        e = sub.add_parser(
-            f"eval-{name}",
-            help=f"evaluate the {what} on labelled JSONL",
-            description=f"Score labelled texts with the {what} (the shipped model unless "
-            "--model) and print precision, recall and F1.",
-            epilog=f"example:\n  thresher eval-{name} heldout.jsonl --json\n",
-            formatter_class=argparse.RawDescriptionHelpFormatter,
-        )
-        e.add_argument("data", type=Path, help=data_help)
-        e.add_argument("--model", type=Path, help="a .ftz/.bin model (default: the shipped one)")
-        e.add_argument("--json", action="store_true", help="print one JSON object")
-
-    ed = sub.add_parser(
-        "eval-dates",
-        help="evaluate publication-date extraction on pages with known dates",
-        description="Run the extraction's date decision on a folder of HTML pages with their "
-        "true dates (the layout of ../shared/fixtures/dates) and print exact-day accuracy, "
-        "within-30-days accuracy and coverage.",
-        epilog="example:\n  thresher eval-dates ../shared/fixtures/dates\n",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    ed.add_argument("directory", type=Path, help="folder of pages and their cases file")
-    ed.add_argument("--json", action="store_true", help="print one JSON object")
-    ed.add_argument(
-        "--htmldate", action="store_true", help="also score htmldate alone, for comparison"
-    )
+    add_model_verbs(verb)
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.verbose and args.quiet:  # one before the verb, one after it
+        parser.error("argument -q/--quiet: not allowed with argument -v/--verbose")
     level = logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO
     logging.basicConfig(
         level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
@@ -247,12 +280,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "index-add": _index_add,
             "decontam-index": _decontam_index,
             "report": _report,
-            "train-mgt": _train,
-            "eval-mgt": _eval_mgt,
-            "train-domains": _train,
-            "eval-domains": _eval_domains,
-            "eval-dates": _eval_dates,
-        }
+        } | MODEL_VERBS
         return verbs[args.verb](args)
     except (ValueError, RuntimeError, OSError) as err:
         # Our errors (config, input, run) are ValueError/RuntimeError with a message that names
@@ -261,23 +289,68 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2 if isinstance(err, ValueError) else 1
 
 
-def _run(args: argparse.Namespace) -> int:
-    from thresher.pipeline.config import dump_toml, load_config, with_runner
+def _run_config(args: argparse.Namespace) -> Any:
+    """The config of `run` and `mix`: the file, the flags over it; its output a folder."""
+    from thresher.pipeline.config import load_config, with_runner
 
     cfg = load_config(args.config, input=args.input, output=args.output)
     cfg = with_runner(
         cfg,
         ray_address=args.ray_address,
+        executor=args.executor,
         workers=args.workers,
         progress=False if args.no_progress or args.quiet else None,
     )
+    _output_folder(cfg.output)
+    return cfg
+
+
+def _output_folder(output: str) -> None:
+    """A local output must be a folder or a path that can become one."""
+    if "://" in output:
+        return
+    path = Path(output)
+    for p in (path, *path.parents):
+        if p.exists():
+            if not p.is_dir():
+                where = "" if p == path else f"{p} "
+                raise UsageError(f"output {output}: {where}is a file, not a folder")
+            return
+
+
+def _run_folder(path: Path) -> Path:
+    """A folder a verb reads a run from: "no such folder" apart from "not a run folder"."""
+    if not path.exists():
+        raise UsageError(f"{path}: no such folder")
+    if not path.is_dir():
+        raise UsageError(f"{path}: not a folder")
+    return path
+
+
+def _hint_text_field(verb: str, cfg: Any) -> None:
+    """When records were read but none had text in the configured field, say so (stderr)."""
+    from thresher.pipeline.stats import text_field_hint
+
+    if "://" not in cfg.output:
+        hint = text_field_hint(Path(cfg.output), cfg.input, cfg.read)
+        if hint:
+            print(f"thresher {verb}: warning: {hint}", file=sys.stderr)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from thresher.pipeline.config import dump_toml
+
+    cfg = _run_config(args)
     if args.dry_run:
         print(dump_toml(cfg), end="")
         return 0
     from thresher.pipeline.runner import run
     from thresher.pipeline.stats import format_funnel, run_summary
 
-    manifest = run(cfg, until=args.until)
+    try:
+        manifest = run(cfg, until=args.until)
+    finally:  # also when a later stage fails for want of documents
+        _hint_text_field(args.verb, cfg)
     local = "://" not in cfg.output  # an s3:// run's folder is not on this disk
     if local and not args.quiet:
         print(format_funnel(Path(cfg.output)))
@@ -285,6 +358,7 @@ def _run(args: argparse.Namespace) -> int:
         if mixture.exists():
             _print_mixture(json.loads(mixture.read_text(encoding="utf-8")))
     print(run_summary(manifest, Path(cfg.output) if local else None))
+    status = 0
     unreadable = manifest.get("unreadable_inputs", [])
     if unreadable:
         print(
@@ -294,8 +368,28 @@ def _run(args: argparse.Namespace) -> int:
         )
         for u in unreadable:
             print(f"  {u['path']}: unreadable {u['where']}: {u['error']}", file=sys.stderr)
-        return EXIT_UNREADABLE
-    return 0
+        status = EXIT_UNREADABLE
+    if bad := manifest.get("bad_records", []):
+        _print_bad_records(bad)
+        status = EXIT_UNREADABLE
+    return status
+
+
+def _print_bad_records(bad: list[dict[str, Any]]) -> None:
+    """The first broken records as file:line: reason: detail, then how many more."""
+    from thresher.pipeline.readers import place_text
+
+    total = sum(f["total"] for f in bad)
+    print(
+        f"thresher run: {total} broken records skipped in {len(bad)} input files "
+        "(manifest.json bad_records; all counted, the first 100 per file in bad_records/):",
+        file=sys.stderr,
+    )
+    shown = [(f["path"], r) for f in bad for r in f["first"]][:BAD_RECORDS_SHOWN]
+    for path, r in shown:
+        print(f"  {path}:{place_text(r)}: {r['reason']}: {r['detail']}", file=sys.stderr)
+    if total > len(shown):
+        print(f"  ... and {total - len(shown)} more", file=sys.stderr)
 
 
 def _dedup(args: argparse.Namespace) -> int:
@@ -307,8 +401,12 @@ def _dedup(args: argparse.Namespace) -> int:
         cfg = load_config(args.config, input=args.input, output=args.output)
     else:
         cfg = parse_config({"input": args.input, "output": args.output})
-    cfg = with_runner(cfg, workers=args.workers)
-    clusters = dedup_only(cfg)
+    cfg = with_runner(cfg, workers=args.workers, executor=args.executor)
+    _output_folder(cfg.output)
+    try:
+        clusters = dedup_only(cfg)
+    finally:
+        _hint_text_field(args.verb, cfg)
     print(format_funnel(Path(cfg.output)))
     removed = clusters.height - int(clusters["keep"].sum())
     print(f"clusters.parquet: {clusters.height:,} documents, {removed:,} duplicates removed")
@@ -318,7 +416,7 @@ def _dedup(args: argparse.Namespace) -> int:
 def _report(args: argparse.Namespace) -> int:
     from thresher.pipeline.report import build_html_report
 
-    print(f"report: {build_html_report(args.run_dir)}")
+    print(f"report: {build_html_report(_run_folder(args.run_dir))}")
     return 0
 
 
@@ -326,7 +424,7 @@ def _index_add(args: argparse.Namespace) -> int:
     from thresher.fingerprints.index import add_to_growing
     from thresher.stages.dedup_index import INDEX_KEYS, fingerprint_dir
 
-    run_index = fingerprint_dir(args.run_dir)
+    run_index = fingerprint_dir(_run_folder(args.run_dir))
     name = args.name or (args.run_dir.name if run_index != args.run_dir else run_index.parent.name)
     data = add_to_growing(args.index, run_index, INDEX_KEYS, name)
     print(f"{args.index}: {len(data['members'])} member indexes, newest {name}")
@@ -348,11 +446,11 @@ def _decontam_index(args: argparse.Namespace) -> int:
 
 
 def _mix(args: argparse.Namespace) -> int:
-    from thresher.pipeline.config import load_config, with_runner
     from thresher.pipeline.jobs import remix
 
-    cfg = load_config(args.config, output=args.output)
-    cfg = with_runner(cfg, workers=args.workers, progress=False if args.no_progress else None)
+    cfg = _run_config(args)
+    if "://" not in cfg.output:
+        _run_folder(Path(cfg.output))
     summary = remix(cfg)
     _print_mixture(summary)
     return 0
@@ -371,59 +469,10 @@ def _print_mixture(summary: dict[str, Any]) -> None:
         )
 
 
-def _print_json_or(args: argparse.Namespace, result: dict[str, Any], text: str) -> None:
-    print(json.dumps(result, sort_keys=True) if args.json else text)
-
-
-def _train(args: argparse.Namespace) -> int:
-    """train-mgt / train-domains: both modules have load_train_config and train_<name>."""
-    import importlib
-
-    name = args.verb.removeprefix("train-")
-    module = importlib.import_module(TRAINERS[name])
-    # the config's output is a string field: a Path from --output failed its validation
-    output = str(args.output) if args.output is not None else None
-    cfg = module.load_train_config(args.config, output=output)
-    card = getattr(module, f"train_{name}")(cfg)
-    print(json.dumps(card["heldout"], sort_keys=True))
-    return 0
-
-
-def _eval_mgt(args: argparse.Namespace) -> int:
-    from thresher.pipeline.train.mgt import evaluate_mgt
-
-    r = evaluate_mgt(args.model, args.data)
-    text = (
-        f"{args.data}: {r['machine']:,} machine, {r['human']:,} human texts "
-        f"(threshold {r['threshold']})\n"
-        f"precision {r['precision']:.4f}  recall {r['recall']:.4f}  f1 {r['f1']:.4f}  "
-        f"fpr {r['fpr']:.4f} (share of human texts flagged)"
-    )
-    _print_json_or(args, r, text)
-    return 0
-
-
-def _eval_domains(args: argparse.Namespace) -> int:
-    from thresher.pipeline.train.domains import evaluate_domains, format_figures
-
-    r = evaluate_domains(args.model, args.data)
-    # per label both under per_label and at the top level, beside macro_f1
-    _print_json_or(args, r | r["per_label"], format_figures(r))
-    return 0
-
-
-def _eval_dates(args: argparse.Namespace) -> int:
-    from thresher.pipeline.train.dates import evaluate_dates, format_report
-
-    r = evaluate_dates(args.directory, compare_htmldate=args.htmldate)
-    _print_json_or(args, r, format_report(r))
-    return 0
-
-
 def _dedup_report(args: argparse.Namespace) -> int:
     from thresher.stages.dedup_report import format_report
 
-    print(format_report(args.run_dir))
+    print(format_report(_run_folder(args.run_dir)))
     return 0
 
 
@@ -437,10 +486,16 @@ def _sample(args: argparse.Namespace) -> int:
 
 
 def _stats(args: argparse.Namespace) -> int:
+    from thresher.pipeline.ledger import check_run
     from thresher.pipeline.stats import format_funnel
 
-    print(format_funnel(args.run_dir))
-    return 0
+    run_dir = _run_folder(args.run_dir)
+    print(format_funnel(run_dir))
+    line, problems = check_run(Path(run_dir))
+    print(line)
+    for p in problems:
+        print(f"  {p}", file=sys.stderr)
+    return 1 if problems else 0
 
 
 if __name__ == "__main__":

@@ -32,7 +32,9 @@ FOLDERS = tuple(dict.fromkeys(f for s in STAGES for f in s.folders()))  # stats/
 class Runner(Frozen):
     """How the work runs: Ray cluster, parallelism, what is kept beside the shards."""
 
-    executor: Literal["ray", "local"] = "ray"  # local: in-process, one task at a time (debugging)
+    # auto: in-process for a small input (pipeline/executor.py AUTO_LOCAL_BYTES), else Ray; ray:
+    # always Ray; local: in-process, one task at a time. The output is the same bytes in each.
+    executor: Literal["auto", "ray", "local"] = "auto"
     ray_address: str | None = None  # None: start a local Ray cluster for this run
     workers: int | None = Field(None, ge=1)  # None: every CPU of the machine
     write_rejected: bool = True  # dropped documents go to rejected/<stage>/ with their reason

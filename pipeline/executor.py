@@ -1,16 +1,50 @@
-"""Executors: task functions with at most `workers` in flight, on Ray (the default) or in-process.
+"""Executors: task functions with at most `workers` in flight, on Ray or in-process.
 
-The driver keeps at most `workers` tasks in flight and shows a progress bar; tasks never print.
-Results come back in the order of the calls, whatever order the tasks finish in.
+`[runner] executor = "auto"` (the default) runs in-process when Ray would cost more than it saves:
+input below AUTO_LOCAL_BYTES in all, or one worker; Ray otherwise (`choose`). Ray starts in a
+background thread (`start`) while the driver lists inputs and plans; the first `map` waits for it.
+The two give the same bytes: a task's output depends on its arguments only.
+
+The driver keeps at most `workers` tasks in flight and reports progress; tasks never print.
+Progress is a bar when stderr is a terminal, else a log line at most every `period` seconds and
+one when the step ends ("extract+base: 3/4 shards, 1,234 docs, 56 docs/s"): a bar's redraws
+fill a log file with carriage returns. Results come back in the order of the calls, whatever
+order the tasks finish in.
+
+Test-only: with THRESHER_TEST_STALL=<folder> in the driver's environment, a Ray task whose key
+("<desc>@<call index>", e.g. "verify@1") names a file in that folder records each of its
+attempts (node, Ray task id, pid) in <folder>/<key>.attempts, and its first attempt waits there
+before running, so that a test can remove that task's node while it runs and see the task run
+again elsewhere (tests/pipeline/test_ray_cluster.py). Unset, nothing is wrapped.
 """
 
 from __future__ import annotations
 
+import json
+import logging
 import os
+import signal
+import sys
+import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
+
+log = logging.getLogger(__name__)
+PERIOD_S = 10.0  # at most one progress line this often when stderr is not a terminal
+# auto: in-process below this much input. On the 2-core development machine (shared, load ~10)
+# Ray's fixed cost (start, workers importing numba/polars and loading models, stop) was 16-25 s;
+# with 2 workers it saves at most half the task time, so it pays from ~40 s of single-core work.
+# WARC (HTML extraction) costs the most per byte: the demo's 1.5 MB took 11-24 s in-process and
+# 27-52 s on Ray, so 8 MiB of it is about the break-even. Text costs far less per byte (100k
+# documents, 86 MB of Parquet: 19.0 s in-process, 22.3 s on Ray): for text the rule errs towards
+# Ray, as thresher did before "auto" (README, Performance: Fixed cost).
+AUTO_LOCAL_BYTES = 8 << 20
+RAY_THREAD_WARNING = "SIGTERM handler is not set"  # ray.init off the main thread; we set it
+STALL_ENV = "THRESHER_TEST_STALL"  # test-only (see the module docstring)
+STALL_S = 300.0  # how long a stalled first attempt waits for its node to be removed
 
 
 @dataclass
@@ -20,23 +54,61 @@ class Executor:
     workers: int
     use_ray: bool = True
     progress: bool = True
+    ray_address: str | None = None
+    auto: bool = False  # undecided until `choose`: in-process until then
     _remote: dict[Callable[..., Any], Any] = field(default_factory=dict)
+    _ray: Future[None] | None = field(default=None, repr=False)
 
-    def map(self, desc: str, fn: Callable[..., Any], calls: list[tuple]) -> list[Any]:
-        """Run fn(*args) for every args in calls; results in the order of `calls`."""
+    def start(self) -> Executor:
+        """Start (or join) Ray in a background thread; a no-op in-process or once started."""
+        if self.use_ray and self._ray is None:
+            self._ray = Future()
+            _exit_on_sigterm()  # what ray.init does on the main thread only: atexit shuts Ray down
+            threading.Thread(target=self._start_ray, name="ray-start", daemon=True).start()
+        return self
+
+    def _start_ray(self) -> None:
+        assert self._ray is not None
+        try:
+            started = start_ray(self.ray_address, self.workers)
+            self._ray.set_result(None)
+        except BaseException as err:  # handed to the driver at its first map
+            self._ray.set_exception(err)
+            return
+        if started:  # Ray's daemons die with the *thread* that started them (PR_SET_PDEATHSIG):
+            threading.Event().wait()  # it stays until the process exits, after atexit's shutdown
+
+    def choose(self, input_bytes: int) -> Executor:
+        """An undecided (auto) executor decides: in-process when the input is below
+        AUTO_LOCAL_BYTES or there is one worker, else Ray, started in the background. A decided
+        one stays as it is."""
+        if self.auto:
+            self.auto = False
+            self.use_ray = auto_uses_ray(self.workers, input_bytes)
+            how = "Ray" if self.use_ray else "in-process"
+            log.info(
+                "executor auto: %s (%s input bytes, %d workers)",
+                how,
+                f"{input_bytes:,}",
+                self.workers,
+            )
+        return self.start()
+
+    def map(
+        self, desc: str, fn: Callable[..., Any], calls: list[tuple], unit: str = "tasks"
+    ) -> list[Any]:
+        """Run fn(*args) for every args in calls; results in the order of `calls`. `unit`
+        names the calls in progress reports (the runner's are shards)."""
         results: list[Any] = [{} for _ in calls]
         if not calls:
             return results
-        bar = _progress(desc, len(calls), self.progress)
-        docs, start = 0, time.monotonic()
+        if self.use_ray:  # Ray's start error, if any, is raised here; progress starts after it
+            self.start()._ray.result()  # type: ignore[union-attr]
+        progress = Progress(desc, len(calls), unit) if self.progress else None
 
-        def done(stats: Any) -> None:
-            nonlocal docs
-            docs += _docs_in(stats)
-            rate = docs / max(time.monotonic() - start, 1e-9)
-            if bar is not None:
-                bar.set_postfix_str(f"{docs:,} docs, {rate:,.0f} docs/s")
-                bar.update(1)
+        def done(result: Any) -> None:
+            if progress is not None:
+                progress.update(result)
 
         try:
             if not self.use_ray:
@@ -46,12 +118,15 @@ class Executor:
                 return results
             import ray
 
-            remote = self._remote.setdefault(fn, ray.remote(num_cpus=1, max_retries=3)(fn))
+            stall = os.environ.get(STALL_ENV)
+            task = stalled if stall else fn
+            remote = self._remote.setdefault(task, ray.remote(num_cpus=1, max_retries=3)(task))
             pending: dict[Any, int] = {}
             queue = list(enumerate(calls))
             while queue or pending:
                 while queue and len(pending) < self.workers:
                     i, args = queue.pop(0)
+                    args = (stall, f"{desc}@{i}", fn, *args) if stall else args
                     pending[remote.remote(*args)] = i
                 ready, _ = ray.wait(list(pending), num_returns=1)
                 i = pending.pop(ready[0])
@@ -59,50 +134,136 @@ class Executor:
                 done(results[i])
             return results
         finally:
-            if bar is not None:
-                bar.close()
+            if progress is not None:
+                progress.close()
 
     def mapper(self, desc: str) -> Callable[[Callable[..., Any], list[tuple]], list[Any]]:
         """`map_fn(fn, calls)` for stage modules that run their own waves (domains, mixture)."""
         return lambda fn, calls: self.map(desc, fn, calls)
 
 
-def _docs_in(stats: Any) -> int:
-    """Documents a task read, for the progress bar (0 when its result does not say)."""
-    if not isinstance(stats, dict) or not stats:
-        return 0
-    for step in ("read", "extract"):
-        if isinstance(stats.get(step), dict):
-            return int(stats[step].get("documents", stats[step].get("rows_in", 0)))
-    first = next(iter(stats.values()))
-    if isinstance(first, dict):
-        return int(first.get("rows_in", 0))
-    return int(stats.get("rows_in", 0) or 0)
+def stalled(folder: str, key: str, fn: Callable[..., Any], *args: Any) -> Any:
+    """Test-only task wrapper: fn(*args), but when `folder` holds a file named `key`, record
+    this attempt in <key>.attempts (one JSON line) and, on the first attempt, wait STALL_S
+    seconds first (a test removes the node meanwhile)."""
+    chosen = os.path.join(folder, key)
+    if os.path.isfile(chosen):
+        import ray
+
+        ctx = ray.get_runtime_context()
+        record = {"node": ctx.get_node_id(), "task": ctx.get_task_id(), "pid": os.getpid()}
+        log_path = chosen + ".attempts"
+        first = not os.path.exists(log_path)
+        with open(log_path, "a", encoding="utf-8") as f:
+            f.write(json.dumps(record) + "\n")
+        if first:
+            time.sleep(STALL_S)
+    return fn(*args)
 
 
-def _progress(desc: str, total: int, enabled: bool) -> Any:
-    if not enabled:
+class Progress:
+    """The driver's report on one map: a bar on a terminal, else log lines. Documents are
+    counted only when the tasks' results say how many they read (the runner's shard counters);
+    other tasks (bands, partitions) are counted as what they are."""
+
+    def __init__(self, desc: str, total: int, unit: str) -> None:
+        self.desc, self.total, self.unit, self.period = desc, total, unit, PERIOD_S
+        self.done = 0
+        self.docs: int | None = None  # None: no result said how many documents it read
+        self.start = self.last = time.monotonic()
+        self.bar: Any = None
+        if sys.stderr.isatty():
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, desc=desc, unit=unit.rstrip("s"), dynamic_ncols=True)
+
+    def update(self, result: Any) -> None:
+        self.done += 1
+        n = docs_in(result)
+        if n is not None:
+            self.docs = (self.docs or 0) + n
+        now = time.monotonic()
+        if self.bar is not None:
+            if self.docs is not None:
+                self.bar.set_postfix_str(self._docs(now), refresh=False)
+            self.bar.update(1)
+        elif now - self.last >= self.period and self.done < self.total:
+            self.last = now
+            log.info("%s", self.line(now))
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+        elif self.done:
+            log.info("%s", self.line(time.monotonic(), end=True))
+
+    def line(self, now: float, end: bool = False) -> str:
+        """The line: "extract+base: 3/4 shards, 1,234 docs, 56 docs/s" (at the end: seconds)."""
+        parts = [f"{self.desc}: {self.done}/{self.total} {self.unit}"]
+        if self.docs is not None:
+            parts.append(self._docs(now))
+        if end:
+            parts.append(f"{now - self.start:.1f} s")
+        return ", ".join(parts)
+
+    def _docs(self, now: float) -> str:
+        rate = (self.docs or 0) / max(now - self.start, 1e-9)
+        return f"{self.docs or 0:,} docs, {rate:,.0f} docs/s"
+
+
+def docs_in(result: Any) -> int | None:
+    """Documents a task read, from its counters ({step: {counter: n}}): the reader's
+    read/documents, else the first step's rows_in; None when the result does not say."""
+    if not isinstance(result, dict) or not result:
         return None
-    from tqdm import tqdm
-
-    return tqdm(total=total, desc=desc, unit="shard", dynamic_ncols=True)
+    read = result.get("read")
+    if isinstance(read, dict):  # a counter that stayed 0 is left out
+        return int(read.get("read/documents", 0))
+    first = next(iter(result.values()))
+    if isinstance(first, dict) and "rows_in" in first:
+        return int(first["rows_in"])
+    rows = result.get("rows_in")
+    return int(rows) if isinstance(rows, int | float) else None
 
 
 def executor(runner: Any) -> Executor:
-    """The run's executor, as [runner] says; starts or joins Ray when it is the Ray one."""
+    """The run's executor, as [runner] says: Ray starting in the background ("ray", or "auto"
+    with a cluster address), in-process ("local"), or undecided ("auto": `choose` decides once
+    the input is listed; until then it is in-process)."""
     workers = runner.workers or os.cpu_count() or 1
-    use_ray = runner.executor == "ray"
-    if use_ray:
-        start_ray(runner.ray_address, workers)
-    return Executor(workers=workers, use_ray=use_ray, progress=runner.progress)
+    ray = runner.executor == "ray" or (runner.executor == "auto" and bool(runner.ray_address))
+    auto = runner.executor == "auto" and not ray
+    return Executor(workers, ray, runner.progress, runner.ray_address, auto).start()
 
 
-def start_ray(address: str | None, workers: int) -> None:
-    """Connect to a Ray cluster, or start a local one (no dashboard, nothing listening outside)."""
+def auto_uses_ray(workers: int, input_bytes: int) -> bool:
+    """executor = "auto": Ray for AUTO_LOCAL_BYTES of input or more and more than one worker
+    (one worker gains nothing from Ray but isolation); in-process otherwise."""
+    return workers > 1 and input_bytes >= AUTO_LOCAL_BYTES
+
+
+def _exit_on_sigterm() -> None:
+    """SIGTERM exits through sys.exit, so that atexit handlers (Ray's shutdown) run."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(signum))
+
+
+class _DropThreadWarning(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return RAY_THREAD_WARNING not in record.getMessage()
+
+
+DROP_THREAD_WARNING = _DropThreadWarning()
+
+
+def start_ray(address: str | None, workers: int) -> bool:
+    """Connect to a Ray cluster, or start a local one (no dashboard, nothing listening outside);
+    False when this process is connected already."""
     import ray
 
     if ray.is_initialized():
-        return
+        return False
+    logging.getLogger("ray._private.worker").addFilter(DROP_THREAD_WARNING)  # once: same object
     # Workers must import the installed `thresher`, whatever the driver's working directory.
     os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
     kwargs: dict[str, Any] = {
@@ -122,3 +283,4 @@ def start_ray(address: str | None, workers: int) -> None:
         # address="local": always a new cluster of our own, never one that another process
         # left running on this machine (ray.init() alone would attach to it)
         ray.init(address="local", num_cpus=workers, **kwargs)
+    return True

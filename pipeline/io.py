@@ -19,6 +19,7 @@ from thresher.pipeline.stage import Stats
 
 REJECTED_SCHEMA: dict[str, pl.DataType] = {
     "id": pl.String(),
+    "source_id": pl.String(),  # the record's own id, where the input gave one
     "url": pl.String(),
     "source": pl.String(),
     "stage": pl.String(),
@@ -88,16 +89,21 @@ def read_shard(path: Path, schema: Mapping[str, pl.DataType]) -> pl.DataFrame:
 def rejected_frame(dropped: pl.DataFrame, stage: str, detail: str | None = None) -> pl.DataFrame:
     """Dropped rows in the rejected/ schema (stage, reason and a detail: the column named by
     `detail`, else the rows' own `detail` column if a step wrote one, else null)."""
+
+    def col(name: str) -> pl.Expr:
+        return pl.col(name) if name in dropped.columns else pl.lit(None, pl.String)
+
     cols = {
-        "id": pl.col("id") if "id" in dropped.columns else pl.lit(None, pl.String),
-        "url": pl.col("url") if "url" in dropped.columns else pl.lit(None, pl.String),
-        "source": pl.col("source") if "source" in dropped.columns else pl.lit(None, pl.String),
+        "id": col("id"),
+        "source_id": col("source_id"),
+        "url": col("url"),
+        "source": col("source"),
         "stage": pl.lit(stage),
         "reason": pl.col("reason"),
         "detail": pl.col(detail or "detail")
         if detail or "detail" in dropped.columns
         else pl.lit(None, pl.String),
-        "text": pl.col("text") if "text" in dropped.columns else pl.lit(None, pl.String),
+        "text": col("text"),
     }
     return dropped.select(**cols).cast(REJECTED_SCHEMA)  # type: ignore[arg-type]
 

@@ -30,6 +30,7 @@ from typing import Any
 
 import polars as pl
 
+from thresher.pipeline.io import shard_name
 from thresher.pipeline.stage import Stats
 
 
@@ -63,7 +64,7 @@ class Unit:
         """This unit's shard in the folder the phase reads (its input file for the first)."""
         if self.from_input:
             return Path(self.source)
-        return self.run / self.source / shard_file(self.index)
+        return self.run / self.source / shard_name(self.index)
 
 
 @dataclass
@@ -146,12 +147,9 @@ class Context:
 
     def shard_paths(self, folder: str | None = None) -> list[Path]:
         folder = self.upstream if folder is None else folder
-        return [self.run / folder / shard_file(i) for i in range(self.shards)]
-
-
-def shard_file(index: int) -> str:
-    return f"part-{index:05d}.parquet"
+        return [self.run / folder / shard_name(i) for i in range(self.shards)]
 
 
 def stats_file(index: int) -> str:
-    return f"part-{index:05d}.json"
+    """The stats file beside shard `index` (`shard_name(index)`)."""
+    return shard_name(index).removesuffix(".parquet") + ".json"

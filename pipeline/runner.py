@@ -26,23 +26,25 @@ import os
 import shutil
 import time
 import tomllib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
-from thresher.pipeline import __version__
 from thresher.pipeline.config import RunConfig, dump_toml
 from thresher.pipeline.executor import Executor, executor, start_ray
+from thresher.pipeline.inputs import has_work, record_inputs, resolve_inputs
 from thresher.pipeline.io import (
-    read_stats,
     shard_name,
     write_json_atomic,
     write_parquet_atomic,
     write_text_atomic,
 )
+from thresher.pipeline.ledger import account
+from thresher.pipeline.ledger import summary as ledger_summary
+from thresher.pipeline.manifest import write_manifest
 from thresher.pipeline.phases import (
     Barrier,
     Context,
@@ -55,11 +57,12 @@ from thresher.pipeline.phases import (
     Unit,
     stats_file,
 )
-from thresher.pipeline.readers import expand_inputs
 from thresher.pipeline.report import build_html_report
 from thresher.pipeline.stage import Stats
 
 log = logging.getLogger(__name__)
+
+SECONDS = "_seconds"  # the key of a task's result that holds its seconds by stage
 
 __all__ = ["RunError", "registry", "resolve_inputs", "run", "start_ray"]
 
@@ -205,6 +208,7 @@ class Link:
     inherit: bool
     needed: bool
     from_input: bool = False
+    stage: str = ""
 
 
 def run_chain(
@@ -216,19 +220,22 @@ def run_chain(
     folder = Path(run)
     frame: pl.DataFrame | None = None
     out: dict[str, Stats] = {}
+    seconds: dict[str, float] = {}  # in this task, by stage (the driver splits a chain's time)
     for k, link in enumerate(chain):
         if not link.needed:
             frame = None
             continue
         unit = Unit(folder, index, link.source, seed, link.from_input)
+        t = time.monotonic()
         result = link.phase.fn(link.cfg, unit, frame, carry if k == 0 else None)
         stats, rejected = inherited(folder, link, index) if link.inherit else ({}, [])
         stats |= result.stats
         rejected += result.rejected
         write_shard(folder, link.phase, index, result.frame, rejected, stats, write_rejected)
         out |= result.stats
+        seconds[link.stage] = seconds.get(link.stage, 0.0) + time.monotonic() - t
         frame = result.frame
-    return out
+    return out | {SECONDS: seconds}
 
 
 def inherited(run: Path, link: Link, index: int) -> tuple[dict[str, Stats], list[Any]]:
@@ -267,23 +274,9 @@ def write_shard(
 # The driver.
 
 
-def resolve_inputs(cfg: Any, run: Path) -> list[str]:
-    """Input files of the run: sample:// names are generated into the run folder."""
-    specs = [cfg.input] if isinstance(cfg.input, str) else list(cfg.input)
-    paths: list[str] = []
-    for spec in specs:
-        if spec.startswith("sample://"):
-            from thresher.pipeline.sample import resolve_sample
-
-            paths += resolve_sample(spec, run / "sample")
-        else:
-            paths += expand_inputs(spec)
-    return sorted(dict.fromkeys(paths))
-
-
 def _check_same_config(run: Path, text: str, free: Sequence[str] = ("runner",)) -> None:
-    """Refuse to resume a run folder that was made with a different config; the `free` tables
-    may differ ([runner] says how to run, not what to compute)."""
+    """Refuse to resume a run folder that was made with a different config, naming what
+    differs; the `free` tables may differ ([runner] says how to run, not what to compute)."""
     old = run / "config.toml"
     if not old.exists():
         return
@@ -297,12 +290,35 @@ def _check_same_config(run: Path, text: str, free: Sequence[str] = ("runner",)) 
         data = pruned(tomllib.loads(t))
         return {k: v for k, v in data.items() if k not in free and k != "output"}
 
-    if comparable(old.read_text(encoding="utf-8")) != comparable(text):
+    differ = config_differences(comparable(old.read_text(encoding="utf-8")), comparable(text))
+    if differ:
+        more = f" and {len(differ) - 3} more" if len(differ) > 3 else ""
         raise RunError(
-            f"{old}: the output folder holds a run made with another config"
+            f"{old}: the output folder holds a run made with another config: "
+            + "; ".join(differ[:3])
+            + more
             + (f" (only [{'], ['.join(free)}] may differ)" if len(free) > 1 else "")
             + "; use another --output, or delete the folder to start over"
         )
+
+
+def config_differences(there: Any, here: Any, at: str = "") -> list[str]:
+    """What differs between two parsed configs, one "key is X there, Y here" per leaf."""
+    if isinstance(there, dict) and isinstance(here, dict):
+        keys = dict.fromkeys([*there, *here])
+        return [
+            d
+            for k in keys
+            for d in config_differences(there.get(k), here.get(k), f"{at}.{k}" if at else k)
+        ]
+    if there == here:
+        return []
+
+    def shown(v: Any) -> str:
+        text = "unset" if v is None else repr(v)
+        return text if len(text) <= 60 else text[:57] + "..."
+
+    return [f"{at} is {shown(there)} there, {shown(here)} here"]
 
 
 def run(
@@ -322,26 +338,54 @@ def run(
     if "://" in cfg.output:
         return _run_via_staging(cfg, until, html_report, stages, fresh)
     run_dir = Path(cfg.output)
+    if run_dir.exists() and not run_dir.is_dir():
+        raise RunError(f"output {run_dir}: is a file, not a folder")
+    ex = executor(cfg.runner)  # Ray ("ray") starts in the background while inputs are listed
+    # inputs before anything is written: a wrong --input leaves no folder behind
+    inputs = resolve_inputs(cfg, run_dir)
+    if not inputs:
+        raise RunError(f"input {cfg.input!r} matched no files")
     run_dir.mkdir(parents=True, exist_ok=True)
     config_text = dump_toml(cfg)
-    free = ["runner"] + [x for s in chosen if s.name in fresh for x in s.sections]
-    _check_same_config(run_dir, config_text, free=tuple(dict.fromkeys(free)))
+    if has_work(run_dir):  # a folder where nothing was finished holds nothing to protect
+        free = ["runner"] + [x for s in chosen if s.name in fresh for x in s.sections]
+        _check_same_config(run_dir, config_text, free=tuple(dict.fromkeys(free)))
     write_text_atomic(config_text, run_dir / "config.toml")
+    ex.choose(sum(i.get("size") or 0 for i in record_inputs(run_dir, inputs)))
     for s in chosen:
         if s.name in fresh:
             for folder in _owned(s):
                 shutil.rmtree(run_dir / folder, ignore_errors=True)
-    inputs = resolve_inputs(cfg, run_dir)
-    if not inputs:
-        raise RunError(f"input {cfg.input!r} matched no files")
-    ex = executor(cfg.runner)
     steps = plan(chosen, cfg, run_dir, len(inputs))
-    timings = _execute(steps, cfg, ex, run_dir, inputs)
+    timings: dict[str, float] = {}
+    done: list[str] = []
 
-    manifest = _manifest(cfg, run_dir, inputs, chosen, timings)
-    write_json_atomic(manifest, run_dir / "manifest.json", sort_keys=False)
+    def stage_done(stage: Stage) -> None:
+        done.append(stage.name)
+        write_manifest(run_dir, cfg, inputs, chosen, timings, done)
+
+    try:
+        _execute(steps, cfg, ex, run_dir, inputs, timings, stage_done)
+    except BaseException:
+        # what finished stays on record, and the report shows it, whatever failed later
+        write_manifest(run_dir, cfg, inputs, chosen, timings, done)
+        if html_report:
+            try:
+                build_html_report(run_dir)
+            except Exception as err:  # the run's own error is the one to see
+                log.warning("report of the failed run not written: %s", err)
+        raise
+    folders = [f for s in chosen for f in s.folders()]
+    entries, problems = account(run_dir, folders, inputs, cfg.runner.write_rejected)
+    extra = {"ledger": {"totals": ledger_summary(entries), "problems": problems, "inputs": entries}}
+    manifest = write_manifest(run_dir, cfg, inputs, chosen, timings, done, extra)
     if html_report:
         build_html_report(run_dir)  # report/index.html + report.json, from what is on disk now
+    if problems:
+        raise RunError(
+            "the ledger does not balance (kept + rejected != read):\n"
+            + "\n".join(f"  {p}" for p in problems[:20])
+        )
     return manifest
 
 
@@ -353,14 +397,21 @@ def _owned(stage: Stage) -> list[str]:
 
 
 def _execute(
-    steps: list[Step], cfg: RunConfig, ex: Executor, run_dir: Path, inputs: list[str]
-) -> dict[str, float]:
+    steps: list[Step],
+    cfg: RunConfig,
+    ex: Executor,
+    run_dir: Path,
+    inputs: list[str],
+    timings: dict[str, float],
+    stage_done: Callable[[Stage], None],
+) -> None:
     """Run the planned steps in order; remove each work folder once the stage that reads it is
-    complete. Returns the seconds each stage took (a chain of map phases counts for the stage
-    of its first phase)."""
+    complete, and report each stage done. `timings` gets the seconds each stage took (a chain
+    of map phases counts for the stage of its first phase)."""
     n = len(inputs)
-    timings: dict[str, float] = {}
     carry: dict[int, Any] = {}
+    last = {s.stage.name: j for j, s in enumerate(steps)}
+    reported: set[str] = set()
     k = 0
     while k < len(steps):
         step, t = steps[k], time.monotonic()
@@ -371,19 +422,23 @@ def _execute(
                 ctx = Context(run_dir, n, cfg.seed, upstream, ex, tuple(inputs))
                 log.info("%s", step.label)
                 carry[k] = step.phase.fn(step.cfg, ctx)
-            did = bool(step.need)
+            spent = {step.stage.name: 1.0} if step.need else {}
             k += 1
         else:
             end = k
             while end + 1 < len(steps) and isinstance(steps[end + 1].phase, Map):
                 end += 1
-            did = _run_maps(steps, k, end, cfg, ex, run_dir, inputs, carry.get(k - 1))
+            spent = _run_maps(steps, k, end, cfg, ex, run_dir, inputs, carry.get(k - 1))
             k = end + 1
-        if did:
-            timings[step.stage.name] = timings.get(step.stage.name, 0.0) + time.monotonic() - t
-        if k == len(steps) or steps[k].stage is not step.stage:
-            _clear_work(steps, step.stage, run_dir)
-    return {name: round(s, 3) for name, s in timings.items()}
+        wall, total = time.monotonic() - t, sum(spent.values()) or 1.0
+        for name, sec in spent.items():  # a chain's wall time, split as its tasks spent it
+            timings[name] = round(timings.get(name, 0.0) + wall * sec / total, 3)
+        # every stage whose last step is behind us is complete
+        for j, s in enumerate(steps):
+            if s.stage.name not in reported and last[s.stage.name] == j and j < k:
+                reported.add(s.stage.name)
+                _clear_work(steps, s.stage, run_dir)
+                stage_done(s.stage)
 
 
 def _run_maps(
@@ -395,12 +450,13 @@ def _run_maps(
     run_dir: Path,
     inputs: list[str],
     carry: Any,
-) -> bool:
-    """Map steps first..last as one task per shard that any of them needs; whether any ran."""
+) -> dict[str, float]:
+    """Map steps first..last as one task per shard that any of them needs; returns the seconds
+    the tasks spent in each stage (empty when nothing was to do)."""
     chain = steps[first : last + 1]
     todo = sorted(set().union(*(s.need for s in chain)))
     if not todo:
-        return False
+        return {}
     labels = list(dict.fromkeys(s.label for s in chain if s.need))
     log.info("%s: %d of %d shards to do", "+".join(labels), len(todo), len(inputs))
     calls = []
@@ -413,13 +469,18 @@ def _run_maps(
                 s.producer is not None and steps[s.producer].phase.work,  # type: ignore[union-attr]
                 i in s.need,
                 s.source is None,
+                s.stage.name,
             )
             for s in chain
         ]
         item = carry[i] if isinstance(carry, PerShard) else carry
         calls.append((links, str(run_dir), i, cfg.seed, item, cfg.runner.write_rejected))
-    ex.map("+".join(labels), run_chain, calls)
-    return True
+    results = ex.map("+".join(labels), run_chain, calls, unit="shards")
+    spent: dict[str, float] = {}
+    for r in results:
+        for name, sec in r.get(SECONDS, {}).items():
+            spent[name] = spent.get(name, 0.0) + sec
+    return spent
 
 
 def _clear_work(steps: list[Step], stage: Stage, run_dir: Path) -> None:
@@ -438,55 +499,6 @@ def _clear_work(steps: list[Step], stage: Stage, run_dir: Path) -> None:
             for parent in folder.relative_to(run_dir).parents[:-1]:  # and the folders left empty
                 if (run_dir / parent).is_dir() and not any((run_dir / parent).iterdir()):
                     (run_dir / parent).rmdir()
-
-
-def _manifest(
-    cfg: RunConfig, run_dir: Path, inputs: list[str], stages: list[Stage], timings: dict[str, float]
-) -> dict[str, Any]:
-    from importlib.metadata import PackageNotFoundError, version
-
-    versions = {"thresher": __version__}
-    for dist in ("polars", "pyarrow", "ray", "trafilatura", "xxhash", "numba"):
-        try:
-            versions[dist] = version(dist)
-        except PackageNotFoundError:
-            versions[dist] = "not installed"
-    before = _previous_stages(run_dir)
-    done: dict[str, Any] = {}
-    for s in stages:
-        if s.name in timings:
-            done[s.name] = {"complete": True, "seconds": timings[s.name]}
-        else:  # nothing of it was left to do: an earlier run made it
-            done[s.name] = {"complete": True, "seconds": before.get(s.name), "resumed": True}
-    folders = list(dict.fromkeys(f for s in stages for f in s.folders()))
-    return {
-        "inputs": inputs,
-        "output": str(run_dir),
-        "seed": cfg.seed,
-        "stages": done,
-        "stats": {f: read_stats(run_dir, f) for f in folders},
-        "unreadable_inputs": _unreadable_inputs(run_dir),
-        "versions": versions,
-    }
-
-
-def _previous_stages(run_dir: Path) -> dict[str, float]:
-    """Seconds per stage in the folder's last manifest (for stages this run did not redo)."""
-    path = run_dir / "manifest.json"
-    if not path.is_file():
-        return {}
-    old = json.loads(path.read_text(encoding="utf-8")).get("stages", {})
-    return {k: v.get("seconds") for k, v in old.items() if isinstance(v, dict)}
-
-
-def _unreadable_inputs(run_dir: Path) -> list[dict[str, str]]:
-    """Input files the readers could not read to the end ({path, where, error}), by path."""
-    found = [
-        u
-        for p in sorted((run_dir / "unreadable").glob("part-*.json"))
-        for u in json.loads(p.read_text(encoding="utf-8"))
-    ]
-    return sorted(found, key=lambda u: u["path"])
 
 
 def _run_via_staging(
@@ -510,7 +522,7 @@ def _run_via_staging(
         remote, root = fs.FileSystem.from_uri(cfg.output)
     except Exception as err:  # pyarrow raises ArrowInvalid / OSError for unknown schemes
         raise RunError(f"output {cfg.output!r}: {err}") from None
-    if cfg.runner.executor == "ray" and cfg.runner.ray_address:
+    if cfg.runner.executor != "local" and cfg.runner.ray_address:
         import ray
 
         start_ray(cfg.runner.ray_address, cfg.runner.workers or os.cpu_count() or 1)

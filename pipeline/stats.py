@@ -13,7 +13,40 @@ from typing import Any
 
 from thresher.pipeline.config import FOLDERS
 from thresher.pipeline.io import read_stats
+from thresher.pipeline.readers import expand_inputs, record_fields
 from thresher.pipeline.stage import Stats
+
+
+def reader_counts(run_dir: Path) -> Stats:
+    """The reader's read/<reason> counters of a run, summed over shards ({} before any)."""
+    for folder in FOLDERS:
+        if (run_dir / "stats" / folder).is_dir():
+            return read_stats(run_dir, folder).get("read", {})
+    return {}
+
+
+def text_field_hint(run_dir: Path, input_spec: str | list[str], read: Any) -> str | None:
+    """One line when records were read but made no document because none had text in the
+    configured field (read/no_text): what `[read] text_field` says and the fields the records
+    of the first JSONL/Parquet input have. None when any document was made."""
+    counts = reader_counts(run_dir)
+    if counts.get("read/documents", 0) or not counts.get("read/no_text", 0):
+        return None
+    specs = [input_spec] if isinstance(input_spec, str) else input_spec
+    specs = [s for s in specs if not s.startswith("sample://")]  # the sample is WARC
+    fields = None
+    try:
+        for path in expand_inputs(specs) if specs else []:
+            if (fields := record_fields(path)) is not None:
+                break
+    except (OSError, ValueError):  # the hint must not hide the run's own outcome
+        fields = None
+    have = f"; the records have: {', '.join(fields) or 'no fields'}" if fields is not None else ""
+    return (
+        f"no document made: {_n(counts['read/no_text'])} records had no text in "
+        f'[read] text_field = "{read.text_field}" (nor HTML in html_field = "{read.html_field}")'
+        + have
+    )
 
 
 def funnel(run_dir: Path) -> dict[str, dict[str, Stats]]:
@@ -39,6 +72,43 @@ def _distribution(c: Stats) -> list[str]:
             share = f"{100 * chars / total:.1f}% of chars" if total else ""
             out.append(f"    {x:<40}{_n(c[f'{kind}docs:{x}']):>19}{_n(chars):>14}  {share}")
     return out
+
+
+def read_mixture(run_dir: Path) -> dict[str, Any] | None:
+    """The run's mixture/mixture.json, or None when the run wrote no mixture."""
+    path = run_dir / "mixture" / "mixture.json"
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{path}: not valid JSON ({e})") from e
+
+
+def shortfall_lines(mix: dict[str, Any], indent: str = "  ") -> list[str]:
+    """One line per bucket whose share the data could not meet or that took others' share:
+    target, achieved and the reason (mixture.json `shortfall_reason`)."""
+    return [
+        f"{indent}{b['name']}: target {b['target_share']:.2%}, achieved "
+        f"{b['achieved_share']:.2%} ({b['shortfall_reason']})"
+        for b in mix.get("buckets", [])
+        if b.get("shortfall_reason")
+    ]
+
+
+def _funnel_mixture(mix: dict[str, Any]) -> list[str]:
+    """The mixture's lines of the funnel: tokens, and target / aimed / achieved per bucket."""
+    lines = [f"mixture: {_n(mix['total_tokens'])} tokens"]
+    if mix.get("empty_reason"):
+        lines[0] += f" ({mix['empty_reason']})"
+    lines.append(f"  {'bucket':<32}{'target':>10}{'aimed':>10}{'achieved':>10}  shortfall")
+    for b in mix.get("buckets", []):
+        aimed = b.get("effective_target", b["target_share"])  # older mixtures: the target
+        lines.append(
+            f"  {b['name']:<32}{b['target_share']:>10.2%}{aimed:>10.2%}"
+            f"{b['achieved_share']:>10.2%}  {b.get('shortfall_reason') or ''}".rstrip()
+        )
+    return lines
 
 
 def format_funnel(run_dir: Path) -> str:
@@ -86,6 +156,9 @@ def format_funnel(run_dir: Path) -> str:
             f"kept {_n(last_out[0])} of {_n(first_in)} documents ({share:.1f}%), "
             f"{_n(last_out[1])} characters"
         )
+    mix = read_mixture(run_dir)
+    if mix is not None:
+        lines += _funnel_mixture(mix)
     return "\n".join(lines)
 
 
@@ -94,10 +167,17 @@ def run_summary(manifest: dict[str, Any], run_dir: Path | None) -> str:
     mixture and where the report is (built from the manifest, and the run folder if local)."""
     stats = manifest.get("stats", {})
     read = stats.get("extract", {}).get("read", {})
-    lines = [
-        f"in:      {len(manifest.get('inputs', []))} input files, "
-        f"{_n(read.get('read/records', 0))} records, {_n(read.get('read/documents', 0))} documents"
-    ]
+    files = len(manifest.get("inputs", []))
+    records = f"{_n(read.get('read/records', 0))} records"
+    if read.get("read/documents", 0):
+        lines = [f"in:      {files} input files, {records}, {_n(read['read/documents'])} documents"]
+    else:  # say why nothing came of the records
+        why = [f"{k.removeprefix('read/')} {_n(v)}" for k, v in sorted(read.items())]
+        why = [w for w in why if not w.startswith(("records ", "documents "))]
+        lines = [
+            f"in:      0 documents read from {files} input files: {records}"
+            + (f", none a page ({', '.join(why)})" if why else "")
+        ]
     dedup = stats.get("base", {}).get("dedup")
     if dedup:
         removed = dedup["rows_in"] - dedup["rows_out"]
@@ -113,13 +193,21 @@ def run_summary(manifest: dict[str, Any], run_dir: Path | None) -> str:
             f"out:     {_n(step.get('rows_out', 0))} documents, {_n(step.get('chars_out', 0))} "
             f"characters after {last} ({manifest['output']}/{last}/)"
         )
-    if run_dir is not None and (run_dir / "mixture" / "mixture.json").exists():
-        mix = json.loads((run_dir / "mixture" / "mixture.json").read_text(encoding="utf-8"))
+    mix = read_mixture(run_dir) if run_dir is not None else None
+    if mix is not None and mix.get("empty_reason"):
+        lines.append(f"mixture: empty: {mix['empty_reason']} ({manifest['output']}/mixture/)")
+    elif mix is not None:
         lines.append(
             f"mixture: {_n(mix['total_tokens'])} tokens in {len(mix['parts'])} text + token "
             f"shards ({manifest['output']}/mixture/)"
         )
+        short = shortfall_lines(mix, indent="         ")
+        if short:
+            lines.append("         targets the data could not meet, and where their shares went:")
+            lines += short
     lines.append(f"report:  {manifest['output']}/report/index.html")
     if manifest.get("unreadable_inputs"):
         lines.append(f"warning: {len(manifest['unreadable_inputs'])} input files unreadable")
+    if bad := manifest.get("bad_records"):
+        lines.append(f"warning: {sum(f['total'] for f in bad)} broken records skipped")
     return "\n".join(lines)

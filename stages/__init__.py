@@ -14,6 +14,7 @@ from thresher.stages.gopher import GopherQuality, GopherRepetition
 from thresher.stages.langid import LanguageFilter
 from thresher.stages.mgt import MachineText
 from thresher.stages.pii import PiiRedactor
+from thresher.stages.quality import QualityScore
 from thresher.stages.urlfilter import UrlFilter
 
 # Stage 1, base filtering: per-document steps (exact dedup follows them across all shards).
@@ -30,6 +31,8 @@ BASE_STEPS: dict[str, type] = {
     "gopher_quality": GopherQuality,
     "c4": C4Quality,
     "fineweb": FineWebQuality,
+    # after the cheap heuristics: the model costs more per document, and scores only survivors
+    "quality": QualityScore,
     # last: it drops nothing, and copies that differ only in an address dedup as one
     "pii": PiiRedactor,
 }

@@ -28,6 +28,7 @@ from thresher.stages.extract import EXTRACT_SCHEMA
 BASE_EXTRA: dict[str, pl.DataType] = {
     "lang": pl.String(),
     "lang_score": pl.Float32(),
+    "quality_score": pl.Float32(),  # stages/quality.py; null when the step is off or not judged
     "exact_hash": pl.Binary(),
     "dup_cluster": pl.String(),  # id of the cluster's first document; null when no duplicate
     "dup_count": pl.UInt32(),  # documents in the cluster (1 when no duplicate)

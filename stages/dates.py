@@ -28,14 +28,14 @@ all the header has), and it takes a URL date with a one-digit day from a slug
 "Written") is the page telling its readers when it appeared, and beats htmldate's choice among all
 the dates of the page (which can be a "last changed" line or a "today" in the navigation bar).
 htmldate's own search is the fallback that dates the pages without markup (text patterns, `<time>`
-elements, free text). When the URL holds only a year and month (`/2016/12/slug`) a candidate from
-another source whose month disagrees is passed over in favour of one that agrees, and a candidate
-equal to the first of that month that only htmldate gave (htmldate's reading of a partial URL date)
-loses its confidence to 0.4; an htmldate answer of 1 January (its reading of a bare year) gets 0.3.
+elements, free text). When the URL holds only a year and month (`/2016/12/slug`), an htmldate
+answer equal to the first of that month (htmldate's reading of a partial URL date) loses its
+confidence to 0.4; an htmldate answer of 1 January (its reading of a bare year) gets 0.3.
 Consumers can drop low confidences (`[recency] min_confidence`).
 
 Bounds. The crawl date is an upper bound: a page cannot be published after it was fetched, so a
-candidate later than `crawl_date` is discarded and the next source is tried (htmldate is given the
+candidate later than `crawl_date` (plus one day, BOUND_SLACK_DAYS: the publisher's local day can
+be ahead of the crawler's) is discarded and the next source is tried (htmldate is given the
 crawl date as `max_date` so its own search skips such dates; it then sometimes falls back to a bare
 year or month of the too-late date, e.g. 2021-01-01 for a 2021-03-04 page crawled on 2021-03-02,
 which the year-only confidence above marks). A Wayback Machine URL
@@ -48,8 +48,8 @@ page and an undated page are both "old" (see stages/recency.py). `MIN_DATE` is t
 Input dates (JSONL/Parquet `date_field`) are the dataset's own metadata; they win over evidence
 found in HTML when a record has both, and are bounded the same way.
 
-Measured on ../shared/fixtures/dates (416 pages, crawl date unknown), `thresher eval-dates`:
-see pipeline/train/dates.py for the figures and the command.
+Measured per page set, with each rule's gain, by `thresher eval-dates --sets` (the README's recency
+section and pipeline/data/dates.json hold the table and the command).
 """
 
 from __future__ import annotations
@@ -57,12 +57,17 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from lxml import etree
 
 MIN_DATE = date(1995, 1, 1)  # earliest believable web publication date (htmldate's floor too)
+# A crawl (or Wayback) timestamp is the crawler's day, UTC or its own zone; the page states its
+# publisher's local day, which runs up to a day ahead (zones reach UTC+14). Without this slack 3
+# of fundus's 252 news pages (Korea, Japan, Taiwan, published the morning after the crawler's
+# evening) lost their true date, for htmldate and thresher alike.
+BOUND_SLACK_DAYS = 1
 
 CONFIDENCE: dict[str, float] = {
     "url": 0.95,
@@ -76,6 +81,19 @@ PARTIAL_URL_GUESS_CONFIDENCE = 0.4  # htmldate's answer is the 1st of the URL's 
 # on ../shared/fixtures/dates 0 of its 3 such answers were right.
 YEAR_ONLY_CONFIDENCE = 0.3
 DATE_SOURCES = ("url", "meta", "text", "htmldate", "input")
+
+# The rules beyond htmldate's own answer (bounded by the crawl date and MIN_DATE), each of which
+# `thresher eval-dates --sets` removes in turn to measure what it adds per page set. CHOSEN_ON
+# names the page set each rule was chosen or tuned on; a rule is kept only if it helps on at least
+# two other sets (the table in pipeline/data/dates.json).
+RULES: frozenset[str] = frozenset({"url", "meta", "meta_agree", "text"})
+RULE_DOC = {
+    "url": "a full date in the URL wins",
+    "meta": "a datePublished-type markup date wins over htmldate and the text",
+    "meta_agree": "of several markup dates, the one htmldate also found (else the first)",
+    "text": "a date after a publication label in the text wins over htmldate",
+}
+CHOSEN_ON = dict.fromkeys(RULES, "dates")  # all chosen on ../shared/fixtures/dates
 
 # Structured-markup keys (lowercased) that name the first publication of a page. Keys that name a
 # modification (dateModified, article:modified_time, og:updated_time) are deliberately absent, and
@@ -353,37 +371,33 @@ def plausible(d: date | None, upper: date | None) -> bool:
 
 
 def effective_bound(crawl_date: date | None, wayback: date | None) -> date | None:
-    """The tighter of the crawl date and a Wayback snapshot date."""
+    """The tighter of the crawl date and a Wayback snapshot date, plus BOUND_SLACK_DAYS."""
     bounds = [d for d in (crawl_date, wayback) if d is not None]
-    return min(bounds) if bounds else None
+    return min(bounds) + timedelta(days=BOUND_SLACK_DAYS) if bounds else None
 
 
-def decide_date(ev: DateEvidence) -> DateDecision:
-    """Combine the evidence by the priorities in the module docstring."""
+def decide_date(ev: DateEvidence, rules: frozenset[str] = RULES) -> DateDecision:
+    """Combine the evidence by the priorities in the module docstring, using only `rules`."""
     upper = ev.upper_bound
     if plausible(ev.input, upper):
         return DateDecision(ev.input, "input", CONFIDENCE["input"])
     cands: list[tuple[str, date]] = []
-    if ev.url_full is not None:
+    if ev.url_full is not None and "url" in rules:
         cands.append(("url", ev.url_full))
-    # The first stated publication date is the page's own (later ones are often related items).
     meta = [d for d in ev.meta if plausible(d, upper)]
-    if meta:
+    if meta and "meta" in rules:
         # Pages state several (the article's, a video's, related items'): the one htmldate also
         # found is the page's own; else the first in document order.
-        cands.append(("meta", ev.htmldate if ev.htmldate in meta else meta[0]))
+        agree = "meta_agree" in rules and ev.htmldate in meta
+        cands.append(("meta", ev.htmldate if agree else meta[0]))
     text = [d for d in ev.text if plausible(d, upper)]
-    if text:
+    if text and "text" in rules:
         cands.append(("text", text[0]))
     if ev.htmldate is not None:
         cands.append(("htmldate", ev.htmldate))
     cands = [(s, d) for s, d in cands if plausible(d, upper)]
     if not cands:
         return DateDecision(None, None, 0.0)
-    if ev.url_month is not None and ev.url_full is None:
-        agree = [(s, d) for s, d in cands if (d.year, d.month) == ev.url_month]
-        if agree:
-            cands = agree
     source, chosen = cands[0]
     conf = CONFIDENCE[source]
     if source == "htmldate" and (chosen.month, chosen.day) == (1, 1):

@@ -2,26 +2,31 @@
 
     clusters  barrier: exact duplicates (same xxh3-128) and verified MinHash candidates are edges
               of one graph; its connected components are the duplicate clusters, each with one
-              survivor chosen by the keep policy (stages/dedup_index.py holds the fanned-out
-              tasks: LSH bands, verify partitions, label rounds, keep); every member's decision is
-              written to fingerprints/clusters.parquet and goes to its shard's task
+              survivor chosen by the keep policy (stages/dedup_exact.py finds the exact
+              duplicates per hash partition; stages/dedup_index.py holds the other fanned-out
+              tasks: LSH bands, verify partitions, label rounds, star rounds where propagation
+              stalls, keep); every member's decision is written to fingerprints/clusters.parquet
+              and goes to its shard's task
     apply     map: drop the shard's duplicates (their survivor may sit in any shard), mark
               survivors with dup_cluster and dup_count -> base/part-N.parquet
     report    barrier: dedup rates per source, host and crawl month -> report/dedup.json
 
 Every document's fingerprint row carries `order` (shard index * 2^32 + row): the clusters are
-computed on it, and their decisions joined back to the shard's rows by `id`.
+computed on it, and their decisions joined back to the shard's rows by it (never by `id`: ids
+come from users and need not be unique); decisions keep `id` for people to read.
 """
 
 from __future__ import annotations
 
+import logging
 import shutil
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
-from thresher.fingerprints.exact import EXACT_HASH, EXACT_SEED, exact_duplicates
+from thresher.fingerprints.cluster import propagation_stalls
+from thresher.fingerprints.exact import EXACT_HASH, EXACT_SEED
 from thresher.fingerprints.index import open_index, write_meta
 from thresher.pipeline.io import read_shard, rejected_frame, shard_name, write_parquet_atomic
 from thresher.pipeline.phases import (
@@ -37,7 +42,9 @@ from thresher.pipeline.phases import (
 )
 from thresher.pipeline.stage import drop_where
 from thresher.stages.base import BASE_EXTRA, BASE_SCHEMA, WORK, BaseFilter
+from thresher.stages.dedup_exact import exact_edges, find_exact
 from thresher.stages.dedup_index import (
+    FINAL_LABELS,
     INDEX_KEYS,
     SHARD_STRIDE,
     VERIFY_PARTS,
@@ -45,16 +52,18 @@ from thresher.stages.dedup_index import (
     index_roots,
     keep_task,
     labels_task,
+    quotient_task,
+    relabel_task,
     scan_index,
     ship_task,
     signature_files,
-    verify_part,
+    star_task,
     verify_task,
 )
 from thresher.stages.dedup_report import build_report
 from thresher.stages.extract import EXTRACT_SCHEMA
 
-MAX_ROUNDS = 64  # label propagation rounds before the run gives up
+log = logging.getLogger(__name__)
 
 DECISIONS_SCHEMA: dict[str, pl.DataType] = {
     "order": pl.Int64(),
@@ -114,28 +123,26 @@ def clusters(cfg: Sections, ctx: Context) -> PerShard:
     exact_files = scan_index(roots, "exact/part-*.parquet")
     assert exact_files is not None  # this run's files exist (checked above)
     ids = exact_files.select("order", "id")
-    empty = pl.DataFrame(schema={"src": pl.Int64, "dst": pl.Int64})
-    exact = (
-        exact_duplicates(exact_files).select(src="order", dst="survivor_order")
-        if base.exact_dedup.enabled
-        else empty
-    )
-    if near.enabled:
-        members = _near_clusters(base, ctx, exact)
+    verify_parts = min(n, VERIFY_PARTS)
+    if base.exact_dedup.enabled:  # edges in fingerprints/exact_edges/, by verify partition
+        find_exact(ctx.executor, roots, fp, n, verify_parts)
     else:
-        labels = (
-            exact.lazy()
-            .select(node="src", label="dst")
-            .pipe(lambda e: pl.concat([e, e.select(node="label", label="label").unique()]))
+        shutil.rmtree(fp / "exact_edges", ignore_errors=True)
+    if near.enabled:
+        members = _near_clusters(base, ctx, verify_parts)
+    else:
+        exact = exact_edges(fp)
+        labels = exact.select(node="src", label="dst").pipe(
+            lambda e: pl.concat([e, e.select(node="label", label="label").unique()])
         )
         members = labels.with_columns(
             survivor="label", cluster_size=pl.len().over("label"), exact=pl.lit(True)
         )
-    members = members.filter(pl.col("node") >= 0).collect()  # not earlier indexes' documents
-    named = pl.concat([members["node"], members["survivor"], members["label"]]).unique()
+    table = members.filter(pl.col("node") >= 0).collect()  # not earlier indexes' documents
+    named = pl.concat([table["node"], table["survivor"], table["label"]]).unique()
     ids = ids.filter(pl.col("order").is_in(named.implode())).collect().lazy()  # only those named
     decisions = (
-        members.lazy()
+        table.lazy()
         .join(ids.rename({"order": "node"}), on="node")
         .join(ids.select(survivor="order", survivor_id="id"), on="survivor")
         .join(ids.select(label="order", dup_cluster="id"), on="label")
@@ -164,45 +171,57 @@ def clusters(cfg: Sections, ctx: Context) -> PerShard:
     return PerShard(decisions.filter(shard_of == i) for i in range(n))
 
 
-def _near_clusters(base: Any, ctx: Context, exact: pl.DataFrame) -> pl.LazyFrame:
+def _near_clusters(base: Any, ctx: Context, verify_parts: int) -> pl.LazyFrame:
     """Candidates from the LSH bands, verified, joined with the exact edges, clustered by label
     propagation; one row per node: label (cluster), survivor, cluster_size, exact."""
     near, ex, fp = base.near_dedup, ctx.executor, ctx.run / "fingerprints"
-    for work in ("edges", "ship", "verified", "labels", "clusters"):  # a partial earlier barrier
+    # a partial earlier barrier (killed mid-way) leaves work files: start them over
+    for work in ("edges", "ship", "verified", "labels", "finish", "clusters"):
         shutil.rmtree(fp / work, ignore_errors=True)
     bands, _ = near.lsh_params()
     ex.map("lsh bands", band_task, [(near, b, str(fp)) for b in range(bands)])
     # verify partition i holds this run's shards i, i + parts, ... (and some of the earlier
     # indexes' files); at most VERIFY_PARTS, so that ship writes at most that many files each
-    verify_parts = min(ctx.shards, VERIFY_PARTS)
     files = signature_files(near, fp)
     ex.map(
         "verify ship",
         ship_task,
         [(j, key, str(f), off, str(fp), verify_parts) for j, (key, f, off) in enumerate(files)],
     )
-    part_of = verify_part("src", verify_parts)
     texts = str(text_dir(base, ctx.run))
     ex.map(
         "verify",
         verify_task,
-        [
-            (near, i, str(fp), exact.filter(part_of == i), verify_parts, texts)
-            for i in range(verify_parts)
-        ],
+        [(near, i, str(fp), verify_parts, texts) for i in range(verify_parts)],
     )
     shutil.rmtree(fp / "ship", ignore_errors=True)  # signatures in transit: not the index
-    parts = range(near.partitions)
-    for round_ in range(MAX_ROUNDS):
-        results = ex.map(
-            f"labels {round_}", labels_task, [(near, p, str(fp), round_) for p in parts]
-        )
-        if sum(int(r["labels"]["changed"]) for r in results) == 0 and round_ > 0:
-            break
-    else:
-        raise RunError(f"dedup: label propagation did not converge in {MAX_ROUNDS} rounds")
-    ex.map("keep", keep_task, [(near, p, str(fp), round_) for p in parts])
+    labels = _components(near, ex, fp)
+    ex.map("keep", keep_task, [(near, p, str(fp), labels) for p in range(near.partitions)])
     return pl.scan_parquet(sorted((fp / "clusters").glob("part-*.parquet")))
+
+
+def _components(near: Any, ex: Any, fp: Path) -> str:
+    """Connected components of the verified edges: label propagation while it converges fast,
+    then star rounds on the labels it left (fingerprints/cluster.py); no round cap. Returns the
+    folder under fingerprints/labels/ that holds the final labels."""
+    parts, root = range(near.partitions), str(fp)
+    changed: list[int] = []
+    while not changed or not propagation_stalls(changed):
+        round_ = len(changed)
+        results = ex.map(f"labels {round_}", labels_task, [(near, p, root, round_) for p in parts])
+        changed.append(sum(int(r["labels"]["changed"]) for r in results))
+        if round_ > 0 and changed[-1] == 0:
+            return f"round={round_:03d}"
+    log.info("dedup: label propagation stalls (changed %s); star rounds finish", changed)
+    ex.map("finish edges", quotient_task, [(near, p, root, round_) for p in parts])
+    star = 1
+    while True:  # ends: each round shrinks the unfinished part (O(log^2 n) rounds)
+        results = ex.map(f"star {star}", star_task, [(near, p, root, star) for p in parts])
+        if sum(int(r["finish"]["unfinished"]) for r in results) == 0:
+            break
+        star += 1
+    ex.map("finish labels", relabel_task, [(near, p, root, round_, star - 1) for p in parts])
+    return FINAL_LABELS
 
 
 def _verify_reads_texts(cfg: Sections) -> bool:
@@ -213,15 +232,26 @@ def _verify_reads_texts(cfg: Sections) -> bool:
 def apply(cfg: Sections, unit: Unit, frame: pl.DataFrame | None, decisions: pl.DataFrame) -> Shard:
     """Drop the shard's duplicates; mark survivors with their cluster and its size.
 
-    `decisions` holds this shard's documents that are in a duplicate cluster: id, survivor_id,
-    dup_cluster, dup_count and reason (null for the survivor, else exact_dup or near_dup).
+    `decisions` holds this shard's documents that are in a duplicate cluster: order, id,
+    survivor_id, dup_cluster, dup_count and reason (null for the survivor, else exact_dup or
+    near_dup); they join the shard's rows by `order`.
     """
     df = staged(cfg.base, unit.run, unit.index)
+    # the rows are in fingerprint order: row r of shard i is document i * 2^32 + r, a key the
+    # pipeline made (ids come from users and need not be unique)
+    order = pl.int_range(pl.len(), dtype=pl.Int64) + unit.index * SHARD_STRIDE
     marked = (
         df.drop("dup_cluster", "dup_count")
+        .with_columns(_order=order)
         .join(
-            decisions.select("id", "survivor_id", "dup_cluster", "dup_count", "reason"),
-            on="id",
+            decisions.select(
+                _order="order",
+                survivor_id="survivor_id",
+                dup_cluster="dup_cluster",
+                dup_count="dup_count",
+                reason="reason",
+            ),
+            on="_order",
             how="left",
             maintain_order="left",
         )

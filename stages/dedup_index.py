@@ -13,7 +13,12 @@ which holds the corpus:
              partitions, P = min(shards, VERIFY_PARTS)): the shipped edges checked against their
              src signatures (verified/part-N.parquet); exact-duplicate edges need no check. No
              task reads more than its partition's signatures and edges.
-  labels     rounds of min-label propagation, one task per node partition per round
+  labels     rounds of min-label propagation, one task per node partition per round, while the
+             count of changed labels halves round on round (fingerprints/cluster.py)
+  finish     where it stalls (a long chain): the edges between labels, then large-star and
+             small-star rounds over them, one task per label partition per round, until every
+             component is a star around its least label; then each node's label moved there
+             (labels/final/); no round cap: the rounds are O(log^2 n) and never add edges
   keep       one task per label partition: one survivor per cluster by the keep policy
              (clusters/part-P.parquet: node, label, survivor, cluster_size, exact)
 
@@ -37,7 +42,12 @@ from thresher.fingerprints.cluster import (
     bucket_edges,
     choose_survivors,
     initial_labels,
+    neighbours,
+    not_stars,
     propagate_round,
+    quotient_edges,
+    relabel,
+    star_round,
     verify_edges,
 )
 from thresher.fingerprints.index import MAX_MEMBERS, growing_members, is_growing
@@ -52,6 +62,7 @@ SHARD_STRIDE = 1 << 32  # order = shard index * 2^32 + row: the global input ord
 # Documents of the k-th earlier index (`against`) get order - (k + 1) * 2^56: negative, so they
 # sort before this run's documents and survive their clusters; apart per index.
 OLD_STRIDE = 1 << 56
+FINAL_LABELS = "final"  # labels/final/: the labels the star rounds finished
 INDEX_KEYS = (
     "num_perm",
     "ngram",
@@ -271,13 +282,17 @@ def ship_task(
     return {"ship": {"edges": edges.height}}
 
 
-def verify_task(
-    cfg: NearDedup, part: int, fp_dir: str, exact: pl.DataFrame, parts: int, texts: str
-) -> dict[str, Stats]:
+def verify_task(cfg: NearDedup, part: int, fp_dir: str, parts: int, texts: str) -> dict[str, Stats]:
     """Verified edges whose src is in partition `part`: the shipped candidates checked against
-    their src signatures (exact-duplicate edges, `exact`, pass unchecked); with verify =
-    "exact", against the texts (`texts`: the shards the fingerprints were made from)."""
+    their src signatures (exact-duplicate edges, exact_edges/to=<part>/, pass unchecked); with
+    verify = "exact", against the texts (`texts`: the shards the fingerprints were made from)."""
     root = Path(fp_dir)
+    found = sorted((root / "exact_edges" / f"to={part:05d}").glob("from-*.parquet"))
+    exact = (
+        pl.read_parquet(found).select("src", "dst")
+        if found
+        else pl.DataFrame(schema={"src": pl.Int64, "dst": pl.Int64})
+    )
     shipped = sorted((root / "ship" / f"to={part:05d}").glob("from-*.parquet"))
     edges = (
         pl.read_parquet(shipped)
@@ -367,7 +382,7 @@ def labels_task(cfg: NearDedup, part: int, fp_dir: str, round_: int) -> dict[str
         new = initial_labels(edges).filter(_node_part("node", p) == part).collect()
         changed = new.height
     else:
-        prev_dir = root / "labels" / f"round={round_ - 1:03d}"
+        prev_dir = _round_dir(root, round_ - 1)
         labels = pl.scan_parquet(sorted(prev_dir.glob("part-*.parquet")))
         new = propagate_round(edges, labels).filter(_node_part("node", p) == part).collect()
         old = pl.read_parquet(prev_dir / f"part-{part:05d}.parquet")
@@ -376,17 +391,67 @@ def labels_task(cfg: NearDedup, part: int, fp_dir: str, round_: int) -> dict[str
             .filter(pl.col("label") != pl.col("label_old"))
             .height
         )
-    write_parquet_atomic(
-        new.sort("node"), root / "labels" / f"round={round_:03d}" / f"part-{part:05d}.parquet"
-    )
+    write_parquet_atomic(new.sort("node"), _round_dir(root, round_) / f"part-{part:05d}.parquet")
     return {"labels": {"nodes": new.height, "changed": changed}}
 
 
-def keep_task(cfg: NearDedup, part: int, fp_dir: str, round_: int) -> dict[str, Stats]:
-    """Survivors of the clusters whose label falls in one partition."""
+def quotient_task(cfg: NearDedup, part: int, fp_dir: str, round_: int) -> dict[str, Stats]:
+    """The edges between labels (of propagation round `round_`) of the verified edges whose src
+    is in one partition: round 0 of the star rounds (finish/round=000/part-P.parquet)."""
+    root = Path(fp_dir)
+    p = cfg.partitions
+    edges = pl.scan_parquet(sorted((root / "verified").glob("part-*.parquet"))).filter(
+        _node_part("src", p) == part
+    )
+    labels = pl.scan_parquet(sorted(_round_dir(root, round_).glob("part-*.parquet")))
+    out = quotient_edges(edges, labels).collect()
+    write_parquet_atomic(out.sort("src", "dst"), _star_file(root, 0, part))
+    return {"finish": {"edges": out.height}}
+
+
+def star_task(cfg: NearDedup, part: int, fp_dir: str, round_: int) -> dict[str, Stats]:
+    """Star round `round_` (odd: large-star, even: small-star) for the label nodes of one
+    partition, over the edges of the round before; counts the nodes that are not yet in a star
+    (none in any partition: the round before is final, and this round's output is not used)."""
+    root = Path(fp_dir)
+    p = cfg.partitions
+    prev = sorted((root / "finish" / f"round={round_ - 1:03d}").glob("part-*.parquet"))
+    # an edge may come from two tasks of the round before: once here
+    adj = neighbours(pl.scan_parquet(prev)).filter(_node_part("node", p) == part).unique()
+    unfinished = not_stars(adj).select(pl.len()).collect().item()
+    kind: Literal["large", "small"] = "large" if round_ % 2 else "small"
+    out = star_round(adj, kind).unique().collect()
+    write_parquet_atomic(out.sort("src", "dst"), _star_file(root, round_, part))
+    return {"finish": {"edges": out.height, "unfinished": unfinished}}
+
+
+def relabel_task(
+    cfg: NearDedup, part: int, fp_dir: str, round_: int, star: int
+) -> dict[str, Stats]:
+    """The final labels of one node partition: propagation round `round_`'s, each moved to its
+    component's least label by the finished star round `star` (labels/final/part-P.parquet)."""
+    root = Path(fp_dir)
+    labels = pl.scan_parquet(_round_dir(root, round_) / f"part-{part:05d}.parquet")
+    done = sorted((root / "finish" / f"round={star:03d}").glob("part-*.parquet"))
+    out = relabel(labels, pl.scan_parquet(done)).collect().sort("node")
+    write_parquet_atomic(out, root / "labels" / FINAL_LABELS / f"part-{part:05d}.parquet")
+    return {"finish": {"nodes": out.height}}
+
+
+def _round_dir(root: Path, round_: int) -> Path:
+    return root / "labels" / f"round={round_:03d}"
+
+
+def _star_file(root: Path, round_: int, part: int) -> Path:
+    return root / "finish" / f"round={round_:03d}" / f"part-{part:05d}.parquet"
+
+
+def keep_task(cfg: NearDedup, part: int, fp_dir: str, labels_dir: str) -> dict[str, Stats]:
+    """Survivors of the clusters whose label falls in one partition (labels: the final labels'
+    folder under fingerprints/labels/)."""
     root = Path(fp_dir)
     labels = (
-        pl.scan_parquet(sorted((root / "labels" / f"round={round_:03d}").glob("part-*.parquet")))
+        pl.scan_parquet(sorted((root / "labels" / labels_dir).glob("part-*.parquet")))
         .filter(_node_part("label", cfg.partitions) == part)
         .collect()
     )

@@ -20,30 +20,47 @@ parse, the tree handed to trafilatura, which copies it before cleaning, plus the
 and URL evidence) 22.8 and 30.1 docs/s. The copy (~1 ms/page) costs less than trafilatura's own
 parse did; the evidence adds ~1.6 ms/page (meta ~0.45, labelled text ~1.2).
 
-The time limit uses SIGALRM, which only the main thread of a process can receive: Ray runs tasks on
-the worker's main thread, and so does the CLI. Elsewhere (a thread pool) extraction runs unlimited,
-and we log that once.
+The time limit is hard: with `isolation = "process"` (the default) the pages of a batch go to a
+child process (pipeline/deadline.py: started once per worker process, from any thread, never part
+of this config object) and a page that uses `timeout_s` CPU seconds has the child killed with
+SIGKILL and replaced; the page is dropped as `extract_timeout`, the pages after it are extracted
+by the replacement. A limit raised inside the process (the SIGALRM we had) was swallowed by
+trafilatura's and htmldate's `except Exception`, and could not stop C-level work: on a page that
+keeps libxml2 in one XPath call (tests/stages/test_extract.py `entangled`) a 1 s alarm raised
+only after 13.8 s. Results are those of extraction in this process (`isolation = "none"`, kept
+for debugging, with no limit), byte for byte; tests/stages/test_extract.py checks every fixture
+page.
+
+Cost of the child, on the shared 2-core machine at load 9 to 13 (`Extractor()(df)` over all pages,
+HEAD's SIGALRM module and this one interleaved, two rounds; CPU is the parent's plus the child's):
+html/ (300 pages) before 7.4 and 12.8 pages/s, 44 and 42 CPU-ms/page; after 9.1 and 7.5 pages/s,
+42 and 44 CPU-ms/page. dates/ (416 pages) before 8.8 and 10.9 pages/s, 37 and 36 CPU-ms/page;
+after 19.8 and 6.7 pages/s, 32 and 37 CPU-ms/page. Wall time followed the machine's load; CPU per
+page did not change. The transport alone (`deadline_map(len, pages)`, 44 MB of HTML) costs 0.7 to
+1.6 ms/page of wall time and 0.15 ms/page of the parent's CPU.
 """
 
 from __future__ import annotations
 
 import logging
-import signal
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable, Iterator
 from datetime import date
 from typing import Any, Literal
 
 import polars as pl
+import xxhash
 from pydantic import BaseModel, ConfigDict, Field
 
+from thresher.pipeline.deadline import TimedOut, deadline_map
+from thresher.pipeline.inputs import unique_names
 from thresher.pipeline.io import merge_stats, rejected_frame, write_json_atomic
-from thresher.pipeline.phases import Map, Sections, Shard, Stage, Unit
-from thresher.pipeline.readers import ReadConfig, read_records
+from thresher.pipeline.phases import Barrier, Context, Map, PerShard, Sections, Shard, Stage, Unit
+from thresher.pipeline.readers import BadRecords, ReadConfig, read_records
+from thresher.pipeline.readers.common import add_count
 from thresher.pipeline.stage import Stats, StepResult, drop_where
 from thresher.stages.dates import (
     DateDecision,
+    DateEvidence,
     decide_date,
     gather_evidence,
     htmldate_max,
@@ -53,7 +70,8 @@ from thresher.stages.dates import (
 log = logging.getLogger(__name__)
 
 EXTRACT_SCHEMA: dict[str, pl.DataType] = {
-    "id": pl.String(),
+    "id": pl.String(),  # made by the pipeline, unique in the run (pipeline/readers derived_id)
+    "source_id": pl.String(),  # the input's own id for the record, as given (null: none)
     "url": pl.String(),
     "host": pl.String(),
     "source": pl.String(),
@@ -67,41 +85,14 @@ EXTRACT_SCHEMA: dict[str, pl.DataType] = {
 }
 
 
-class ExtractTimeout(Exception):
-    """A page took longer than the configured time limit."""
-
-
-_warned_no_alarm = False
-
-
-@contextmanager
-def time_limit(seconds: float) -> Iterator[None]:
-    """Raise ExtractTimeout in the block after `seconds` (main thread only; else no limit)."""
-    global _warned_no_alarm
-    if seconds <= 0 or threading.current_thread() is not threading.main_thread():
-        if seconds > 0 and not _warned_no_alarm:
-            log.warning("extraction time limit needs the main thread; running without it")
-            _warned_no_alarm = True
-        yield
-        return
-
-    def on_alarm(signum: int, frame: Any) -> None:
-        raise ExtractTimeout(f"extraction took longer than {seconds}s")
-
-    previous = signal.signal(signal.SIGALRM, on_alarm)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
-
-
 class Extractor(BaseModel):
     """HTML to main text with trafilatura; text records pass through."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
     timeout_s: float = Field(10.0, ge=0)  # per page; 0 turns the limit off
+    # "process": pages are extracted in a child process, killed at timeout_s (a hard limit);
+    # "none": in this process, for debugging (a profiler, pdb), with no time limit at all
+    isolation: Literal["process", "none"] = "process"
     favor: Literal["balanced", "precision", "recall"] = "balanced"
     include_tables: bool = True
     include_comments: bool = False  # reader comments are rarely pretraining-grade text
@@ -121,12 +112,22 @@ class Extractor(BaseModel):
         `date_confidence` are filled even when there is no main text (`text` is then None and the
         caller drops the row).
         """
+        return self.extract_with_evidence(html, url, crawl_date, input_date)[0]
+
+    def extract_with_evidence(
+        self,
+        html: bytes,
+        url: str | None,
+        crawl_date: date | None = None,
+        input_date: date | None = None,
+    ) -> tuple[dict[str, Any] | None, DateEvidence | None]:
+        """`extract_one`'s answer and the date evidence it was decided from (for eval-dates)."""
         import trafilatura  # heavy imports; workers pay them once, on first use
         from trafilatura.utils import load_html
 
         tree = load_html(html)
         if tree is None:
-            return None
+            return None, None
         params: dict[str, Any] = {
             "extensive_search": self.extensive_date_search,
             "original_date": True,
@@ -151,9 +152,8 @@ class Extractor(BaseModel):
             found = find_date(tree, url=url, **params)
         else:
             found = doc.date
-        decision = decide_date(
-            gather_evidence(tree, url, _parse_date(found), crawl_date, input_date)
-        )
+        evidence = gather_evidence(tree, url, _parse_date(found), crawl_date, input_date)
+        decision = decide_date(evidence)
         return {
             "text": doc.text if doc is not None else None,
             "title": doc.title if doc is not None else None,
@@ -161,7 +161,39 @@ class Extractor(BaseModel):
             # else og:type as trafilatura read it ("article", "website")
             "page_type": schema_article_type(tree) or (doc.pagetype if doc is not None else None),
             **_decision_fields(decision),
-        }
+        }, evidence
+
+    def extract_pages(
+        self,
+        pages: Iterable[tuple[bytes, str | None, date | None, date | None]],
+        evidence: bool = False,
+    ) -> list[Any]:
+        """`extract_one(html, url, crawl_date, input_date)` of each page, in order (with
+        `evidence`: `extract_with_evidence`'s pair); a TimedOut for a page that took longer than
+        `timeout_s` (with `isolation = "process"`, where pipeline/deadline.py runs the pages in a
+        child process and kills it at the limit). `pages` is read one batch at a time: a frame's
+        HTML is not copied whole."""
+        fn = self.extract_with_evidence if evidence else self.extract_one
+        if self.isolation == "none":
+            return [fn(*page) for page in pages]
+        seen: list[tuple[str | None, int]] = []  # (url, bytes) of each page, to log a cut
+
+        def calls() -> Iterator[tuple[bytes, str | None, date | None, date | None]]:
+            for page in pages:
+                seen.append((page[1], len(page[0])))
+                yield page
+
+        outs = deadline_map(fn, calls(), self.timeout_s, preload=_PRELOAD)
+        for out, (url, size) in zip(outs, seen, strict=True):
+            if isinstance(out, TimedOut):
+                log.warning(
+                    "page %s (%d bytes) cut after %.1f CPU-s (%.1f s): extract_timeout",
+                    url,
+                    size,
+                    out.cpu_s,
+                    out.wall_s,
+                )
+        return outs
 
     def __call__(self, df: pl.DataFrame) -> StepResult:
         """Fill `text`, `title`, the date columns and `page_type`; drop failures.
@@ -175,6 +207,8 @@ class Extractor(BaseModel):
             else pl.repeat(None, df.height, pl.Binary, eager=True)
         )
         rows = df.with_columns(_row=pl.int_range(pl.len(), dtype=pl.UInt32))
+        if "source_id" not in rows.columns:  # a frame made elsewhere than the readers
+            rows = rows.with_columns(source_id=pl.lit(None, pl.String))
         is_page = html_col.is_not_null()
         parts = [_text_records(rows.filter(~is_page)), self._pages(rows.filter(is_page))]
         # A row fails when it gave no text; "blank" is Python's str.isspace: White_Space and
@@ -207,26 +241,21 @@ class Extractor(BaseModel):
 
     def _pages(self, pages: pl.DataFrame) -> pl.DataFrame:
         """Rows with html, each extracted under the time limit (`_failure`: extract_timeout)."""
-        cols: dict[str, list[Any]] = {k: [] for k in _OUT_COLUMNS}
-        failure: list[str | None] = []
-        for html, url, pub, crawl in zip(
-            pages["html"], pages["url"], pages["published"], pages["crawl_date"], strict=True
-        ):
-            try:
-                with time_limit(self.timeout_s):
-                    out = self.extract_one(html, url, crawl, pub)
-            except ExtractTimeout:
-                out = None
-                failure.append("extract_timeout")
-            else:
-                failure.append(None)
-            for k, values in cols.items():
-                values.append(out[k] if out is not None else None)
+        outs = self.extract_pages(
+            zip(pages["html"], pages["url"], pages["crawl_date"], pages["published"], strict=True)
+        )
+        failure = ["extract_timeout" if isinstance(out, TimedOut) else None for out in outs]
+        cols = {
+            k: [out[k] if isinstance(out, dict) else None for out in outs] for k in _OUT_COLUMNS
+        }
         return pages.with_columns(
             *(pl.Series(k, v, dtype=_OUT_COLUMNS[k]) for k, v in cols.items()),
             _failure=pl.Series(failure, dtype=pl.String),
         ).pipe(_out_shape)
 
+
+# what a child process imports before it takes pages: their import time is not a page's
+_PRELOAD = ("thresher.stages.extract", "trafilatura", "trafilatura.utils", "htmldate")
 
 _OUT_COLUMNS: dict[str, pl.DataType] = {
     "text": pl.String(),
@@ -293,33 +322,88 @@ def _parse_date(value: str | None) -> date | None:
 # -- the stage: one map phase, an input file in, extract/part-N.parquet out ---------------------
 
 
-def extract_map(cfg: Sections, unit: Unit, frame: pl.DataFrame | None, carry: Any) -> Shard:
+def input_names(cfg: Sections, ctx: Context) -> PerShard:
+    """Each input's name in the run (unique: see pipeline/inputs.py), which its documents' ids
+    are derived from."""
+    return PerShard(unique_names(list(ctx.inputs)))
+
+
+def extract_map(cfg: Sections, unit: Unit, frame: pl.DataFrame | None, name: str) -> Shard:
     """Read one input file and extract its documents. Records the reader rejects and pages the
     extractor drops go to rejected/extract; damaged input files are listed in
-    unreadable/part-N.json (manifest.json `unreadable_inputs`)."""
+    unreadable/part-N.json (manifest.json `unreadable_inputs`), broken records with their line
+    in bad_records/part-N.json (the first 100, and counts by reason; manifest `bad_records`)."""
     read_stats: Stats = {}
     stats: dict[str, Stats] = {"read": read_stats}  # the reader fills read_stats as it goes
     kept: list[pl.DataFrame] = []
     rejected: list[pl.DataFrame | None] = []
     problems: list[dict[str, str]] = []  # damaged input files: {path, where, error}
-    for batch in read_records(unit.source, cfg.read, read_stats, problems):
-        bad = batch.filter(pl.col("reject").is_not_null())
-        if bad.height:
-            rejected.append(rejected_frame(bad.rename({"reject": "reason"}), "read"))
+    bad = BadRecords(keep=100)
+    ids = UniqueIds(read_stats)
+    for raw in read_records(unit.source, cfg.read, read_stats, problems, bad, name=name):
+        batch = ids(raw)
+        bad_rows = batch.filter(pl.col("reject").is_not_null())
+        if bad_rows.height:
+            rejected.append(rejected_frame(bad_rows.rename({"reject": "reason"}), "read"))
         k, dropped, s = cfg.extract(batch.filter(pl.col("reject").is_null()))
         merge_stats(stats, "extract", s)
         kept.append(k)
         if dropped.height:
             rejected.append(rejected_frame(dropped, "extract"))
     shard = pl.concat(kept) if kept else pl.DataFrame(schema=EXTRACT_SCHEMA)
-    if problems:
-        path = unit.run / "unreadable" / f"part-{unit.index:05d}.json"
-        write_json_atomic(problems, path, sort_keys=False)
+    _side_file(unit, "unreadable", problems)
+    _side_file(unit, "bad_records", [bad.summary(unit.source)] if bad.counts else [])
     return Shard(shard.cast(EXTRACT_SCHEMA), rejected, stats)  # type: ignore[arg-type]
+
+
+def _side_file(unit: Unit, folder: str, entries: list[dict[str, Any]]) -> None:
+    """<folder>/part-N.json with the entries, or none (a redone shard drops a stale one)."""
+    path = unit.run / folder / f"part-{unit.index:05d}.json"
+    if entries:
+        write_json_atomic(entries, path, sort_keys=False)
+    else:
+        path.unlink(missing_ok=True)
+
+
+class UniqueIds:
+    """Ids unique within a file, whatever the file holds: a record id the file repeats (a WARC
+    that gives two records one WARC-Record-ID) gets an id derived from it and its repeat number,
+    counted as read/repeated_record_id; a record's own id (source_id) seen before in the file is
+    kept as it is and counted as read/repeated_source_id (with identical text it is then an
+    exact duplicate). Ids of different inputs differ by construction (their names)."""
+
+    def __init__(self, stats: Stats) -> None:
+        self.stats = stats
+        self.ids: set[str] = set()
+        self.source_ids: set[str] = set()
+
+    def __call__(self, batch: pl.DataFrame) -> pl.DataFrame:
+        ids = batch["id"].to_list()
+        fixed, repeats = [], 0
+        for id_ in ids:
+            n, new = 0, id_
+            while new in self.ids:
+                n += 1
+                new = xxhash.xxh3_128_hexdigest(f"{id_}\x00{n}".encode())
+            repeats += n > 0
+            self.ids.add(new)
+            fixed.append(new)
+        seen = 0
+        for sid in batch["source_id"].drop_nulls().to_list():
+            seen += sid in self.source_ids
+            self.source_ids.add(sid)
+        add_count(self.stats, "read/repeated_record_id", repeats)
+        add_count(self.stats, "read/repeated_source_id", seen)
+        if not repeats:
+            return batch
+        return batch.with_columns(id=pl.Series(fixed, dtype=pl.String))
 
 
 STAGE = Stage(
     "extract",
     sections={"read": ReadConfig, "extract": Extractor},
-    phases=(Map("extract", extract_map, folder="extract"),),
+    phases=(
+        Barrier("names", input_names, reads_upstream=False),
+        Map("extract", extract_map, folder="extract"),
+    ),
 )

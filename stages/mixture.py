@@ -40,11 +40,18 @@ preprocessing leaves them out.
 Planner. T_b = tokens available in bucket b, s_b its share. A bucket may repeat at most
 `max_epochs` times on average: capacity C_b = max_epochs * T_b. The largest feasible budget is
 min_b C_b / s_b; with `budget_tokens = None` that is the budget (on a small corpus this is what
-makes every quota reachable). A given budget whose quota s_b * B exceeds C_b is infeasible: an
-error naming each such bucket and its shortfall, or with `on_infeasible = "rescale"` the budget
-is lowered to the largest feasible one (logged, `rescaled: true` in mixture.json). Rate r_b =
-quota / T_b: every document of b appears floor(r_b) times, and the fractional part is decided per
-document by its rank hash.
+makes every quota reachable). A given budget whose quota s_b * B exceeds C_b is infeasible: by
+default (`on_infeasible = "redistribute"`) the bucket gives C_b and the others split the rest of
+its share; with "rescale" the budget is lowered to the largest feasible one (logged, `rescaled:
+true` in mixture.json); with "error" it stops. Rate r_b = quota / T_b: every document of b appears
+floor(r_b) times, and the fractional part is decided per document by its rank hash.
+
+Shortfall (stages/mixture_planner.py): a bucket with no documents, out of reach within
+max_epochs, or whose whole documents miss its share, gives up its target (achieving what it can)
+and the other buckets take its share in proportion to their targets; mixture.json records per
+bucket `target_share`, `effective_target` (what the plan aimed at), `achieved_share` and
+`shortfall_reason`, and the run finishes. `strict = true` makes each of these an error. No
+documents at all: an empty mixture (0 tokens, empty parts, `empty_reason`).
 
 Exact shares (+/- 0.5 pp even when one document is ~1% of a bucket). The rank hash
 xxh3_64(id, seed) puts each document in one of 65,536 bins (its top 16 bits). The fractional
@@ -56,13 +63,15 @@ just obtained and repeats (at most 20 rounds) until the cutoffs stop changing, s
 in one bucket does not push the others off their share. A plan whose shares still miss by more
 than `tolerance_pp` at the largest budget makes the planner (budget_tokens = None only) try
 smaller budgets, down to half in 50 steps, and keep the largest that meets the tolerance: each
-budget rounds every bucket differently. If none does, or a given budget misses, it raises
-(documents too large for the budget). On a corpus of millions of documents a bin holds
-~1/65,536 of a bucket and the shares are met to far better than 0.01 pp. Measured on invented
-bucket histograms (300 random cases, 2-6 buckets of 1-300 documents of 1-5,000 tokens; the
-hypothesis test's distribution): 289 plans meet +/- 0.5 pp (median worst deviation 0.12 pp),
-11 raise; on the 310-document fixture corpus of tests/pipeline/test_mixture.py (build_corpus,
-~125k tokens) the worst bucket is 0.06-0.22 pp off over seeds 0, 3, 7, 11, 42.
+budget rounds every bucket differently. If none does, or a given budget misses, the bucket
+furthest off keeps its nearest selection and the others are fitted around it (a shortfall), or
+with `strict = true` it raises (documents too large for the budget). On a corpus of millions of
+documents a bin holds ~1/65,536 of a bucket and the shares are met to far better than 0.01 pp.
+Measured on invented bucket histograms (300 random cases, 2-6 buckets of 1-300 documents of
+1-5,000 tokens; the hypothesis test's distribution): 289 plans meet +/- 0.5 pp (median worst
+deviation 0.12 pp), 11 miss (with strict = true they raise, else a bucket keeps its nearest);
+on the 310-document fixture corpus of tests/pipeline/test_mixture.py (build_corpus, ~125k
+tokens) the worst bucket is 0.06-0.22 pp off over seeds 0, 3, 7, 11, 42.
 `max_epochs` bounds the average repeats per bucket; a single document appears at most
 ceil(max_epochs) times.
 
@@ -110,21 +119,18 @@ from thresher.stages.mixture_plan import (
     SELECTOR_COLUMNS,
     STAGING,
     Bucket,
-    BucketPlan,
     Mixture,
     MixtureError,
-    Plan,
     Selector,
     _annotate,
     _histogram,
     assign_buckets,
     bucket_expr,
     bucket_histogram,
-    check_shares,
-    plan,
     rank_hash,
     shuffle_key,
 )
+from thresher.stages.mixture_planner import BucketPlan, Plan, check_shares, plan
 
 __all__ = [
     "HIST_SCHEMA",
@@ -353,8 +359,27 @@ def write_mixture(
     """Plan the mixture from the annotated shards' histograms, select and write it."""
     out_dir.mkdir(parents=True, exist_ok=True)
     _clear_outputs(out_dir)
+    try:
+        return _write(annotated, hists, out_dir, cfg, seed, map_fn)
+    except BaseException:
+        # a failed mixture leaves no half-written selection (the annotated shards stay: they
+        # are the runner's work folder, which a rerun resumes from)
+        shutil.rmtree(_stage_dir(out_dir / STAGING, "selected"), ignore_errors=True)
+        raise
+
+
+def _write(
+    annotated: Sequence[Path],
+    hists: list[pl.DataFrame],
+    out_dir: Path,
+    cfg: Mixture,
+    seed: int,
+    map_fn: MapFn,
+) -> dict[str, Any]:
     staging = out_dir / STAGING
     the_plan = plan(hists, cfg, seed=seed)
+    for b in the_plan.shortfall():
+        log.warning("mixture bucket %s: %s", b.name, b.shortfall_reason)
     log.info(
         "mixture plan: %s tokens; %s",
         f"{the_plan.tokens:,}",
@@ -386,7 +411,9 @@ def write_mixture(
         {
             "name": b.name,
             "target_share": b.target_share,
-            "achieved_share": written[b.name][1] / total,
+            "effective_target": b.effective_target,
+            "achieved_share": written[b.name][1] / total if total else 0.0,
+            "shortfall_reason": b.shortfall_reason,
             "tokens": written[b.name][1],
             "documents": b.documents,
             "rows": written[b.name][0],
@@ -424,6 +451,8 @@ def write_mixture(
         "max_epochs": cfg.max_epochs,
         "tolerance_pp": cfg.tolerance_pp,
         "total_tokens": total,
+        "strict": cfg.strict,
+        "on_infeasible": cfg.on_infeasible,
         "token_unit": "tokens of the text plus one EOS per document, as the trainer reads them",
         "tokenizer": tokenizer,
         "buckets": buckets,
@@ -432,6 +461,14 @@ def write_mixture(
             f"{p['tokens_count']} {p['tokens']}" for p in part_list if p["tokens"] and p["rows"]
         ),
     }
+    if not total:
+        meta["empty_reason"] = (
+            f"0 documents with text reached the mixture (from {len(annotated)} shards): "
+            "nothing to select"
+            if not any(b.available_tokens for b in the_plan.buckets)
+            else "no whole document fits the plan (see the buckets' shortfall_reason)"
+        )
+        log.warning("mixture: %s", meta["empty_reason"])
     shutil.rmtree(staging, ignore_errors=True)
     write_json_atomic(meta, out_dir / MIXTURE_JSON)
     return meta

@@ -1,10 +1,11 @@
-"""The sampler's plan: buckets, rank bins and the planner that meets target token shares.
+"""The sampler's config and its shard-level functions: buckets, rank bins, histograms.
 
-The config of the mixture (`[mixture]`: buckets with selectors and target shares, budget, repeats)
-lives here with the pure functions of a plan: which bucket a document is in, its rank bin (a
-seeded hash of its id), the per-shard histograms of tokens by bucket and bin, and `plan`, which
-turns the summed histograms into per-bucket full epochs and a cutoff bin. stages/mixture.py runs
-them over shards and writes the mixture (its docstring describes the whole flow).
+The config of the mixture (`[mixture]`: buckets with selectors and target shares, budget, repeats,
+what to do with a target the data cannot meet) lives here with the pure functions of a shard:
+which bucket a document is in, its rank bin (a seeded hash of its id) and the per-shard
+histograms of tokens by bucket and bin. stages/mixture_planner.py turns the summed histograms into
+a plan; stages/mixture.py runs both over shards and writes the mixture (its docstring describes
+the whole flow).
 """
 
 from __future__ import annotations
@@ -26,8 +27,6 @@ log = logging.getLogger(__name__)
 
 BIN_BITS = 16
 NBINS = 1 << BIN_BITS  # rank bins per bucket: the granularity of the fractional repeat
-MAX_ROUNDS = 20  # re-aiming rounds of the planner (it settles in 2-4 on every case we tried)
-BUDGET_STEPS = 50  # smaller budgets tried (down to half) when whole documents miss the shares
 STAGING = "_staging"
 MIXTURE_JSON = "mixture.json"
 FORMAT_VERSION = 1
@@ -55,6 +54,7 @@ SELECTOR_COLUMNS: dict[str, tuple[str, str]] = {
     "news_tech": ("news_tech", "recency"),
     "langs": ("lang", "base (language ID)"),
     "sources": ("source", "extract"),
+    "min_quality": ("quality_score", "base (quality)"),
 }
 
 
@@ -74,6 +74,7 @@ class Selector(Frozen):
     news_tech: bool | None = None  # `news_tech` equals this
     langs: tuple[str, ...] | None = None  # `lang` is one of these
     sources: tuple[str, ...] | None = None  # `source` is one of these
+    min_quality: float | None = Field(None, ge=0, le=1)  # `quality_score` >= this
 
     def given(self) -> dict[str, Any]:
         """The selector fields that are set, in declaration order."""
@@ -95,7 +96,7 @@ class Bucket(Frozen):
         if not self.rest and not self.select.given():
             raise ValueError(
                 f"bucket {self.name!r}: give a selector (domains, recent, news_tech, langs, "
-                "sources) or mark it rest = true"
+                "sources, min_quality) or mark it rest = true"
             )
         return self
 
@@ -117,7 +118,15 @@ class Mixture(Frozen):
     budget_tokens: int | None = Field(None, gt=0)  # None = the largest the targets allow
     max_epochs: float = Field(4.0, gt=0, le=1000)  # mean repeats per bucket; per doc <= ceil
     seed: int | None = None  # None = the run's seed
-    on_infeasible: Literal["error", "rescale"] = "error"
+    # a target the data cannot meet (a bucket with no documents, a budget beyond max_epochs,
+    # shares whole documents miss by more than tolerance_pp) is an error; False: the planner gives
+    # that target up, spreads its share over the other buckets and reports the shortfall
+    strict: bool = False
+    # a given budget_tokens that asks a bucket for more than max_epochs of its tokens: keep the
+    # budget and spread that bucket's unmet share over the others (redistribute), lower the
+    # budget until every share is met (rescale), or stop (error; also what strict = true does
+    # unless rescale is chosen)
+    on_infeasible: Literal["redistribute", "rescale", "error"] = "redistribute"
     tolerance_pp: float = Field(0.5, gt=0)  # achieved share vs target, percentage points
     buckets: tuple[Bucket, ...] = DEFAULT_BUCKETS
     out_parts: int = Field(4, ge=1, le=99_999)  # K text shards and K token shards
@@ -159,6 +168,8 @@ def _selector_expr(bucket: Bucket, schema: Mapping[str, pl.DataType]) -> pl.Expr
         c = pl.col(col)
         if isinstance(value, bool):
             parts.append(c == value)
+        elif isinstance(value, float):  # a minimum score
+            parts.append(c >= value)
         elif isinstance(schema[col], pl.List):  # a multi-label column: any label matches
             parts.append(c.list.eval(pl.element().is_in(list(value))).list.any())
         else:
@@ -253,251 +264,3 @@ def _hist_sum(hists: Sequence[pl.DataFrame]) -> pl.DataFrame:
         .agg(pl.col("tokens").sum(), pl.col("documents").sum())
         .sort("bucket", "bin")
     )
-
-
-# ---------------------------------------------------------------------------------------------
-# Driver: the plan (pure)
-
-
-class BucketPlan(Frozen):
-    """What one bucket gets. Every document of the bucket appears `full_epochs` times, plus once
-    more when its rank bin is below `cutoff_bin`."""
-
-    name: str
-    target_share: float
-    available_tokens: int  # tokens (incl. EOS) of the bucket's documents, each counted once
-    available_documents: int
-    quota_tokens: int  # target_share x budget, before rounding to whole bins
-    rate: float  # quota / available: < 1 subsample, > 1 repeat
-    full_epochs: int
-    cutoff_bin: int  # 0..65,536
-    tokens: int  # what the selection gives (exact when planned from histograms)
-    rows: int  # document occurrences: a document repeated k times counts k
-    documents: int  # distinct documents
-    achieved_share: float
-    epochs: float  # tokens / available_tokens
-
-
-class Plan(Frozen):
-    """The mixture plan: a budget and, per bucket in config order, how to select."""
-
-    budget_tokens: int
-    requested_budget: int | None
-    rescaled: bool  # the requested budget was infeasible and lowered (on_infeasible = rescale)
-    max_epochs: float
-    tokens: int  # total of the buckets' tokens
-    exact: bool  # planned from histograms (True) or from totals only (False: shares nominal)
-    seed: int | None = None
-    buckets: tuple[BucketPlan, ...]
-
-    def bucket(self, name: str) -> BucketPlan:
-        for b in self.buckets:
-            if b.name == name:
-                return b
-        raise KeyError(f"no bucket {name!r} in the plan; buckets: {[b.name for b in self.buckets]}")
-
-
-class _Dist:
-    """One bucket's tokens by rank bin: prefix sums over its non-empty bins in bin order."""
-
-    def __init__(self, bins: np.ndarray, tokens: np.ndarray, docs: np.ndarray) -> None:
-        self.bins = bins.astype(np.int64)
-        self.cum_tokens = np.concatenate([[0], np.cumsum(tokens.astype(np.int64))])
-        self.cum_docs = np.concatenate([[0], np.cumsum(docs.astype(np.int64))])
-        self.total = int(self.cum_tokens[-1])
-        self.documents = int(self.cum_docs[-1])
-
-
-def _choose(
-    dist: _Dist | None, total: int, want: float, max_epochs: float
-) -> tuple[int, int, int, int, int]:
-    """(full epochs, cutoff bin, tokens, rows, documents) closest to `want` tokens."""
-    if total <= 0 or want <= 0:
-        return 0, 0, 0, 0, 0
-    want = min(want, max_epochs * total)
-    full = min(int(want // total), math.floor(max_epochs))
-    rem = want - full * total
-    if dist is None:  # totals only: the fraction as a share of the bins, tokens as aimed
-        frac = min(rem / total, 1.0)
-        tokens = min(round(full * total + rem), math.floor(max_epochs * total))
-        return full, round(frac * NBINS), tokens, 0, 0
-    cum = dist.cum_tokens
-    room = max_epochs * total - full * total  # the fractional repeat may not pass max_epochs
-    hi = int(np.searchsorted(cum, rem, side="left"))  # first prefix reaching rem
-    candidates = [j for j in (hi - 1, hi) if 0 <= j < cum.size and cum[j] <= room + 1e-6]
-    j = min(candidates, key=lambda j: (abs(float(cum[j]) - rem), j))
-    if j == cum.size - 1 and j > 0:  # every document once more: a whole epoch
-        full, j = full + 1, 0
-    cutoff = int(dist.bins[j - 1]) + 1 if j > 0 else 0
-    tokens = full * total + int(cum[j])
-    rows = full * dist.documents + int(dist.cum_docs[j])
-    documents = dist.documents if full > 0 else int(dist.cum_docs[j])
-    return full, cutoff, tokens, rows, documents
-
-
-def plan(
-    histograms: pl.DataFrame | Sequence[pl.DataFrame] | Mapping[str, int],
-    cfg: Mixture,
-    seed: int | None = None,
-) -> Plan:
-    """The plan from per-bucket histograms (summed or a list of per-shard ones: exact) or from
-    tokens available per bucket (a mapping name -> tokens: nominal shares, for planning only).
-
-    Raises MixtureError when a bucket cannot reach its quota within max_epochs (unless
-    on_infeasible = "rescale") or when whole documents cannot meet the shares to tolerance_pp.
-    """
-    names = cfg.bucket_names()
-    shares = {b.name: b.share for b in cfg.buckets}
-    dists: dict[str, _Dist | None] = {}
-    if isinstance(histograms, Mapping):
-        unknown = sorted(set(histograms) - set(names))
-        totals = {n: int(histograms.get(n, 0)) for n in names}
-        docs = dict.fromkeys(names, 0)
-        dists = dict.fromkeys(names, None)
-    else:
-        # summing also merges (bucket, bin) rows that appear twice in one frame
-        hist = _hist_sum([histograms] if isinstance(histograms, pl.DataFrame) else histograms)
-        unknown = sorted(set(hist["bucket"].unique().to_list()) - set(names))
-        for n in names:
-            h = hist.filter(pl.col("bucket") == n).sort("bin")
-            dists[n] = _Dist(h["bin"].to_numpy(), h["tokens"].to_numpy(), h["documents"].to_numpy())
-        totals = {n: d.total for n, d in dists.items() if d is not None}
-        docs = {n: d.documents for n, d in dists.items() if d is not None}
-    if unknown:
-        raise MixtureError(f"the histograms hold buckets {unknown} that the config does not name")
-    if any(t < 0 for t in totals.values()):
-        raise MixtureError(f"negative token counts: {totals}")
-
-    # budget: the largest that keeps every bucket within max_epochs, or the requested one
-    empty = [n for n in names if shares[n] > 0 and totals[n] == 0]
-    if empty:
-        raise MixtureError(
-            f"buckets {empty} have a target share but no documents (0 tokens): no budget can "
-            "meet them; give them share 0, change their selectors, or check the domains/recency "
-            "stages ([mixture] in the config; `thresher mix CONFIG` then re-plans without "
-            "recomputing the stages)"
-        )
-    cap = {n: cfg.max_epochs * totals[n] for n in names}
-    active = [n for n in names if shares[n] > 0]
-    b_max = math.floor(min(cap[n] / shares[n] for n in active))
-    rescaled = False
-    if cfg.budget_tokens is None:
-        budget = b_max
-    else:
-        budget = cfg.budget_tokens
-        short = {n: shares[n] * budget - cap[n] for n in active if shares[n] * budget > cap[n]}
-        if short:
-            detail = "; ".join(
-                f"bucket {n!r} needs {shares[n] * budget:,.0f} tokens ({shares[n]:.2%} of "
-                f"{budget:,}) but has {totals[n]:,} x max_epochs {cfg.max_epochs:g} = "
-                f"{cap[n]:,.0f}, short by {s:,.0f}"
-                for n, s in short.items()
-            )
-            if cfg.on_infeasible == "error":
-                raise MixtureError(
-                    f"infeasible mixture: {detail}. The largest feasible budget is {b_max:,} "
-                    "tokens (or set on_infeasible = 'rescale', raise max_epochs, lower the share)"
-                )
-            log.warning(
-                "mixture budget %s is infeasible (%s); rescaled to %s", budget, detail, b_max
-            )
-            budget, rescaled = b_max, True
-    if budget < 1:
-        raise MixtureError(f"the mixture budget is {budget} tokens: nothing to select")
-
-    Picks = dict[str, tuple[int, int, int, int, int]]
-
-    def fit(target: float) -> tuple[float, Picks] | None:
-        """Aim every bucket at its share of the total the last round obtained, until settled;
-        the round with the smallest worst deviation."""
-        aim = {n: shares[n] * target for n in names}
-        best: tuple[float, Picks] | None = None
-        last: Picks | None = None
-        for _ in range(MAX_ROUNDS):
-            picks = {n: _choose(dists[n], totals[n], aim[n], cfg.max_epochs) for n in names}
-            total = sum(p[2] for p in picks.values())
-            if total == 0:
-                break
-            dev = max(abs(picks[n][2] / total - shares[n]) for n in names)
-            if best is None or dev < best[0] - 1e-15:
-                best = (dev, picks)
-            if picks == last:
-                break
-            last = picks
-            aim = {n: shares[n] * total for n in names}
-        return best
-
-    best = fit(budget)
-    tolerance = cfg.tolerance_pp / 100
-    if cfg.budget_tokens is None and (best is None or best[0] > tolerance):
-        # whole documents miss the shares at the largest budget: try smaller budgets, largest
-        # first (other roundings of each bucket), and keep the first that meets the tolerance
-        for step in range(1, BUDGET_STEPS + 1):
-            smaller = math.floor(b_max * (1 - step / (2 * BUDGET_STEPS)))
-            trial = fit(smaller) if smaller >= 1 else None
-            if trial is not None and (best is None or trial[0] < best[0]):
-                best, budget = trial, smaller
-            if best is not None and best[0] <= tolerance:
-                break
-    if best is None:
-        raise MixtureError(
-            f"the plan selects no tokens (budget {budget:,}): nothing to select, the "
-            "documents are larger than the quotas"
-        )
-    picks = best[1]
-    total = sum(p[2] for p in picks.values())
-    buckets = []
-    for n in names:
-        full, cutoff, tokens, rows, documents = picks[n]
-        buckets.append(
-            BucketPlan(
-                name=n,
-                target_share=shares[n],
-                available_tokens=totals[n],
-                available_documents=docs[n],
-                quota_tokens=round(shares[n] * budget),
-                rate=shares[n] * budget / totals[n] if totals[n] else 0.0,
-                full_epochs=full,
-                cutoff_bin=cutoff,
-                tokens=tokens,
-                rows=rows,
-                documents=documents,
-                achieved_share=tokens / total,
-                epochs=tokens / totals[n] if totals[n] else 0.0,
-            )
-        )
-    result = Plan(
-        budget_tokens=budget,
-        requested_budget=cfg.budget_tokens,
-        rescaled=rescaled,
-        max_epochs=cfg.max_epochs,
-        tokens=total,
-        exact=not isinstance(histograms, Mapping),
-        seed=seed,
-        buckets=tuple(buckets),
-    )
-    check_shares(result, cfg.tolerance_pp)
-    return result
-
-
-def check_shares(p: Plan, tolerance_pp: float) -> None:
-    """Raise MixtureError naming each bucket whose achieved share misses its target by more than
-    `tolerance_pp` percentage points."""
-    off = [
-        b for b in p.buckets if abs(b.achieved_share - b.target_share) * 100 > tolerance_pp + 1e-9
-    ]
-    if off:
-        detail = "; ".join(
-            f"bucket {b.name!r} gets {b.achieved_share:.3%} for a target of {b.target_share:.2%} "
-            f"({b.tokens:,} of {p.tokens:,} tokens)"
-            for b in off
-        )
-        raise MixtureError(
-            f"the mixture misses its shares by more than {tolerance_pp} pp: {detail}. Its "
-            "documents are too large for this budget: add documents, raise max_epochs or the "
-            "budget, or widen tolerance_pp"
-        )
-
-
-# ---------------------------------------------------------------------------------------------
-# Tasks: prepare (wave 1), select (wave 2), write a part (wave 3)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import struct
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 import pytest
 from hypothesis import settings
@@ -51,3 +53,46 @@ def run_stage(stage: object, inputs: str, out: Path, **sections: object) -> dict
     runner = {"executor": "local", "progress": False}
     cfg = model(input=inputs, output=str(out), runner=runner, **sections)
     return run(cfg, html_report=False, stages=(stage,))
+
+
+def own(ids: object) -> list[str | None]:
+    """Document ids without the input name the pipeline puts before a record's own id
+    ("a:x0" -> "x0"; derived ids, which have no colon, stay as they are)."""
+    return [None if i is None else i.split(":", 1)[-1] for i in ids]  # type: ignore[attr-defined]
+
+
+# Megatron-LM indexed-dataset dtype codes, from the format description (not from our writer)
+CODE_TO_DTYPE = {1: "u1", 2: "i1", 3: "<i2", 4: "<i4", 5: "<i8", 6: "<f8", 7: "<f4", 8: "<u2"}
+
+
+def read_indexed(prefix: Path) -> dict:
+    """Parse `<prefix>.idx` and `<prefix>.bin`; returns header fields and the sequences."""
+    idx = Path(f"{prefix}.idx").read_bytes()
+    assert idx[:9] == b"MMIDIDX\x00\x00", "bad magic"
+    (version,) = struct.unpack_from("<Q", idx, 9)
+    (code,) = struct.unpack_from("<B", idx, 17)
+    n_seq, n_doc = struct.unpack_from("<QQ", idx, 18)
+    offset = 9 + 8 + 1 + 8 + 8
+    lengths = np.frombuffer(idx, dtype="<i4", count=n_seq, offset=offset)
+    offset += 4 * n_seq
+    pointers = np.frombuffer(idx, dtype="<i8", count=n_seq, offset=offset)
+    offset += 8 * n_seq
+    doc_index = np.frombuffer(idx, dtype="<i8", count=n_doc, offset=offset)
+    offset += 8 * n_doc
+    assert offset == len(idx), "trailing bytes in the .idx"
+    data = Path(f"{prefix}.bin").read_bytes()
+    dtype = np.dtype(CODE_TO_DTYPE[code])
+    seqs = [
+        np.frombuffer(data, dtype=dtype, count=int(n), offset=int(p))
+        for n, p in zip(lengths, pointers, strict=True)
+    ]
+    return {
+        "version": version,
+        "code": code,
+        "lengths": lengths,
+        "pointers": pointers,
+        "doc_index": doc_index,
+        "bin_size": len(data),
+        "itemsize": dtype.itemsize,
+        "sequences": seqs,
+    }

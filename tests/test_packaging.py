@@ -27,7 +27,9 @@ def test_every_code_folder_is_a_listed_package():
 
 def test_console_script_points_at_the_cli():
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
-    assert project["scripts"]["thresher"] == "thresher.pipeline.cli:main"
+    # the console script runs the CLI's main and then exits without module teardown
+    assert project["scripts"]["thresher"] == "thresher.pipeline.console:entry"
     from thresher.pipeline.cli import main
+    from thresher.pipeline.console import entry
 
-    assert callable(main)
+    assert callable(main) and callable(entry)

@@ -3,8 +3,8 @@
 `expand_inputs` turns a run's `input` (paths, directories, globs, s3:// URIs) into a sorted list of
 files; `read_records` streams one file as polars DataFrames with exactly `RAW_SCHEMA`, at most
 `ReadConfig.batch_size` rows each, and adds its counters (`read/<reason>`) into the caller's
-`Stats`. Nothing is written here: the runner turns the batches into shards and the rejected rows
-into `rejected/`.
+`Stats`; `record_fields` lists the fields a JSONL/Parquet input's records have. Nothing is
+written here: the runner turns the batches into shards and the rejected rows into `rejected/`.
 
 What becomes a row:
   * WARC/ARC: HTTP 200 HTML responses; WET: conversion records, as `text`; WAT: no rows
@@ -34,19 +34,30 @@ documents), and one per format family: `warc`, `jsonl`, `parquet`.
 
 from thresher.pipeline.readers.common import (
     RAW_SCHEMA,
+    BadRecordError,
+    BadRecords,
     InputError,
     Problems,
     ReadConfig,
     UnreadableInputError,
     empty_frame,
+    place_text,
 )
-from thresher.pipeline.readers.inputs import detect_format, expand_inputs, read_records, source_name
+from thresher.pipeline.readers.inputs import (
+    detect_format,
+    expand_inputs,
+    read_records,
+    record_fields,
+    source_name,
+)
 from thresher.pipeline.readers.warc import HTML_TYPES, WARC_LIBRARY
 
 __all__ = [
     "HTML_TYPES",
     "RAW_SCHEMA",
     "WARC_LIBRARY",
+    "BadRecordError",
+    "BadRecords",
     "InputError",
     "Problems",
     "ReadConfig",
@@ -54,6 +65,8 @@ __all__ = [
     "detect_format",
     "empty_frame",
     "expand_inputs",
+    "place_text",
     "read_records",
+    "record_fields",
     "source_name",
 ]

@@ -14,9 +14,9 @@ from collections.abc import Iterator, Sequence
 import polars as pl
 import pyarrow.fs as pafs
 
-from thresher.pipeline.readers.common import InputError, Problems, ReadConfig
-from thresher.pipeline.readers.jsonl import jsonl_batches
-from thresher.pipeline.readers.parquet import parquet_batches
+from thresher.pipeline.readers.common import BadRecords, InputError, Problems, ReadConfig
+from thresher.pipeline.readers.jsonl import jsonl_batches, jsonl_fields
+from thresher.pipeline.readers.parquet import parquet_batches, parquet_fields
 from thresher.pipeline.readers.streams import fs_and_path, sniff_head
 from thresher.pipeline.readers.warc import WARC_LIBRARY, warc_batches
 from thresher.pipeline.stage import Stats
@@ -211,7 +211,12 @@ def detect_format(path: str) -> str:
 
 
 def read_records(
-    path: str, cfg: ReadConfig, stats: Stats, problems: Problems | None = None
+    path: str,
+    cfg: ReadConfig,
+    stats: Stats,
+    problems: Problems | None = None,
+    bad: BadRecords | None = None,
+    name: str | None = None,
 ) -> Iterator[pl.DataFrame]:
     """Stream documents of one input file as DataFrames with exactly RAW_SCHEMA (pinned dtypes,
     also when empty), at most cfg.batch_size rows each. Counters are added into `stats`.
@@ -219,13 +224,26 @@ def read_records(
     An input that gives no row yields one empty DataFrame, so a caller always sees the schema.
     A missing file or one whose format cannot be told raises InputError; a damaged one does not
     (unless cfg.on_unreadable is "fail": UnreadableInputError), and when `problems` is given, it
-    gets one {"path", "where", "error"} per damaged file (for the run's manifest).
+    gets one {"path", "where", "error"} per damaged file (for the run's manifest). Broken
+    records (a JSONL line that is no JSON object, a record without text...) are listed in `bad`
+    with their line, row or offset, as cfg.on_bad_record says ("fail": BadRecordError). `name`:
+    the input's name in the run (the `source` column, and what document ids are derived from);
+    by default its dump name (`source_name`).
     """
     fmt = detect_format(path)
-    source = source_name(path)
+    source = name or source_name(path)
     if fmt == "jsonl":
-        yield from jsonl_batches(path, source, cfg, stats, problems)
+        yield from jsonl_batches(path, source, cfg, stats, problems, bad)
     elif fmt == "parquet":
-        yield from parquet_batches(path, source, cfg, stats, problems)
+        yield from parquet_batches(path, source, cfg, stats, problems, bad)
     else:
-        yield from warc_batches(path, fmt, source, cfg, stats, WARC_LIBRARY, problems)
+        yield from warc_batches(path, fmt, source, cfg, stats, WARC_LIBRARY, problems, bad)
+
+
+def record_fields(path: str) -> list[str] | None:
+    """The field names the records of a JSONL or Parquet input have (None for other formats):
+    what a config's `[read] text_field` can name."""
+    fmt = detect_format(path)
+    if fmt == "jsonl":
+        return jsonl_fields(path)
+    return parquet_fields(path) if fmt == "parquet" else None

@@ -1,8 +1,14 @@
 """JSON Lines files (plain, gzip or zstd) to raw documents.
 
-A line is a record; a line that is not a JSON object counts as read/bad_json. A record's
-`text_field` is taken as is (`html` then stays null), else its `html_field` is kept as bytes for
-extraction; the field names come from `ReadConfig`.
+A line is a record. A record's `text_field` is taken as is (`html` then stays null), else its
+`html_field` is kept as bytes for extraction; the field names come from `ReadConfig`. Broken
+records are counted and listed (`bad_record`) with their 1-based line number:
+
+  * bad_json: a line that is not JSON (or not UTF-8), or JSON that is not an object;
+  * too_large: a line over `max_record_bytes`, read past in chunks, never held whole (a rejected
+    row with an id derived from the line number, so it is in rejected/ too);
+  * no_text: an object without a non-empty string `text_field` or `html_field` (the row is
+    rejected by `finish`, which counts it).
 """
 
 from __future__ import annotations
@@ -16,10 +22,12 @@ from typing import Any
 import polars as pl
 
 from thresher.pipeline.readers.common import (
+    BadRecords,
     Problems,
     ReadConfig,
     Rows,
     add_count,
+    bad_record,
     derived_id,
     unreadable,
 )
@@ -33,25 +41,46 @@ def _date_value(v: Any) -> str | None:
     return v if isinstance(v, str) else None
 
 
+def _lines(stream: io.RawIOBase, limit: int) -> Iterator[tuple[bytes, bool]]:
+    """(line, whole) for each line; a line over `limit` bytes comes as its first `limit` bytes
+    and whole=False, the rest of it read and dropped a chunk at a time."""
+    reader = io.BufferedReader(stream, READ_CHUNK)
+    while line := reader.readline(limit + 1):
+        if len(line) <= limit or line.endswith(b"\n"):  # at most limit + 1 bytes come
+            yield line, True
+            continue
+        tail = line
+        while tail and not tail.endswith(b"\n"):
+            tail = reader.readline(READ_CHUNK)
+        yield line[:limit], False
+
+
 def jsonl_batches(
-    path: str, source: str, cfg: ReadConfig, stats: Stats, problems: Problems | None = None
+    path: str,
+    source: str,
+    cfg: ReadConfig,
+    stats: Stats,
+    problems: Problems | None = None,
+    bad: BadRecords | None = None,
 ) -> Iterator[pl.DataFrame]:
     rows = Rows(source, cfg, stats)
-    stream = open_stream(path)
+    stream = open_stream(path, cfg.max_decompression_ratio)
     try:
-        for lineno, line in enumerate(io.BufferedReader(stream, READ_CHUNK)):
-            if not line.strip():
+        for lineno, (line, whole) in enumerate(_lines(stream, cfg.max_record_bytes)):
+            if whole and not line.strip():
                 continue
             add_count(stats, "read/records")
-            try:
-                obj = json.loads(line)
-            except ValueError:  # JSONDecodeError and UnicodeDecodeError both are ValueErrors
-                obj = None
-            if not isinstance(obj, dict):
-                add_count(stats, "read/bad_json")
-                log.debug("%s: line %d is not a JSON object", path, lineno)
-                continue
-            _json_row(obj, lineno, rows, source, cfg)
+            place = {"line": lineno + 1}
+            if not whole:
+                add_count(stats, "read/too_large")
+                rows.add(derived_id(source, str(lineno)), None, None, reject="too_large")
+                detail = f"line longer than [read] max_record_bytes = {cfg.max_record_bytes:,}"
+                bad_record(path, place, "too_large", detail, cfg, bad)
+            elif (problem := _json_row(line, lineno, rows, source, cfg)) is not None:
+                reason, detail = problem
+                if reason == "bad_json":
+                    add_count(stats, "read/bad_json")  # no row: `finish` counts no_text
+                bad_record(path, place, reason, detail, cfg, bad)
             if rows.full():
                 yield from rows.flush()
         if failed := stream_error(stream):
@@ -61,9 +90,43 @@ def jsonl_batches(
     yield from rows.last()
 
 
-def _json_row(obj: dict[str, Any], lineno: int, rows: Rows, source: str, cfg: ReadConfig) -> None:
+def jsonl_fields(path: str, records: int = 100) -> list[str]:
+    """The field names of the first `records` JSON objects of a file, in the order first seen
+    (for the hint when no record had the configured text field)."""
+    seen: dict[str, None] = {}
+    stream = open_stream(path)
+    try:
+        for line in io.BufferedReader(stream, READ_CHUNK):
+            try:
+                obj = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(obj, dict):
+                seen |= dict.fromkeys(map(str, obj))
+                records -= 1
+                if records <= 0:
+                    break
+    finally:
+        stream.close()
+    return list(seen)
+
+
+def _json_row(
+    line: bytes, lineno: int, rows: Rows, source: str, cfg: ReadConfig
+) -> tuple[str, str] | None:
+    """Add the line's row; (reason, detail) when the record is broken ("bad_json": no row;
+    "no_text": a row that `finish` rejects)."""
+    try:
+        obj = json.loads(line.rstrip(b"\r\n"))
+    except UnicodeDecodeError as err:
+        return "bad_json", f"not UTF-8 ({err.reason} at byte {err.start})"
+    except ValueError as err:  # JSONDecodeError
+        return "bad_json", f"not JSON ({err})"
+    if not isinstance(obj, dict):
+        return "bad_json", f"a JSON {type(obj).__name__}, not an object"
     given = obj.get(cfg.id_field)
-    id_ = str(given) if given is not None and given != "" else derived_id(source, str(lineno))
+    given = str(given) if given is not None and given != "" else None
+    id_ = f"{source}:{given}" if given is not None else derived_id(source, str(lineno))
     url = obj.get(cfg.url_field)
     text = obj.get(cfg.text_field)
     text = text if isinstance(text, str) and text else None
@@ -76,4 +139,20 @@ def _json_row(obj: dict[str, Any], lineno: int, rows: Rows, source: str, cfg: Re
         html=html_bytes,
         text=text,
         published=_date_value(obj.get(cfg.date_field)) if cfg.date_field else None,
+        source_id=given,
     )
+    if text is None and not html_bytes:
+        return "no_text", _no_text_detail(obj, cfg)
+    return None
+
+
+def _no_text_detail(obj: dict[str, Any], cfg: ReadConfig) -> str:
+    fields = []
+    for name in (cfg.text_field, cfg.html_field):
+        value = obj.get(name)
+        if value is None:
+            fields.append(f"no {name!r}" if name not in obj else f"{name!r} is null")
+        else:
+            kind = "empty" if value == "" else f"of type {type(value).__name__}"
+            fields.append(f"{name!r} is {kind}")
+    return ", ".join(fields)

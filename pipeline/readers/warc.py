@@ -56,10 +56,12 @@ from warcio.recordloader import ArcWarcRecord
 from warcio.statusandheaders import StatusAndHeadersParserException
 
 from thresher.pipeline.readers.common import (
+    BadRecords,
     Problems,
     ReadConfig,
     Rows,
     add_count,
+    bad_record,
     derived_id,
     unreadable,
 )
@@ -282,10 +284,14 @@ def warc_batches(
     stats: Stats,
     library: str,
     problems: Problems | None = None,
+    bad: BadRecords | None = None,
 ) -> Iterator[pl.DataFrame]:
-    """RAW_SCHEMA batches of a WARC/ARC/WET/WAT file, parsed by `library` (ARC: always warcio)."""
+    """RAW_SCHEMA batches of a WARC/ARC/WET/WAT file, parsed by `library` (ARC: always warcio).
+
+    A payload shorter than it says (damage, not a WARC-Truncated header) is a bad record too."""
     rows = Rows(source, cfg, stats)
-    stream = open_stream(path)
+    stream = open_stream(path, cfg.max_decompression_ratio)
+    damaged = _Damage(path, cfg, bad)
     last_offset: int | None = None
     try:
         # FastWARC reads an ARC file as zero records without a word: send ARC to warcio, also
@@ -294,14 +300,16 @@ def warc_batches(
         for rec in _LIBRARIES["warcio" if is_arc else library](stream):
             last_offset = rec.offset
             add_count(stats, "read/records")
-            _warc_record(rec, rows, source, cfg, stats)
+            _warc_record(rec, rows, source, cfg, stats, damaged)
             if rows.full():
                 yield from rows.flush()
     except _PARSE_ERRORS as err:
         if (io_error := filesystem_error(stream)) is not None:
             raise io_error from err  # the filesystem failed, not the file: let the task retry
-        # Anything a parser raises mid-file: the rest of the file cannot be trusted.
-        unreadable(path, stats, f"after the record at byte {last_offset}", err, cfg, problems)
+        # Anything a parser raises mid-file: the rest of the file cannot be trusted. Where the
+        # stream was cut short (a decompression error or bomb), that is the reason to give.
+        where, what = stream_error(stream) or (f"after the record at byte {last_offset}", err)
+        unreadable(path, stats, where, what, cfg, problems)
     else:
         if failed := stream_error(stream):
             unreadable(path, stats, *failed, cfg, problems)
@@ -313,10 +321,24 @@ def warc_batches(
     yield from rows.last()
 
 
-def _warc_record(rec: _Record, rows: Rows, source: str, cfg: ReadConfig, stats: Stats) -> None:
+@dataclass(slots=True)
+class _Damage:
+    """Where a record whose payload is damaged is reported (`bad_record`)."""
+
+    path: str
+    cfg: ReadConfig
+    bad: BadRecords | None
+
+    def __call__(self, rec: _Record, detail: str) -> None:
+        bad_record(self.path, {"offset": rec.offset}, "truncated", detail, self.cfg, self.bad)
+
+
+def _warc_record(
+    rec: _Record, rows: Rows, source: str, cfg: ReadConfig, stats: Stats, damaged: _Damage
+) -> None:
     """Classify one record: add a row (document or rejected) or count why it was skipped."""
     if rec.kind == "conversion":
-        _text_record(rec, rows, source, cfg, stats)
+        _text_record(rec, rows, source, cfg, stats, damaged)
         return
     if rec.kind != "response":
         add_count(stats, "read/not_response")
@@ -347,12 +369,14 @@ def _warc_record(rec: _Record, rows: Rows, source: str, cfg: ReadConfig, stats: 
     expected = -1 if chunked else _int(h.get("content-length"), -1)
     # The HTTP Content-Length is the closer statement of the body's length; the record's own
     # length is the fallback (ARC lengths are often off by the bytes of a rewritten URL).
-    if len(raw) < (expected if expected >= 0 else rec.declared):
+    if len(raw) < (declared := expected if expected >= 0 else rec.declared):
+        damaged(rec, f"payload of {len(raw):,} bytes, {declared:,} declared")
         return reject("truncated")
     body = raw[:expected] if expected >= 0 else raw
     if chunked:
         body, complete = _dechunk(raw)
         if not complete:
+            damaged(rec, "chunked payload ends inside a chunk")
             return reject("truncated")
     if "content-encoding" in h:
         decoded = _decode_content(body, h["content-encoding"], limit)
@@ -368,17 +392,22 @@ def _warc_record(rec: _Record, rows: Rows, source: str, cfg: ReadConfig, stats: 
     rows.add(id_, rec.url, rec.date, html=body)
 
 
-def _text_record(rec: _Record, rows: Rows, source: str, cfg: ReadConfig, stats: Stats) -> None:
+def _text_record(
+    rec: _Record, rows: Rows, source: str, cfg: ReadConfig, stats: Stats, damaged: _Damage
+) -> None:
     id_ = derived_id(source, rec.key)
     limit = cfg.max_html_bytes
     raw = b"" if rec.truncated or rec.declared > limit else rec.read(limit + 1)
+    short = not rec.truncated and len(raw) < min(rec.declared, limit)
     reason = (
         "truncated"
-        if rec.truncated or len(raw) < min(rec.declared, limit)
+        if rec.truncated or short
         else "too_large"
         if len(raw) > limit or rec.declared > limit
         else None
     )
+    if short:
+        damaged(rec, f"text of {len(raw):,} bytes, {rec.declared:,} declared")
     if reason is not None:
         add_count(stats, f"read/{reason}")
         rows.add(id_, rec.url, rec.date, reject=reason)

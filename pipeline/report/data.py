@@ -54,6 +54,12 @@ def _funnel(run_dir: Path) -> dict[str, Any]:
                     "chars_in": c.get("chars_in", 0),
                     "chars_out": c.get("chars_out", 0),
                     "rules": rules,
+                    # a step's other counters (e.g. decontam's benchmark/<name>, pii/email)
+                    "counters": {
+                        k: v
+                        for k, v in c.items()
+                        if "/" in k and not k.startswith(("hit/", "chars/"))
+                    },
                 }
             )
     out: dict[str, Any] = {"read": read, "steps": steps}
@@ -145,14 +151,20 @@ def _distributions(run_dir: Path, recency: Recency) -> tuple[dict[str, Any], pl.
     return out, frame
 
 
-def _dedup(run_dir: Path, frame: pl.DataFrame) -> dict[str, Any] | None:
-    path = run_dir / "report" / "dedup.json"
+def _read_json(path: Path) -> Any:
+    """A JSON file of the run, None when it is not there; a damaged one is an error naming it."""
     if not path.exists():
         return None
     try:
-        dedup = json.loads(path.read_text(encoding="utf-8"))
+        return json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as e:
         raise ValueError(f"{path}: not valid JSON ({e})") from e
+
+
+def _dedup(run_dir: Path, frame: pl.DataFrame) -> dict[str, Any] | None:
+    dedup = _read_json(run_dir / "report" / "dedup.json")
+    if dedup is None:
+        return None
     # the title of the copy that was kept, beside each of the largest clusters
     titles: dict[str, str | None] = {}
     if {"dup_cluster", "title"} <= set(frame.columns):
@@ -192,14 +204,16 @@ def _rejected(run_dir: Path) -> list[dict[str, Any]]:
 
 
 def _mixture(run_dir: Path) -> dict[str, Any] | None:
-    path = run_dir / "mixture" / "mixture.json"
-    if not path.exists():
+    m = _read_json(run_dir / "mixture" / "mixture.json")
+    if m is None:
         return None
-    m = json.loads(path.read_text(encoding="utf-8"))
-    keys = ("name", "target_share", "achieved_share", "tokens", "documents", "epochs")
+    keys = ("name", "target_share", "effective_target", "achieved_share", "tokens", "documents")
+    keys += ("epochs", "shortfall_reason")
     return {
         "budget_tokens": m.get("budget_tokens"),
         "max_epochs": m.get("max_epochs"),
+        "total_tokens": m.get("total_tokens"),
+        "empty_reason": m.get("empty_reason"),
         "buckets": [{k: b.get(k) for k in keys} for b in m.get("buckets", [])],
     }
 

@@ -76,6 +76,9 @@ def _section_funnel(f: dict[str, Any], plots: dict[str, str]) -> str:
         )
         for r in s["rules"]:
             rows.append(["&nbsp;&nbsp;" + _e(r["rule"]), "", "", _num(r["docs"]), _num(r["chars"])])
+        if s.get("counters"):  # what the step counted besides what it removed
+            counts = ", ".join(f"{_e(k)} {_num(v)}" for k, v in s["counters"].items())
+            rows.append([f"&nbsp;&nbsp;<i>{counts}</i>", "", "", "", ""])
     head = ["step / rule", "docs in", "docs out", "docs removed", "chars removed"]
     parts.append(_table(head, rows, "num"))
     return "".join(parts)
@@ -199,9 +202,27 @@ def _section_mixture(mix: dict[str, Any] | None, plots: dict[str, str]) -> str:
         for b in mix["buckets"]
     )
     head = ["bucket", "target", "achieved", "tokens", "documents", "epochs"]
+    empty = (
+        f"<p><b>Empty mixture:</b> {_e(mix['empty_reason'])}.</p>"
+        if mix.get("empty_reason")
+        else ""
+    )
+    short = [b for b in mix["buckets"] if b.get("shortfall_reason")]
+    shortfall = ""
+    if short:
+        items = "".join(
+            f"<li><b>{_e(b['name'])}</b>: target {_pct(b['target_share'])}, achieved "
+            f"{_pct(b['achieved_share'])} ({_e(b['shortfall_reason'])})</li>"
+            for b in short
+        )
+        shortfall = (
+            "<p>Shortfall: targets the data could not meet, and the buckets that took up their "
+            f'share:</p><ul class="shortfall">{items}</ul>'
+        )
     return (
-        f"<p>Budget {_num(mix['budget_tokens'])} tokens, at most {_num(mix['max_epochs'])} epochs "
-        f"per document.</p>{_figure_html(plots, 'mixture')}{_table(head, rows, 'num')}"
+        f"{empty}<p>Budget {_num(mix['budget_tokens'])} tokens, at most "
+        f"{_num(mix['max_epochs'])} epochs per document.</p>{shortfall}"
+        f"{_figure_html(plots, 'mixture')}{_table(head, rows, 'num')}"
     )
 
 

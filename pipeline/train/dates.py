@@ -27,13 +27,16 @@ Per source (thresher): url 66 pages (0.985 exact), meta 217 (0.963), text 9 (1.0
 from __future__ import annotations
 
 import gzip
+import json
 import logging
+from collections.abc import Iterator, Sequence
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 from thresher.pipeline.train.fasttext import read_jsonl
-from thresher.stages.extract import Extractor, ExtractTimeout, time_limit
+from thresher.stages.dates import CHOSEN_ON, RULE_DOC, RULES, decide_date, htmldate_max
+from thresher.stages.extract import Extractor
 
 log = logging.getLogger(__name__)
 
@@ -75,16 +78,59 @@ def _page(directory: Path, name: str) -> bytes:
     return gzip.decompress(data) if name.endswith(".gz") else data
 
 
-def _date_page(extractor: Extractor, html: bytes, url: str | None, crawl: date | None) -> tuple:
-    """(published, date_source) by the extract stage's own code, under its time limit."""
-    try:
-        with time_limit(extractor.timeout_s):
-            out = extractor.extract_one(html, url, crawl)
-    except ExtractTimeout:
-        return None, None
-    if out is None:
-        return None, None
-    return out["published"], out["date_source"]
+def _htmldate(html: bytes, url: str | None, **params: Any) -> date | None:
+    from htmldate import find_date
+
+    found = find_date(html, url=url, **params)
+    return date.fromisoformat(found[:10]) if found else None
+
+
+def _pages(
+    directory: Path, extractor: Extractor, baselines: bool = False
+) -> Iterator[dict[str, Any]]:
+    """Each dated case of a folder: `truth`, `evidence` (None when the page timed out or did not
+    parse), `published` and `source` (the extract stage's answer), and with `baselines` htmldate's
+    answers alone: `htmldate_default` (`find_date(html, url=url)`) and `htmldate` (the settings the
+    extract stage gives it: original date, extensive search, the crawl date as `max_date`).
+
+    A case whose `date` is null or empty (the trafilatura fixture dates some pages only) is skipped;
+    a case without a `date` key is an error."""
+    cases_path = directory / CASES
+    if not cases_path.is_file():
+        raise EvalError(f"{cases_path}: not found (expected the dates fixture layout)")
+    cases = []
+    for i, case in enumerate(_cases(cases_path)):
+        where = f"{cases_path}: case {i} ({case['file']})"
+        if "date" not in case:
+            raise EvalError(f"{where}: no 'date'")
+        if case["date"] not in (None, ""):
+            cases.append((case, where))
+    pages = [
+        (_page(directory, c["file"]), c.get("url"), _iso(c.get("crawl_date"), w), None)
+        for c, w in cases
+    ]
+    # the extract stage's own code, under its time limit (a page past it: no answer)
+    answers = extractor.extract_pages(pages, evidence=True)
+    for (case, where), (html, url, crawl, _), answer in zip(cases, pages, answers, strict=True):
+        truth = _iso(case["date"], where)
+        out, evidence = answer if isinstance(answer, tuple) else (None, None)
+        row: dict[str, Any] = {
+            "truth": truth,
+            "evidence": evidence,
+            "published": out["published"] if out else None,
+            "source": out["date_source"] if out else None,
+        }
+        if baselines:
+            bound = htmldate_max(crawl, url)
+            row["htmldate_default"] = _htmldate(html, url)
+            row["htmldate"] = _htmldate(
+                html,
+                url,
+                original_date=True,
+                extensive_search=extractor.extensive_date_search,
+                **({"max_date": bound} if bound else {}),
+            )
+        yield row
 
 
 def _score(pairs: list[tuple[date | None, date]]) -> dict[str, float | int]:
@@ -109,32 +155,19 @@ def evaluate_dates(
 
     Returns `n`, `exact_day`, `within_30_days`, `coverage`, `by_source` (the same figures per
     `date_source`, "none" for undated pages), `original_vs_updated` when that file exists
-    (`n`, `original`, `updated`: how many answers hit either date) and `htmldate` (htmldate alone)
-    when `compare_htmldate` is set.
+    (`n`, `original`, `updated`: how many answers hit either date) and `htmldate` (htmldate alone,
+    with the settings the extract stage gives it) when `compare_htmldate` is set.
     """
     directory = Path(directory)
-    cases_path = directory / CASES
-    if not cases_path.is_file():
-        raise EvalError(f"{cases_path}: not found (expected the dates fixture layout)")
     extractor = extractor or Extractor()
     pairs: list[tuple[date | None, date]] = []
     by_source: dict[str, list[tuple[date | None, date]]] = {}
     baseline: list[tuple[date | None, date]] = []
-    for i, case in enumerate(_cases(cases_path)):
-        where = f"{cases_path}: case {i} ({case['file']})"
-        truth = _iso(case.get("date"), where)
-        if truth is None:
-            raise EvalError(f"{where}: no 'date'")
-        html = _page(directory, case["file"])
-        url = case.get("url")
-        published, source = _date_page(extractor, html, url, _iso(case.get("crawl_date"), where))
-        pairs.append((published, truth))
-        by_source.setdefault(source or "none", []).append((published, truth))
+    for row in _pages(directory, extractor, baselines=compare_htmldate):
+        pairs.append((row["published"], row["truth"]))
+        by_source.setdefault(row["source"] or "none", []).append((row["published"], row["truth"]))
         if compare_htmldate:
-            from htmldate import find_date
-
-            found = find_date(html, url=url, original_date=True, extensive_search=True)
-            baseline.append((_iso(found, where) if found else None, truth))
+            baseline.append((row["htmldate"], row["truth"]))
     result: dict[str, Any] = dict(_score(pairs))
     result["by_source"] = {s: _score(p) for s, p in sorted(by_source.items())}
     if compare_htmldate:
@@ -142,16 +175,123 @@ def evaluate_dates(
     ovu_path = directory / ORIGINAL_VS_UPDATED
     if ovu_path.is_file():
         hits = {"n": 0, "original": 0, "updated": 0}
-        for case in _cases(ovu_path):
-            where = f"{ovu_path}: {case['file']}"
-            html = _page(directory, case["file"])
-            crawl = _iso(case.get("crawl_date"), where)
-            published, _ = _date_page(extractor, html, case.get("url"), crawl)
+        ovu = _cases(ovu_path)
+        wheres = [f"{ovu_path}: {case['file']}" for case in ovu]
+        outs = extractor.extract_pages(
+            (_page(directory, c["file"]), c.get("url"), _iso(c.get("crawl_date"), w), None)
+            for c, w in zip(ovu, wheres, strict=True)
+        )
+        for case, w, out in zip(ovu, wheres, outs, strict=True):
+            published = out["published"] if isinstance(out, dict) else None
             hits["n"] += 1
-            hits["original"] += published == _iso(case.get("original"), where)
-            hits["updated"] += published == _iso(case.get("updated"), where)
+            hits["original"] += published == _iso(case.get("original"), w)
+            hits["updated"] += published == _iso(case.get("updated"), w)
         result["original_vs_updated"] = hits
     return result
+
+
+def _exact(answers: list[date | None], truths: list[date]) -> float:
+    return sum(a == t for a, t in zip(answers, truths, strict=True)) / len(truths)
+
+
+def evaluate_sets(directories: Sequence[str | Path], extractor: Extractor | None = None) -> dict:
+    """Exact-day accuracy per page set: htmldate alone (default; our settings), thresher's
+    decision, the decision without any rule (htmldate's answer inside the extract stage, bounded),
+    and per rule (stages/dates.py RULES) its gain: the decision's accuracy minus the accuracy of the
+    decision with that rule removed. A set is named by its folder's name.
+
+    `rules` says per rule on which set it was chosen (CHOSEN_ON), on which other sets it helps
+    (gain > 0) or hurts (gain < 0), and `helps_on_two_unseen_sets`: on at least two sets it was not
+    chosen on (the bar a rule beyond htmldate must clear).
+    """
+    extractor = extractor or Extractor()
+    names = [Path(d).name for d in directories]
+    if len(set(names)) != len(names):
+        raise EvalError(f"page sets must have distinct folder names, got {names}")
+    sets: dict[str, Any] = {}
+    for name, directory in zip(names, directories, strict=True):
+        rows = list(_pages(Path(directory), extractor, baselines=True))
+        if not rows:
+            raise EvalError(f"{directory}: no dated cases")
+        truths = [r["truth"] for r in rows]
+
+        def decided(rules: frozenset[str], rows: list = rows) -> list[date | None]:
+            return [
+                decide_date(r["evidence"], rules).published if r["evidence"] else None for r in rows
+            ]
+
+        thresher = _exact([r["published"] for r in rows], truths)
+        sets[name] = {
+            "n": len(rows),
+            "htmldate_default": _exact([r["htmldate_default"] for r in rows], truths),
+            "htmldate": _exact([r["htmldate"] for r in rows], truths),
+            "thresher": thresher,
+            "no_rules": _exact(decided(frozenset()), truths),
+            "gain": {
+                rule: thresher - _exact(decided(RULES - {rule}), truths) for rule in sorted(RULES)
+            },
+        }
+    rules: dict[str, Any] = {}
+    for rule in sorted(RULES):
+        others = [n for n in names if n != CHOSEN_ON[rule]]
+        helps = [n for n in others if sets[n]["gain"][rule] > 0]
+        rules[rule] = {
+            "does": RULE_DOC[rule],
+            "chosen_on": CHOSEN_ON[rule],
+            "helps_on": helps,
+            "hurts_on": [n for n in names if sets[n]["gain"][rule] < 0],
+            "helps_on_two_unseen_sets": len(helps) >= 2,
+        }
+    return {"sets": sets, "rules": rules}
+
+
+def format_sets_table(result: dict[str, Any]) -> str:
+    """`evaluate_sets` as a Markdown table (one row per set) and one line per rule."""
+    rules = sorted(RULES)
+    head = ["page set", "n", "htmldate default", "htmldate (our settings)", "thresher", "margin"]
+    head += ["no rules"] + [f"+{r}" for r in rules]
+    lines = ["| " + " | ".join(head) + " |", "|---" + "|---:" * (len(head) - 1) + "|"]
+    for name, s in result["sets"].items():
+        base = max(s["htmldate_default"], s["htmldate"])
+        cells = [name, str(s["n"]), f"{s['htmldate_default']:.3f}", f"{s['htmldate']:.3f}"]
+        cells += [
+            f"**{s['thresher']:.3f}**",
+            f"{s['thresher'] - base:+.3f}",
+            f"{s['no_rules']:.3f}",
+        ]
+        cells += [f"{s['gain'][r]:+.3f}" for r in rules]
+        lines.append("| " + " | ".join(cells) + " |")
+    lines.append("")
+    for rule, r in result["rules"].items():
+        verdict = "meets" if r["helps_on_two_unseen_sets"] else "FAILS"
+        lines.append(
+            f"{rule}: {r['does']}; chosen on {r['chosen_on']}; helps on "
+            f"{', '.join(r['helps_on']) or 'none'}; hurts on {', '.join(r['hurts_on']) or 'none'}"
+            f" -> {verdict} the two-unseen-sets bar"
+        )
+    return "\n".join(lines)
+
+
+def write_card(path: Path, result: dict[str, Any]) -> None:
+    """The `evaluate_sets` result as a JSON card (sorted keys, rounded to 4 places), atomically."""
+
+    def rounded(value: Any) -> Any:
+        if isinstance(value, float):
+            return round(value, 4)
+        if isinstance(value, dict):
+            return {k: rounded(v) for k, v in value.items()}
+        return value
+
+    card = {
+        "what": "exact-day accuracy of publication dates per page set; gain = the decision's "
+        "accuracy minus the decision without that rule (stages/dates.py RULES)",
+        "command": "thresher eval-dates --sets DIR... --card pipeline/data/dates.json",
+        "page_sets": "benchmarks/date_sets.py (sources, commits, licences, sha256)",
+        **rounded(result),
+    }
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(card, indent=2, sort_keys=True) + "\n")
+    tmp.replace(path)
 
 
 def format_report(result: dict[str, Any]) -> str:

@@ -80,6 +80,38 @@ class TrainConfig(Frozen):
         raise NotImplementedError(f"{type(self).__name__} does not build a data set")
 
 
+class SupervisedParams:
+    """fastText's supervised and quantization settings of a config that has the fields `dim`,
+    `epoch`, `lr`, `word_ngrams`, `bucket`, `quantize_cutoff` and `quantize_dsub`."""
+
+    def fasttext_params(self) -> dict[str, Any]:
+        c: Any = self
+        return {
+            "loss": "softmax",
+            "dim": c.dim,
+            "epoch": c.epoch,
+            "lr": c.lr,
+            "wordNgrams": c.word_ngrams,
+            "minCount": 1,
+            "minn": 0,
+            "maxn": 0,
+            "bucket": c.bucket,
+            "thread": 1,  # one thread: the updates happen in a fixed order
+            "verbose": 0,
+        }
+
+    def quantize_params(self) -> dict[str, Any]:
+        # vocabulary cut, then fine-tuned on the same data (retrain), as fastText's recipe does
+        c: Any = self
+        return {
+            "cutoff": c.quantize_cutoff,
+            "retrain": True,
+            "qnorm": True,
+            "dsub": c.quantize_dsub,
+            "thread": 1,
+        }
+
+
 # -- data -----------------------------------------------------------------------------------------
 
 

@@ -49,6 +49,7 @@ from thresher.pipeline.io import write_json_atomic
 from thresher.pipeline.stage import Frozen
 from thresher.pipeline.train.fasttext import (
     SPLITS,
+    SupervisedParams,
     TrainConfig,
     binary_metrics,
     dedup_texts,
@@ -133,7 +134,7 @@ class Source(Frozen):
         return f"{self.root}/{self.file}"
 
 
-class MgtTrainConfig(TrainConfig):
+class MgtTrainConfig(SupervisedParams, TrainConfig):
     """`thresher train-mgt CONFIG`: the sources, how to split, train and choose the threshold.
 
     Paths are relative to the current directory (run from the repo root).
@@ -188,30 +189,6 @@ class MgtTrainConfig(TrainConfig):
         if missing:
             raise ValueError(f"files: no sha256 for {missing}")
         return self
-
-    def fasttext_params(self) -> dict[str, Any]:
-        return {
-            "loss": "softmax",
-            "dim": self.dim,
-            "epoch": self.epoch,
-            "lr": self.lr,
-            "wordNgrams": self.word_ngrams,
-            "minn": 0,
-            "maxn": 0,
-            "bucket": self.bucket if self.word_ngrams > 1 else 0,
-            "thread": 1,
-            "verbose": 0,
-        }
-
-    def quantize_params(self) -> dict[str, Any]:
-        # vocabulary cut, then fine-tuned on the same data (retrain), as fastText's recipe does
-        return {
-            "cutoff": self.quantize_cutoff,
-            "retrain": True,
-            "qnorm": True,
-            "dsub": self.quantize_dsub,
-            "thread": 1,
-        }
 
     def path_of(self, source: Source) -> Path:
         return Path(self.data_dir if source.root == "data" else self.fixtures) / source.file

@@ -7,10 +7,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from thresher.fingerprints.cluster import (
+    PROPAGATE_ROUNDS,
     band_frames,
     bucket_edges,
     choose_survivors,
     components,
+    propagation_stalls,
     verify_edges,
 )
 
@@ -36,14 +38,8 @@ def test_verification_keeps_edges_of_similar_signatures():
     assert kept["similarity"].to_list() == [0.75]
 
 
-@settings(deadline=None, max_examples=60)
-@given(st.lists(st.tuples(st.integers(0, 40), st.integers(0, 40)), max_size=60))
-def test_components_match_union_find(pairs):
-    pairs = [(max(a, b), min(a, b)) for a, b in pairs if a != b]
-    if not pairs:
-        return
-    edges = pl.DataFrame(pairs, schema={"src": pl.Int64, "dst": pl.Int64}, orient="row").unique()
-    got = {row[0]: row[1] for row in components(edges).rows()}
+def union_find(pairs: list[tuple[int, int]]) -> dict[int, int]:
+    """Each node of `pairs` -> the least node of its component."""
     parent: dict[int, int] = {}
 
     def root(x: int) -> int:
@@ -54,14 +50,42 @@ def test_components_match_union_find(pairs):
     for a, b in pairs:
         ra, rb = root(a), root(b)
         parent[max(ra, rb)] = min(ra, rb)
-    assert got == {n: root(n) for n in got}
-    assert set(got) == {n for p in pairs for n in p}
+    return {n: root(n) for n in parent}
 
 
-def test_long_chain_converges():
-    edges = pl.DataFrame({"src": list(range(1, 300)), "dst": list(range(0, 299))})
+# rounds = 0: the star rounds do all the work; 1: they finish after one propagation round
+@pytest.mark.parametrize("rounds", [0, 1, PROPAGATE_ROUNDS])
+@settings(deadline=None, max_examples=60)
+@given(st.lists(st.tuples(st.integers(0, 40), st.integers(0, 40)), max_size=60))
+def test_components_match_union_find(rounds, pairs):
+    pairs = [(max(a, b), min(a, b)) for a, b in pairs if a != b]
+    if not pairs:
+        return
+    edges = pl.DataFrame(pairs, schema={"src": pl.Int64, "dst": pl.Int64}, orient="row").unique()
+    got = {row[0]: row[1] for row in components(edges, rounds).rows()}
+    assert got == union_find(pairs)
+
+
+@pytest.mark.parametrize("shuffled", [False, True], ids=["in_order", "shuffled"])
+def test_a_chain_of_10000_ends_in_one_component(shuffled):
+    """A path of 10,000 nodes: in order, propagation moves a label one or two hops a round;
+    shuffled, it has not converged after 200 rounds (measured). Either way the star rounds
+    finish it: one component, no error."""
+    n = 10_000
+    pos = np.random.default_rng(7).permutation(n) if shuffled else np.arange(n)
+    a, b = pos[1:], pos[:-1]
+    edges = pl.DataFrame({"src": np.maximum(a, b), "dst": np.minimum(a, b)})
     labels = components(edges)
+    assert labels.height == n
     assert labels["label"].unique().to_list() == [0]
+
+
+def test_propagation_stalls_when_the_changed_count_stops_halving():
+    assert not propagation_stalls([100, 10])
+    assert not propagation_stalls([100, 10, 0])  # converged
+    assert not propagation_stalls([100, 40, 19])
+    assert propagation_stalls([100, 40, 21])
+    assert propagation_stalls([100, 50, 25, 12, 6, 3, 2, 1][:PROPAGATE_ROUNDS])
 
 
 @pytest.mark.parametrize(

@@ -45,6 +45,33 @@ def test_every_text_keeps_exactly_one_copy(texts):
     assert len(texts) - dups.height == len(survivors)
 
 
+@settings(deadline=None, max_examples=50)
+@given(
+    st.lists(st.sampled_from(["x y", "X, y", "z", "w w", "W W.", "v", "u u u", None]), max_size=60),
+    st.permutations(range(60)),
+    st.sampled_from([1, 2, 3, 7, 256]),
+)
+def test_duplicates_per_hash_partition_are_those_of_the_whole_run(texts, perm, parts):
+    """Partitioned by the hash's first byte, each partition on its own: the same edges (copy
+    -> first document with its text), the same copy counts, as over all rows at once."""
+    from thresher.fingerprints.exact import duplicate_edges, hash_part
+
+    order = [perm[i] * 1000 + i for i in range(len(texts))]  # unique, not in row order
+    frame = pl.DataFrame(
+        {
+            "id": [str(i) for i in range(len(texts))],
+            "exact_hash": exact_hashes(pl.Series(texts, dtype=pl.String)),
+            "order": order,
+        },
+        schema={"id": pl.String, "exact_hash": pl.Binary, "order": pl.Int64},
+    )
+    whole = exact_duplicates(frame.lazy()).select("order", "survivor_order", "dup_count")
+    keyed = frame.with_columns(h=hash_part(parts))
+    assert keyed["h"].drop_nulls().is_between(0, parts - 1).all()
+    split = [duplicate_edges(keyed.filter(pl.col("h") == h).lazy()) for h in range(parts)]
+    assert pl.concat(split).sort("order").equals(whole)
+
+
 def expr_hashes(texts: list[str | None]) -> list[bytes | None]:
     """The exact hashes as made before the fast path: polars normalisation, xxhash per row."""
     from thresher.fingerprints.normalize import normalize_expr

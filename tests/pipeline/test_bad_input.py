@@ -20,6 +20,11 @@ maybe empty); each broken record is a row of rejected/ with a reason or a `read/
 counter of the extract stats; each broken file counts `read/unreadable`. The reader-level checks
 (`test_reader_*`) pin which reason each generated file gives.
 
+Broken records (a JSONL line that is no JSON object, a record without text, a damaged WARC
+payload) are listed with file and line (row, offset) in bad_records/part-N.json and manifest.json
+`bad_records`, printed by `thresher run`, which then exits 3 (`[read] on_bad_record = "report"`;
+"fail" stops the run at the first, exit 1; "ignore" only counts them, exit 0).
+
 Unreadable files: `[read] on_unreadable = "continue" | "fail"`; with "continue" (the default),
 manifest.json lists `unreadable_inputs` ([{path, where, error}], sorted by path) and `thresher run`
 prints them and exits 3; with "fail", the run stops at the first unreadable file with an error
@@ -147,7 +152,7 @@ def test_reader_gives_each_broken_file_its_reason(tmp_path):
     # a JSONL line that is not a JSON object is counted; the good lines around it are read
     df, stats = read_all(files["not-json.jsonl"])
     assert stats["read/bad_json"] == 3  # the bad-UTF-8 line too (not decodable JSON)
-    assert {"j0", "j1", "j2"} <= set(df["id"])
+    assert {"j0", "j1", "j2"} <= set(df["source_id"])
     # records that are well-formed at the WARC level are read as documents
     for name in ("bad-utf8.warc", "binary-as-html.warc", "deep-nesting.warc"):
         df, stats = read_all(files[name])
@@ -240,6 +245,86 @@ def test_manifest_lists_each_unreadable_input_with_its_error(bad_run):
     assert len(listed) == manifest["stats"]["extract"]["read"]["read/unreadable"]
 
 
+@needs_fixtures
+@pytest.mark.slow
+def test_manifest_lists_broken_records_with_file_and_line(bad_run):
+    out, _, manifest = bad_run
+    by_name = {os.path.basename(b["path"]): b for b in manifest["bad_records"]}
+    jsonl = by_name["not-json.jsonl"]
+    assert jsonl["counts"] == {"bad_json": 3}
+    assert [(r["line"], r["reason"]) for r in jsonl["first"]] == [
+        (2, "bad_json"),
+        (4, "bad_json"),
+        (5, "bad_json"),
+    ]
+    assert "not UTF-8" in jsonl["first"][2]["detail"]
+    # a WARC payload shorter than it declares is listed at its record's offset
+    trunc = by_name["warcio-example-trunc.warc"]["first"]
+    assert trunc[0]["reason"] == "truncated" and "offset" in trunc[0]
+    # the part file beside the shard holds the same (shards follow manifest.json inputs)
+    names = [os.path.basename(p) for p in manifest["inputs"]]
+    i = names.index("not-json.jsonl")
+    [part] = json.loads((out / "bad_records" / f"part-{i:05d}.json").read_text())
+    assert part == jsonl
+    # per file: every record read is a document or rejected with a reason
+    reasons = ("documents", "not_response", "not_200", "not_html", "truncated", "too_large")
+    reasons += ("no_text", "bad_json")
+    for n, name in enumerate(names):
+        read = json.loads((out / "stats" / "extract" / f"part-{n:05d}.json").read_text())["read"]
+        got = sum(read.get(f"read/{r}", 0) for r in reasons)
+        assert read.get("read/records", 0) == got, (name, read)
+
+
+def _broken_lines_config(tmp: Path, on_bad_record: str) -> Path:
+    lines = [json.dumps({"id": f"j{i}", "text": PAGE[60:400] + str(i)}) for i in range(30)]
+    lines[2] = '{"id": "cut", "text": "no end'
+    lines[5] = json.dumps({"id": "j5", "title": "a record without text"})
+    for k in range(10, 22):
+        lines[k] = "[]"
+    tmp.mkdir(parents=True, exist_ok=True)
+    dump = tmp / "dump.jsonl"
+    dump.write_text("\n".join(lines) + "\n")
+    config = tmp / "run.toml"
+    config.write_text(
+        f'input = "{dump}"\noutput = "{tmp / "run"}"\n\n'
+        f'[read]\non_bad_record = "{on_bad_record}"\n\n'
+        '[runner]\nexecutor = "local"\nprogress = false\n'
+    )
+    return config
+
+
+def test_broken_lines_are_printed_with_file_and_line_and_exit_3(tmp_path, capsys):
+    from thresher.pipeline.cli import main
+
+    config = _broken_lines_config(tmp_path, "report")
+    assert main(["-q", "run", str(config), "--until", "extract"]) == 3
+    err = capsys.readouterr().err
+    dump = tmp_path / "dump.jsonl"
+    assert "14 broken records skipped in 1 input files" in err
+    assert f"  {dump}:3: bad_json: not JSON (Unterminated string" in err
+    assert f"  {dump}:6: no_text: no 'text', no 'html'" in err
+    assert f"  {dump}:11: bad_json: a JSON list, not an object" in err
+    assert "  ... and 9 more" in err
+    manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
+    assert manifest["bad_records"][0]["counts"] == {"bad_json": 13, "no_text": 1}
+    read = manifest["stats"]["extract"]["read"]
+    assert read["read/records"] == 30 == read["read/documents"] + 14
+
+
+def test_on_bad_record_ignore_exits_0_and_fail_stops_the_run(tmp_path, capsys):
+    from thresher.pipeline.cli import main
+
+    config = _broken_lines_config(tmp_path / "ignore", "ignore")
+    assert main(["-q", "run", str(config), "--until", "extract"]) == 0
+    assert "broken records" not in capsys.readouterr().err
+    manifest = json.loads((tmp_path / "ignore" / "run" / "manifest.json").read_text())
+    assert manifest["bad_records"] == []
+    assert manifest["stats"]["extract"]["read"]["read/bad_json"] == 13  # still counted
+    config = _broken_lines_config(tmp_path / "fail", "fail")
+    assert main(["-q", "run", str(config), "--until", "extract"]) == 1
+    assert "dump.jsonl:3: bad_json: not JSON" in capsys.readouterr().err
+
+
 def _one_bad_file_config(tmp: Path, on_unreadable: str) -> Path:
     files = bad_corpus(tmp / "generated")
     dump = tmp / "dump"
@@ -278,4 +363,6 @@ def test_fail_mode_stops_the_run_naming_the_file(tmp_path, capsys):
     assert main(["run", str(config)]) == 1
     err = capsys.readouterr().err
     assert "b-broken.warc.gz" in err and "unreadable" in err
-    assert not (tmp_path / "run" / "manifest.json").exists()
+    # what the run finished is on record; the stage that failed is not complete
+    manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
+    assert not manifest["stages"]["extract"]["complete"]

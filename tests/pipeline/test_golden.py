@@ -1,11 +1,14 @@
-"""The golden end-to-end run: the built-in sample through a local Ray cluster, twice.
+"""The golden end-to-end run: the built-in sample twice, through a local Ray cluster and in-process.
 
-One run with 2 workers and one with 1 must give byte-identical shards; deleting a shard and
-rerunning recomputes only that shard, with the same bytes.
+One run with 2 workers on Ray (executor = "ray") and one with 1 worker and executor = "auto",
+which runs it in-process (the sample is below the threshold, and one worker), must give
+byte-identical shards; deleting a shard and rerunning recomputes only that shard, with the same
+bytes.
 """
 
 import hashlib
 import json
+import tomllib
 from collections import Counter
 from pathlib import Path
 
@@ -34,9 +37,9 @@ def digests(run_dir: Path) -> dict[str, str]:
 def sample_runs(tmp_path_factory):
     base = tmp_path_factory.mktemp("golden")
     cfgs = {}
-    for workers in (2, 1):
+    for workers, how in ((2, "ray"), (1, "auto")):
         cfg = load_config(REPO / "configs" / "demo.toml", output=str(base / f"w{workers}"))
-        cfg = with_runner(cfg, workers=workers, progress=False)
+        cfg = with_runner(cfg, workers=workers, progress=False, executor=how)
         cfgs[workers] = cfg
         run(cfg)
     return cfgs, base
@@ -100,7 +103,7 @@ def test_golden_run_labels_domains_dates_and_mixes(sample_runs):
     bins = sum(p.stat().st_size for p in (out / "mixture").glob("tokens-*.bin"))
     assert bins == 4 * mix["total_tokens"]  # int32 ids, one EOS per document
     # the demo's token shard, read by the test's own reader, holds the text shard's documents
-    from test_megatron import read_indexed
+    from conftest import read_indexed
 
     from thresher.stages.tokens import decode
 
@@ -112,7 +115,7 @@ def test_golden_run_labels_domains_dates_and_mixes(sample_runs):
         assert decode([int(t) for t in seq[:-1]]) == text
 
 
-def test_one_or_two_workers_give_identical_bytes(sample_runs):
+def test_ray_and_in_process_give_identical_bytes(sample_runs):
     _, base = sample_runs
     assert digests(base / "w1") == digests(base / "w2")
 
@@ -155,7 +158,51 @@ def test_mix_replans_from_a_finished_run_without_recomputing(sample_runs, tmp_pa
     # another base filter is another run: refused, naming what may differ
     config.write_text(config.read_text().replace("min_score = 0.65", "min_score = 0.7"))
     assert main(["mix", str(config), "--output", str(out), "--no-progress"]) == 1
-    assert "[runner], [mixture]" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert (
+        "base.lang.min_score is 0.65 there, 0.7 here (only [runner], [mixture] may differ)" in err
+    )
+
+
+def test_mix_takes_the_input_the_run_was_made_with(sample_runs, tmp_path, capsys, monkeypatch):
+    """A run made with --input X is remixed with --input X, or with a spec naming the same
+    files; without it, it is refused with the input to give."""
+    import shutil
+
+    from thresher.pipeline.cli import main
+    from thresher.pipeline.readers import expand_inputs
+
+    _, base = sample_runs
+    out = tmp_path / "run"
+    shutil.copytree(base / "w2", out)
+    # what `thresher run configs/demo.toml --input '<out>/sample/*.warc.gz'` writes: the files
+    # are the sample's, so the shards are the same bytes
+    spec = str(out / "sample" / "*.warc.gz")
+    made = (out / "config.toml").read_text().replace('"sample://web-dump"', json.dumps(spec))
+    (out / "config.toml").write_text(made)
+    manifest = json.loads((out / "manifest.json").read_text())
+    (out / "manifest.json").write_text(json.dumps(manifest | {"inputs": expand_inputs(spec)}))
+    config = tmp_path / "mix.toml"
+    demo = (REPO / "configs" / "demo.toml").read_text()
+    config.write_text(
+        demo.replace("[base.url]", "[mixture]\nseed = 9\n\n[base.url]").replace(
+            '"blocklists/', f'"{REPO / "configs" / "blocklists"}/'
+        )
+    )
+    stage_files = {p: p.stat().st_mtime_ns for p in (out / "base").glob("part-*.parquet")}
+
+    assert main(["mix", str(config), "--output", str(out), "--no-progress"]) == 1
+    assert capsys.readouterr().err == (
+        f"thresher mix: error: {out}: the run was made with input '{spec}' (4 files), not "
+        f"'sample://web-dump'; remix it with --input '{spec}'\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    for given in (spec, "run/sample/*.warc.gz"):  # as given, or the same files named relatively
+        argv = ["mix", str(config), "--input", given, "--output", str(out), "--no-progress"]
+        assert main(argv) == 0, capsys.readouterr().err
+        assert json.loads((out / "mixture" / "mixture.json").read_text())["seed"] == 9
+        assert tomllib.loads((out / "config.toml").read_text())["input"] == spec
+    assert {p: p.stat().st_mtime_ns for p in stage_files} == stage_files
 
 
 def test_the_end_summary_says_what_went_in_and_came_out(sample_runs):

@@ -177,6 +177,16 @@ def test_demo_report_numbers_match_the_run(demo):
     assert all(0 < len(g["samples"]) <= 3 for g in data["rejected_samples"])
 
 
+def test_decontamination_counts_per_benchmark_are_on_the_page(demo):
+    run_dir, page, data = demo
+    decontam = next(s for s in data["funnel"]["steps"] if s["step"] == "decontam")
+    counted = {k: v for k, v in decontam["counters"].items() if k.startswith("benchmark/")}
+    assert counted == {k: v for k, v in funnel(run_dir)["base"]["decontam"].items() if k in counted}
+    assert {"benchmark/gsm8k", "benchmark/math"} <= set(counted)
+    text = page.read_text(encoding="utf-8")
+    assert all(f"{k} {v:,}" in text for k, v in counted.items())
+
+
 def test_demo_report_page_has_every_section_and_plot(demo):
     _, page, data = demo
     tags = parse(page)

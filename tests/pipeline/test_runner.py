@@ -10,6 +10,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from conftest import own
 
 from thresher.pipeline.config import parse_config
 from thresher.pipeline.runner import RunError, run
@@ -87,12 +88,12 @@ def test_run_writes_shards_rejected_and_stats(tmp_path):
     manifest = run(cfg)
     out = tmp_path / "run"
     base = pl.read_parquet(out / "base" / "*.parquet")
-    assert sorted(base["id"]) == ["a0", "a1", "a2", "a3", "b1"]
+    assert sorted(own(base["id"])) == ["a0", "a1", "a2", "a3", "b1"]
     rejected = pl.read_parquet(out / "rejected" / "base" / "*.parquet")
-    reasons = dict(zip(rejected["id"], rejected["reason"], strict=True))
+    reasons = dict(zip(own(rejected["id"]), rejected["reason"], strict=True))
     assert reasons == {"a4": "other_language", "b0": "exact_dup"}
-    assert rejected.filter(pl.col("id") == "b0")["detail"].item() == "a0"
-    assert base.filter(pl.col("id") == "a0")["dup_count"].item() == 2
+    assert rejected.filter(pl.col("source_id") == "b0")["detail"].item() == "a:a0"
+    assert base.filter(pl.col("source_id") == "a0")["dup_count"].item() == 2
     stats = manifest["stats"]["base"]
     assert stats["lang"]["hit/other_language"] == 1
     assert stats["dedup"]["hit/exact_dup"] == 1
@@ -135,7 +136,7 @@ def test_resume_recomputes_only_missing_shards(tmp_path):
 def test_rerun_with_another_config_is_refused(tmp_path):
     run(config(tmp_path))
     changed = parse_config(config(tmp_path).model_dump() | {"seed": 7})
-    with pytest.raises(RunError, match="another config"):
+    with pytest.raises(RunError, match="another config: seed is 0 there, 7 here; use another"):
         run(changed)
 
 
@@ -155,6 +156,7 @@ def test_no_input_is_a_clear_error(tmp_path):
     )
     with pytest.raises(ValueError, match="none"):
         run(cfg)
+    assert not (tmp_path / "o").exists()  # no config.toml that would refuse the right input
 
 
 def long_text(seed: int, n: int = 200) -> str:
@@ -201,10 +203,10 @@ def test_near_duplicates_across_shards_keep_the_newest(tmp_path):
     run(cfg)
     out = tmp_path / "run"
     kept = pl.read_parquet(out / "base" / "*.parquet")
-    assert sorted(kept["id"]) == ["new", "other"]
-    assert kept.filter(pl.col("id") == "new")["dup_count"].item() == 2
+    assert sorted(own(kept["id"])) == ["new", "other"]
+    assert kept.filter(pl.col("source_id") == "new")["dup_count"].item() == 2
     rejected = pl.read_parquet(out / "rejected" / "base" / "*.parquet")
-    assert rejected.select("id", "reason", "detail").rows() == [("old", "near_dup", "new")]
+    assert rejected.select("source_id", "reason", "detail").rows() == [("old", "near_dup", "b:new")]
 
 
 def test_a_corrupted_index_file_is_refused(tmp_path):
@@ -272,9 +274,9 @@ def test_incremental_dedup_against_an_earlier_index(tmp_path):
         )
     )
     kept = pl.read_parquet(run_b / "base" / "*.parquet")
-    assert sorted(kept["id"]) == ["b_new", "b_new_twice"]
+    assert sorted(own(kept["id"])) == ["b_new", "b_new_twice"]
     rejected = pl.read_parquet(run_b / "rejected" / "base" / "*.parquet")
-    detail = dict(zip(rejected["id"], rejected["detail"], strict=True))
+    detail = dict(zip(own(rejected["id"]), own(rejected["detail"]), strict=True))
     assert detail["b_near"] == "a1" and detail["b_exact"] == "a2"
     assert detail["b_copy_of_removed"] == "a0"
     # A's own documents, read again, match their indexed selves (or, for a_copy, a0)
@@ -333,7 +335,7 @@ def test_a_growing_index_holds_each_run_and_later_runs_dedup_against_all(tmp_pat
     assert main(["index-add", str(run_a), "--index", str(grow)]) == 0
     b_rows = [{"id": "b0", "text": long_text(200)}, {"id": "b1", "text": long_text(300)}]
     run_b = run_into("b", b_rows, [str(grow)])
-    assert sorted(pl.read_parquet(run_b / "base" / "*.parquet")["id"]) == ["b1"]
+    assert sorted(own(pl.read_parquet(run_b / "base" / "*.parquet")["id"])) == ["b1"]
     assert main(["index-add", str(run_b), "--index", str(grow)]) == 0
     assert len(growing_members(grow)) == 2
     near_b1 = long_text(300).split()
@@ -344,9 +346,12 @@ def test_a_growing_index_holds_each_run_and_later_runs_dedup_against_all(tmp_pat
         {"id": "c2", "text": long_text(400)},  # new
     ]
     run_c = run_into("c", c_rows, [str(grow)])
-    assert sorted(pl.read_parquet(run_c / "base" / "*.parquet")["id"]) == ["c2"]
+    assert sorted(own(pl.read_parquet(run_c / "base" / "*.parquet")["id"])) == ["c2"]
     detail = pl.read_parquet(run_c / "rejected" / "base" / "*.parquet")
-    assert dict(zip(detail["id"], detail["detail"], strict=True)) == {"c0": "a1", "c1": "b1"}
+    assert dict(zip(own(detail["id"]), own(detail["detail"]), strict=True)) == {
+        "c0": "a1",
+        "c1": "b1",
+    }
     capsys.readouterr()
     assert main(["index-add", str(run_b), "--index", str(grow)]) == 2  # already a member
     assert "already a member" in capsys.readouterr().err
@@ -395,7 +400,7 @@ def test_exact_verification_checks_the_true_jaccard(tmp_path, verify, kept):
         }
     )
     run(cfg, until="base")
-    assert sorted(pl.read_parquet(tmp_path / "run" / "base" / "*.parquet")["id"]) == kept
+    assert sorted(own(pl.read_parquet(tmp_path / "run" / "base" / "*.parquet")["id"])) == kept
 
 
 def test_band_slices_and_verify_partitions_do_not_change_the_clusters(tmp_path, monkeypatch):
@@ -432,4 +437,4 @@ def test_band_slices_and_verify_partitions_do_not_change_the_clusters(tmp_path, 
             verified.sort("src", "dst").rows(),
         )
     assert outs[3, 64] == outs[8_000_000, 64] == outs[8_000_000, 1]
-    assert sum(not keep for _, _, _, keep, _, _ in outs[3, 64][0]) == 4  # the four copies
+    assert sum(not row[4] for row in outs[3, 64][0]) == 4  # the four copies (keep is column 4)

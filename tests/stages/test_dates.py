@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from thresher.stages.dates import (
     CONFIDENCE,
     MIN_DATE,
+    RULES,
     DateEvidence,
     decide_date,
     gather_evidence,
@@ -50,8 +51,9 @@ def test_wayback_urls_are_unwrapped_and_bound_the_date():
     inner, snapshot = unwrap_url(url)
     assert inner == "http://x.de/2010/05/17/post/" and snapshot == date(2016, 2, 18)
     ev = gather_evidence(None, url, None, crawl_date=date(2020, 1, 1))
-    assert ev.url_full == date(2010, 5, 17) and ev.upper_bound == date(2016, 2, 18)
-    assert htmldate_max(date(2020, 1, 1), url) == "2016-02-18"
+    # the snapshot's day plus one: the publisher's local day can be ahead of the crawler's
+    assert ev.url_full == date(2010, 5, 17) and ev.upper_bound == date(2016, 2, 19)
+    assert htmldate_max(date(2020, 1, 1), url) == "2016-02-19"
     assert htmldate_max(None, "https://x.org/") is None
 
 
@@ -122,9 +124,7 @@ def test_meta_date_confirmed_by_htmldate_beats_the_first_one():
     assert (d.published, d.source) == (date(2019, 12, 9), "meta")
 
 
-def test_partial_url_date_prefers_an_agreeing_candidate_and_distrusts_day_one():
-    ev = DateEvidence(url_month=(2023, 10), meta=(date(2023, 9, 1),), htmldate=date(2023, 10, 5))
-    assert decide_date(ev).published == date(2023, 10, 5)
+def test_htmldate_reading_a_partial_url_date_as_day_one_is_distrusted():
     guess = decide_date(DateEvidence(url_month=(2018, 8), htmldate=date(2018, 8, 1)))
     assert guess.published == date(2018, 8, 1) and guess.confidence < CONFIDENCE["htmldate"]
 
@@ -190,3 +190,33 @@ def test_min_date_floor_is_1995():
 def test_a_bare_year_from_htmldate_gets_a_low_confidence():
     d = decide_date(DateEvidence(htmldate=date(2004, 1, 1)))
     assert d.published == date(2004, 1, 1) and d.confidence < CONFIDENCE["htmldate"]
+
+
+def test_crawl_day_bound_allows_the_publishers_next_day():
+    # crawled on the evening of 13 January in Europe, published 14 January in Japan
+    ev = gather_evidence(None, "https://x.jp/article/1", date(2025, 1, 14), date(2025, 1, 13))
+    assert decide_date(ev).published == date(2025, 1, 14)
+    assert htmldate_max(date(2025, 1, 13), None) == "2025-01-14"
+    too_late = gather_evidence(None, "https://x.jp/a", date(2025, 1, 15), date(2025, 1, 13))
+    assert decide_date(too_late).published is None
+
+
+@pytest.mark.parametrize(
+    ("removed", "expected"),
+    [
+        (frozenset(), (date(2024, 5, 17), "url")),
+        (frozenset({"url"}), (date(2024, 5, 2), "meta")),
+        (frozenset({"url", "meta_agree"}), (date(2024, 5, 1), "meta")),
+        (frozenset({"url", "meta"}), (date(2024, 5, 3), "text")),
+        (RULES, (date(2024, 5, 2), "htmldate")),
+    ],
+)
+def test_each_rule_can_be_removed_for_the_ablation(removed, expected):
+    ev = DateEvidence(
+        url_full=date(2024, 5, 17),
+        meta=(date(2024, 5, 1), date(2024, 5, 2)),
+        text=(date(2024, 5, 3),),
+        htmldate=date(2024, 5, 2),
+    )
+    d = decide_date(ev, RULES - removed)
+    assert (d.published, d.source) == expected

@@ -264,9 +264,9 @@ def test_a_run_removes_the_page_and_its_funnel_and_rejected_rows_say_why(tmp_pat
     )
     manifest = run_pipeline(cfg)
     out = tmp_path / "run"
-    assert pl.read_parquet(out / "base" / "*.parquet")["id"].to_list() == ["clean"]
+    assert pl.read_parquet(out / "base" / "*.parquet")["source_id"].to_list() == ["clean"]
     rejected = pl.read_parquet(out / "rejected" / "base" / "*.parquet")
-    assert rejected.select("id", "reason").row(0) == ("quoted", REASON)
+    assert rejected.select("source_id", "reason").row(0) == ("quoted", REASON)
     assert rejected["detail"][0].startswith(f"gsm8k/{gsm['line']} ")
     assert manifest["stats"]["base"]["decontam"]["benchmark/gsm8k"] == 1
     funnel = format_funnel(out)

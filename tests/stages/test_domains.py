@@ -19,6 +19,7 @@ from thresher.pipeline.train.fasttext import read_jsonl
 from thresher.stages import enrich
 from thresher.stages.domains import (
     SHIPPED_LABELS,
+    SHIPPED_THRESHOLDS,
     Domains,
     apply_sites,
     decide,
@@ -148,18 +149,27 @@ def test_decision_reads_thresholds_per_label() -> None:
             ("c", "u", "general", 0.9),
         ]
     )
-    loose = Domains(thresholds={"law": 0.4})
+    loose = Domains(min_score=0.5, thresholds={"law": 0.4})
     assert df.select(domain=decide(LABELS, loose))["domain"].to_list() == ["math", "law", "general"]
-    strict = Domains(thresholds={"math": 0.8})
+    strict = Domains(min_score=0.5, thresholds={"math": 0.8})
     assert df.select(domain=decide(LABELS, strict))["domain"].to_list() == ["general"] * 3
     # a label over its threshold wins even when general scores higher
     df = df.with_columns(score_general=pl.lit(0.5, pl.Float32), score_science=pl.lit(0.35))
-    low = Domains(thresholds={"science": 0.3})
+    low = Domains(min_score=0.5, thresholds={"science": 0.3})
     assert df.select(domain=decide(LABELS, low))["domain"].to_list() == [
         "math",
         "science",
         "science",
     ]
+
+
+def test_shipped_model_takes_its_cards_thresholds_unless_told() -> None:
+    shipped = Domains()
+    for lab in ("code", "law", "math", "science"):
+        assert shipped.threshold(lab) == SHIPPED_THRESHOLDS.get(lab, 0.5)
+    assert Domains(min_score=0.7).threshold("law") == 0.7  # an explicit min_score wins
+    assert Domains(min_score=0.7, thresholds={"law": 0.6}).threshold("law") == 0.6
+    assert Domains(model="other.ftz").threshold("law") == 0.5  # another model: min_score
 
 
 def test_domain_stats_counts_docs_and_chars() -> None:
@@ -317,4 +327,4 @@ def test_docstring_recipe_validates() -> None:
     text = "\n".join(ln for ln in lines if not ln.startswith("#"))
     data = tomllib.loads(text)
     cfg = Domains.model_validate(data["domains"])
-    assert cfg.sites.min_pages == 20 and cfg.threshold("law") == 0.6
+    assert cfg.sites.min_pages == 20 and cfg.threshold("law") == 0.8

@@ -1,6 +1,6 @@
 """Token shards in Megatron's indexed-dataset format, read back by an independent reader.
 
-`read_indexed` is written here from the format description (Megatron-LM
+`read_indexed` (tests/conftest.py) is written from the format description (Megatron-LM
 megatron/core/datasets/indexed_dataset.py, _IndexWriter / _IndexReader), not from
 thresher.stages.megatron, so a layout mistake in the writer cannot hide in both.
 """
@@ -9,50 +9,13 @@ from __future__ import annotations
 
 import gzip
 import json
-import struct
-from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import FIXTURES, needs_fixtures
+from conftest import FIXTURES, needs_fixtures, read_indexed
 
 from thresher.stages import tokens
 from thresher.stages.megatron import TokenShardWriter, optimal_dtype
-
-CODE_TO_DTYPE = {1: "u1", 2: "i1", 3: "<i2", 4: "<i4", 5: "<i8", 6: "<f8", 7: "<f4", 8: "<u2"}
-
-
-def read_indexed(prefix: Path) -> dict:
-    """Parse `<prefix>.idx` and `<prefix>.bin`; returns header fields and the sequences."""
-    idx = Path(f"{prefix}.idx").read_bytes()
-    assert idx[:9] == b"MMIDIDX\x00\x00", "bad magic"
-    (version,) = struct.unpack_from("<Q", idx, 9)
-    (code,) = struct.unpack_from("<B", idx, 17)
-    n_seq, n_doc = struct.unpack_from("<QQ", idx, 18)
-    offset = 9 + 8 + 1 + 8 + 8
-    lengths = np.frombuffer(idx, dtype="<i4", count=n_seq, offset=offset)
-    offset += 4 * n_seq
-    pointers = np.frombuffer(idx, dtype="<i8", count=n_seq, offset=offset)
-    offset += 8 * n_seq
-    doc_index = np.frombuffer(idx, dtype="<i8", count=n_doc, offset=offset)
-    offset += 8 * n_doc
-    assert offset == len(idx), "trailing bytes in the .idx"
-    data = Path(f"{prefix}.bin").read_bytes()
-    dtype = np.dtype(CODE_TO_DTYPE[code])
-    seqs = [
-        np.frombuffer(data, dtype=dtype, count=int(n), offset=int(p))
-        for n, p in zip(lengths, pointers, strict=True)
-    ]
-    return {
-        "version": version,
-        "code": code,
-        "lengths": lengths,
-        "pointers": pointers,
-        "doc_index": doc_index,
-        "bin_size": len(data),
-        "itemsize": dtype.itemsize,
-        "sequences": seqs,
-    }
 
 
 def _texts() -> list[str]:

@@ -10,11 +10,10 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import pytest
-from conftest import FIXTURES
+from conftest import FIXTURES, read_indexed
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
-from test_megatron import read_indexed
 
 from thresher.stages import mixture as mx
 from thresher.stages import tokens
@@ -213,7 +212,7 @@ def test_infeasible_budget_names_every_short_bucket(weights, totals, factor):
     short = [n for n, s in shares.items() if s * budget > 4.0 * available[n]]
     assert short
     with pytest.raises(MixtureError, match="infeasible") as err:
-        mx.plan(available, _mix(shares, budget_tokens=budget))
+        mx.plan(available, _mix(shares, budget_tokens=budget, on_infeasible="error"))
     for n in short:
         assert f"bucket {n!r} needs" in str(err.value)
         assert "short by" in str(err.value)
@@ -233,9 +232,9 @@ def test_feasible_budget_is_kept():
     assert (p.bucket("b").full_epochs, p.bucket("a").full_epochs) == (1, 0)
 
 
-def test_bucket_with_share_but_no_documents_is_an_error():
+def test_bucket_with_share_but_no_documents_is_an_error_when_strict():
     with pytest.raises(MixtureError, match=r"\['a'\] have a target share but no documents"):
-        mx.plan({"a": 0, "b": 100}, _mix({"a": 0.5, "b": 0.5}))
+        mx.plan({"a": 0, "b": 100}, _mix({"a": 0.5, "b": 0.5}, strict=True))
 
 
 def _docs_hist(sizes: dict[str, list[int]], seed: int) -> tuple[pl.DataFrame, dict]:
@@ -267,7 +266,7 @@ def test_plan_from_histograms_is_exact_and_meets_shares(
     rng = np.random.default_rng(seed)
     sizes = {n: rng.integers(1, max_size, k).tolist() for n, k in zip(shares, n_docs, strict=False)}
     hist, docs = _docs_hist(sizes, seed)
-    cfg = _mix(shares, max_epochs=max_epochs)
+    cfg = _mix(shares, max_epochs=max_epochs, strict=True)  # test_mixture_shortfall: not strict
     try:
         p = mx.plan(hist, cfg)
     except MixtureError as err:  # documents too large for exact shares, or too few tokens
@@ -298,7 +297,7 @@ def test_many_small_documents_always_meet_shares():
 def test_one_huge_document_cannot_meet_shares():
     hist, _ = _docs_hist({"a": [100] * 50, "b": [10, 10, 100_000]}, 1)
     with pytest.raises(MixtureError, match=r"misses.*bucket 'b'"):
-        mx.plan(hist, _mix({"a": 0.5, "b": 0.5}, budget_tokens=20_000))
+        mx.plan(hist, _mix({"a": 0.5, "b": 0.5}, budget_tokens=20_000, strict=True))
 
 
 def test_plan_is_pure_and_sums_shard_histograms():
@@ -493,7 +492,8 @@ def test_rerun_replaces_an_old_mixture(corpus, tmp_path):
 def test_infeasible_budget_and_rescale_end_to_end(corpus, tmp_path):
     shards = write_shards(corpus, tmp_path / "in", 2)
     with pytest.raises(MixtureError, match=r"bucket 'recent_news_tech' needs .* short by"):
-        mx.make_mixture(shards, tmp_path / "m", Mixture(budget_tokens=10**9), 0, serial)
+        cfg = Mixture(budget_tokens=10**9, on_infeasible="error")
+        mx.make_mixture(shards, tmp_path / "m", cfg, 0, serial)
     cfg = Mixture(budget_tokens=10**9, on_infeasible="rescale", out_parts=1)
     meta = mx.make_mixture(shards, tmp_path / "m", cfg, 0, serial)
     assert meta["rescaled"] and meta["budget_tokens"] < 10**9

@@ -46,12 +46,12 @@ def test_filesystem_errors_are_raised_not_counted(
         path = write_jsonl(tmp_path / path, [json.dumps({"text": "x" * 100})] * 500)
     data = Path(path).read_bytes()
 
-    def flaky_open(_: str) -> Stream:
+    def flaky_open(_: str, max_ratio: float | None = None) -> Stream:
         raw = FlakyFile(data, len(data) // 2)
         head = raw.read(4)
         codec = codec_of(head)
         plain = Plain(head, raw)
-        return plain if codec is None else Decompressed(plain, codec)
+        return plain if codec is None else Decompressed(plain, codec, max_ratio)
 
     for module in (warc, jsonl):  # the readers that stream (Parquet opens through pyarrow)
         monkeypatch.setattr(module, "open_stream", flaky_open)

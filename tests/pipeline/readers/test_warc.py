@@ -21,7 +21,14 @@ from reading import (
     read,
 )
 
-from thresher.pipeline.readers import ReadConfig, detect_format, source_name, warc
+from thresher.pipeline.readers import (
+    BadRecords,
+    ReadConfig,
+    detect_format,
+    read_records,
+    source_name,
+    warc,
+)
 from thresher.pipeline.stage import Stats
 
 
@@ -147,6 +154,12 @@ def test_a_body_shorter_than_its_content_length_is_truncated(name: str) -> None:
     assert stats["read/truncated"] == 1
     assert "read/documents" not in stats
     assert df["reject"].to_list() == ["truncated"]
+    # damage, not a crawler's WARC-Truncated header: a bad record at the record's offset
+    bad = BadRecords()
+    list(read_records(str(MALFORMED / name), ReadConfig(), {}, None, bad))
+    [entry] = bad.first
+    assert entry["reason"] == "truncated" and "declared" in entry["detail"]
+    assert isinstance(entry["offset"], int) and entry["offset"] >= 0
 
 
 @needs_fixtures

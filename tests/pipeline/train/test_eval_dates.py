@@ -6,7 +6,15 @@ import json
 import pytest
 from conftest import FIXTURES, needs_fixtures
 
-from thresher.pipeline.train.dates import EvalError, evaluate_dates, format_report
+from thresher.pipeline.train.dates import (
+    EvalError,
+    evaluate_dates,
+    evaluate_sets,
+    format_report,
+    format_sets_table,
+    write_card,
+)
+from thresher.stages.dates import RULES
 
 PAGE = """<html><head><title>t</title>{head}</head><body><article><h1>Council backs new bridge</h1>
 <p>The city council voted on Tuesday to fund a new pedestrian bridge across the river, ending a
@@ -71,3 +79,42 @@ def test_fixture_dates_meet_the_target_and_beat_htmldate_alone():
     assert result["exact_day"] > result["htmldate"]["exact_day"]
     assert result["coverage"] >= 0.99
     assert result["original_vs_updated"]["original"] >= 2
+
+
+def test_sets_table_shows_htmldate_thresher_and_each_rules_gain(tmp_path):
+    # two meta dates: htmldate takes the later one, the page's own is the first (a related item
+    # follows); the "meta" rule gets it right, so removing that rule costs one page in two
+    meta = (
+        '<meta property="article:published_time" content="2019-03-04T10:00:00Z">'
+        '<meta property="article:published_time" content="2021-05-06T10:00:00Z">'
+    )
+    sets = []
+    for name in ("one", "two"):
+        folder = tmp_path / name
+        folder.mkdir()
+        write_cases(
+            folder,
+            [
+                {"file": "a.html.gz", "url": "https://x.org/2020/01/02/a", "date": "2020-01-02"},
+                {"file": "b.html.gz", "url": "https://x.org/b", "date": None},  # not annotated
+                {"file": "c.html.gz", "url": "https://x.org/c", "date": "2019-03-04"},
+            ],
+            {
+                "a.html.gz": PAGE.format(head=""),
+                "b.html.gz": PAGE.format(head=""),
+                "c.html.gz": PAGE.format(head=meta),
+            },
+        )
+        sets.append(folder)
+    result = evaluate_sets(sets)
+    one = result["sets"]["one"]
+    assert one["n"] == 2 and one["thresher"] == 1.0
+    assert set(one["gain"]) == RULES
+    assert one["gain"]["meta"] == pytest.approx(one["thresher"] - one["no_rules"])
+    assert result["rules"]["url"]["chosen_on"] == "dates"
+    table = format_sets_table(result)
+    assert table.splitlines()[2].startswith("| one | 2 |")
+    write_card(tmp_path / "card.json", result)
+    assert json.loads((tmp_path / "card.json").read_text())["sets"]["two"]["n"] == 2
+    with pytest.raises(EvalError, match="distinct"):
+        evaluate_sets([sets[0], sets[0]])
