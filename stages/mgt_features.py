@@ -13,6 +13,9 @@ in `pipeline/data/mgt/mgt.json` measures how far):
   function_words  share of the words that are among the 50 commonest English function words
   commas          commas per word
   log_words       log(1 + words): the others read differently on short and long texts
+  lm_*            the statistics of a small language model of human text (`thresher.stages.mgt_lm`:
+                  mean surprise, its spread over sentences, share of predictable tokens, word
+                  rarity), when the model has one (`mgt.lm.gz` beside `mgt.ftz`)
 The combination is a logistic regression over the standardized features whose weights, means
 and scales are written in the model card ("combiner"); it is fit by the trainer
 (`thresher.pipeline.train.mgt`) with `fit_logistic` and applied by `combined_scores`.
@@ -34,6 +37,7 @@ from thresher.stages.mgt import (
     document_lines,
     machine_scores,
 )
+from thresher.stages.mgt_lm import LM_FEATURES, BigramLM
 
 FEATURES = (
     "ft_mean",
@@ -44,6 +48,7 @@ FEATURES = (
     "function_words",
     "commas",
     "log_words",
+    *LM_FEATURES,
 )
 TTR_WORDS = 150  # a fixed window: the ratio falls with length, so compare equal lengths
 _EPS = 1e-4  # P(machine) is clipped to [eps, 1 - eps] before the logit
@@ -75,7 +80,11 @@ def style_features(text: str) -> list[float]:
 
 
 def document_features(
-    model: Any, texts: list[str], max_chunks: int = MAX_CHUNKS, max_chars: int = MAX_CHARS
+    model: Any,
+    lm: BigramLM,
+    texts: list[str],
+    max_chunks: int = MAX_CHUNKS,
+    max_chars: int = MAX_CHARS,
 ) -> np.ndarray:
     """The FEATURES of each text, one row each (float64), from one batched fastText predict."""
     per_doc = [document_lines(t, max_chunks, max_chars) or [" "] for t in texts]
@@ -84,7 +93,9 @@ def document_features(
     for text, lines in zip(texts, per_doc, strict=True):
         got = np.array([next(scores) for _ in lines])
         p = float(np.clip(got.mean(), _EPS, 1 - _EPS))
-        rows.append([math.log(p / (1 - p)), float(got.std()), *style_features(text or "")])
+        text = text or ""
+        style = style_features(text)
+        rows.append([math.log(p / (1 - p)), float(got.std()), *style, *lm.features(text)])
     return np.array(rows, dtype=np.float64).reshape(len(texts), len(FEATURES))
 
 

@@ -2,9 +2,10 @@
 features, combined by a logistic regression (`thresher.stages.mgt_features`).
 
 `thresher train-mgt configs/mgt-train.toml` calls `train_mgt(load_train_config(path))`, which
-writes `pipeline/data/mgt/mgt.ftz` (the fastText model the MachineText step loads by default) and
-`mgt.json` (its card: the combiner's weights, the threshold, every source with its licence and
-sha256, the figures and the leave-one-source-out table of `thresher.pipeline.train.mgt_loso`).
+writes `pipeline/data/mgt/mgt.ftz` (the fastText model the MachineText step loads by default),
+`mgt.lm.gz` (its language model of human text) and `mgt.json` (its card: the combiner's weights,
+the threshold, every source with its licence and sha256, the figures and the
+leave-one-family-out table of `thresher.pipeline.train.mgt_loso`).
 `thresher eval-mgt` calls `evaluate_mgt`.
 
 Sources. The config names every source (`[[sources]]`): a label, a family (the generator, or the
@@ -15,15 +16,19 @@ shipped; `[files]` holds each file's sha256, checked before it is read. `data_di
 written for this project (`data/mgt/self-claude.jsonl.gz`). The fixtures' web pages are never
 training data (refused), only a human evaluation set.
 
-Documents. Each record is a document; only those lid.176 labels English are kept; exact
+Documents. Each record is a document of `min_words` words or more (the step judges no shorter
+one); only those lid.176 labels English are kept; exact
 duplicate texts once, a text under both labels dropped. A document is read as the step reads it
 (`thresher.stages.mgt.document_lines`: up to 8 chunks of 20-60 words of whole sentences), and
 the fastText model is trained on those lines. Split by the sha256 of the document's group (an
 L2R human text and its rewrites share one): `heldout` 20%, `validation` 20% of the rest, `train`.
 
-Fit (`fit_detector`). fastText on the train lines; the features of the validation documents;
-a logistic regression over them (class-balanced, L2); the threshold is the lowest of 0.50, 0.51,
-... 0.99 whose false-positive rate on the validation human documents is at most `target_fpr`.
+Fit (`fit_detector`). fastText on the train lines; the language model of human text
+(`thresher.stages.mgt_lm`, written beside the model as `mgt.lm.gz`) from the train documents of
+the human sources; the features of the validation documents; a logistic regression over them
+(class-balanced, L2); the threshold is the lowest of 0.500, 0.501, ... 0.999 whose
+false-positive rate on the validation documents of `fpr_sources` (human web-like text) is at
+most `target_fpr`.
 Held-out documents are only reported. Training is deterministic (fastText: one thread, a fixed
 seed, rows in sha256 order, a fresh process; the regression: Newton steps in float64, weights
 rounded to 6 places), so the same config gives the same bytes.
@@ -76,9 +81,13 @@ from thresher.stages.mgt import (
     default_card_path,
     default_model_path,
     document_lines,
+    document_scores,
+    lm_path_of,
+    load_lm,
     model_input,
 )
 from thresher.stages.mgt_features import combined_scores, document_features, fit_logistic
+from thresher.stages.mgt_lm import BigramLM
 
 __all__ = [
     "SPLITS",
@@ -103,7 +112,7 @@ WEB_DIRS = ("html", "dates")  # evaluation only: third-party pages
 # fixture folders whose texts may not go into a shipped model (fixtures README)
 NOT_FOR_TRAINING = ("html/", "dates/", "warc/", "lid/", "neardup/")
 WEB_SCHEMA = {"source": pl.String, "text": pl.String}
-THRESHOLD_GRID = tuple(round(0.5 + i / 100, 2) for i in range(50))  # 0.50 ... 0.99
+THRESHOLD_GRID = tuple(round(0.5 + i / 1000, 3) for i in range(500))  # 0.500 ... 0.999
 DOC_SCHEMA = {
     "text": pl.String,
     "label": pl.String,
@@ -151,8 +160,14 @@ class MgtTrainConfig(SupervisedParams, TrainConfig):
     files: dict[str, str]  # sha256 of each source file, by Source.key
     heldout_percent: int = Field(20, ge=1, le=50)
     validation_percent: int = Field(20, ge=1, le=50)  # of the groups that are not held out
-    target_fpr: float = Field(0.015, gt=0, lt=1)  # on validation human documents
+    target_fpr: float = Field(0.015, gt=0, lt=1)  # on validation documents of fpr_sources
+    # the human web-like sources whose validation documents set the threshold (all human
+    # sources when empty): exam questions and formulas are easy and would lower it
+    fpr_sources: tuple[str, ...] = ()
     l2: float = Field(1.0, ge=0)  # the combiner's penalty on standardized weights
+    # the step scores documents of `score_min_words` (20) words and more only; shorter ones are
+    # neither trained on nor judged (a 12-word L2R reply is as human as it is machine)
+    min_words: int = Field(20, ge=1)
     web_eval: bool = True  # score the English html/ + dates/ pages (evaluation only)
     loso: bool = True  # the leave-one-source-out table (one training per source; minutes)
 
@@ -182,6 +197,14 @@ class MgtTrainConfig(SupervisedParams, TrainConfig):
         if {s.label for s in sources} != set(LABELS):
             raise ValueError("sources need both labels, machine and human")
         return sources
+
+    @model_validator(mode="after")
+    def _fpr_sources_are_human(self) -> MgtTrainConfig:
+        human = {s.name for s in self.sources if s.label == "human"}
+        bad = sorted(set(self.fpr_sources) - human)
+        if bad:
+            raise ValueError(f"fpr_sources: {bad} are not human sources of this config")
+        return self
 
     @model_validator(mode="after")
     def _every_file_has_a_digest(self) -> MgtTrainConfig:
@@ -224,7 +247,7 @@ def build_dataset(cfg: MgtTrainConfig) -> pl.DataFrame:
     for s in cfg.sources:
         for i, rec in enumerate(read_jsonl(_checked(cfg, s, seen)), start=1):
             text = rec.get("text")
-            if not isinstance(text, str) or not text.strip():
+            if not isinstance(text, str) or len(text.split()) < cfg.min_words:
                 continue
             if s.select is not None and rec.get("source") != s.select:
                 continue
@@ -260,13 +283,15 @@ def metrics(is_machine: list[bool], flagged: list[bool]) -> dict[str, float | in
     return figures
 
 
-def detector_scores(model: Any, combiner: dict[str, Any] | None, texts: list[str]) -> np.ndarray:
+def detector_scores(
+    model: Any, lm: BigramLM | None, combiner: dict[str, Any] | None, texts: list[str]
+) -> np.ndarray:
     """P(machine) of each document: the combiner over its features, or (no combiner) the mean
     fastText P(machine) over its chunks."""
-    feats = document_features(model, texts)
-    if combiner is None:
-        return 1.0 / (1.0 + np.exp(-feats[:, 0]))
-    return combined_scores(feats, combiner)
+    if combiner is None or lm is None:
+        got = document_scores(model, list(texts))
+        return np.array([s if s is not None else 0.0 for s in got], dtype=np.float64)
+    return combined_scores(document_features(model, lm, texts), combiner)
 
 
 def choose_threshold(
@@ -299,17 +324,27 @@ def fit_detector(
         cfg.seed,
     )
     model = load_fresh(model_path)
+    humans = dataset.filter((pl.col("split") == "train") & (pl.col("label") == "human"))
+    lm = BigramLM.build(humans["text"])
+    lm_path_of(model_path).write_bytes(lm.to_bytes())
     val = dataset.filter(pl.col("split") == "validation")
     y = (val["label"] == "machine").to_numpy().astype(np.float64)
-    combiner = fit_logistic(document_features(model, val["text"].to_list()), y, cfg.l2)
-    scores = detector_scores(model, combiner, val["text"].to_list()).tolist()
-    threshold, figures = choose_threshold(scores, (y == 1).tolist(), cfg.target_fpr)
-    return {"model": model, "combiner": combiner, "threshold": threshold, "validation": figures}
+    combiner = fit_logistic(document_features(model, lm, val["text"].to_list()), y, cfg.l2)
+    val = val.with_columns(score=detector_scores(model, lm, combiner, val["text"].to_list()))
+    names = cfg.fpr_sources or [s.name for s in cfg.sources if s.label == "human"]
+    judge = val.filter((pl.col("label") == "machine") | pl.col("source").is_in(names))
+    threshold, figures = choose_threshold(
+        judge["score"].to_list(), (judge["label"] == "machine").to_list(), cfg.target_fpr
+    )
+    detector = {"model": model, "lm": lm, "combiner": combiner, "threshold": threshold}
+    return detector | {"validation": figures}
 
 
 def flagged_frame(detector: dict[str, Any], docs: pl.DataFrame) -> pl.DataFrame:
     """docs with `score` and `flagged` (score >= the detector's threshold)."""
-    scores = detector_scores(detector["model"], detector["combiner"], docs["text"].to_list())
+    scores = detector_scores(
+        detector["model"], detector["lm"], detector["combiner"], docs["text"].to_list()
+    )
     return docs.with_columns(
         score=pl.Series(scores, dtype=pl.Float64),
         flagged=pl.Series(scores >= detector["threshold"], dtype=pl.Boolean),
@@ -346,7 +381,8 @@ def evaluate_mgt(
     card = card_of(model) or {}
     threshold = card_threshold(model) if threshold is None else threshold
     rows = read_labelled(data_jsonl, LABELS)
-    scores = detector_scores(load_fresh(model), card.get("combiner"), [r["text"] for r in rows])
+    lm = load_lm(str(lm_path_of(model))) if card.get("combiner") else None
+    scores = detector_scores(load_fresh(model), lm, card.get("combiner"), [r["text"] for r in rows])
     is_machine = [r["label"] == "machine" for r in rows]
     out: dict[str, Any] = metrics(is_machine, [bool(s >= threshold) for s in scores])
     out |= {"machine": sum(is_machine), "human": len(rows) - sum(is_machine)}
@@ -422,7 +458,7 @@ def per_source(scored: pl.DataFrame) -> list[dict[str, Any]]:
 def train_mgt(cfg: MgtTrainConfig) -> dict[str, Any]:
     """Build the data set, fit the detector (`<output>/mgt.ftz` and the combiner), evaluate on
     held-out, the web pages and (cfg.loso) leave-one-source-out, write and return the card."""
-    from thresher.pipeline.train.mgt_loso import leave_one_source_out
+    from thresher.pipeline.train.mgt_loso import leave_one_family_out
 
     fixtures, out = Path(cfg.fixtures), Path(cfg.output)
     if not fixtures.is_dir():
@@ -441,12 +477,25 @@ def train_mgt(cfg: MgtTrainConfig) -> dict[str, Any]:
         f"{CHUNK_MAX_WORDS} words of whole sentences (or its first {MAX_CHARS} characters when "
         "it has none); fastText scores each chunk; the combiner reads the features of "
         "thresher.stages.mgt_features (the chunks' mean and spread, burstiness, type-token "
-        "ratio, word length, function words, commas, length) and gives P(machine)",
+        "ratio, word length, function words, commas, length, and the language model's mean "
+        "surprise, its spread over sentences, share of predictable tokens, word rarity) and "
+        "gives P(machine)",
+        "language_model": {
+            "file": lm_path_of(model_path).name,
+            "sha256": sha256_file(lm_path_of(model_path)),
+            "bytes": lm_path_of(model_path).stat().st_size,
+            "pair_types": detector["lm"].types,
+            "what": "hashed word-bigram Kneser-Ney counts (thresher.stages.mgt_lm) of the "
+            "train-split documents of the human sources (their licences allow derived counts); "
+            "no validation, held-out or evaluation document is counted",
+        },
         "threshold": detector["threshold"],
-        "threshold_rule": f"lowest of 0.50, 0.51, ..., 0.99 with FPR <= {cfg.target_fpr} on the "
-        "validation human documents; chosen on validation only",
+        "threshold_rule": f"lowest of 0.500, 0.501, ..., 0.999 with FPR <= {cfg.target_fpr} on "
+        "the validation documents of "
+        + (", ".join(cfg.fpr_sources) or "every human source")
+        + " (human web-like text); chosen on validation only",
         "combiner": detector["combiner"],
-        "sources": [s.model_dump() | {"sha256": cfg.files[s.key]} for s in cfg.sources],
+        "sources": [s.model_dump(mode="json") | {"sha256": cfg.files[s.key]} for s in cfg.sources],
         "split": {
             "heldout_percent": cfg.heldout_percent,
             "validation_percent": cfg.validation_percent,
@@ -482,7 +531,7 @@ def train_mgt(cfg: MgtTrainConfig) -> dict[str, Any]:
         } | {f"{d}/cases.jsonl": sha256_file(fixtures / d / "cases.jsonl") for d in WEB_DIRS}
     if cfg.loso:
         with tempfile.TemporaryDirectory() as tmp:
-            card["leave_one_source_out"] = leave_one_source_out(cfg, dataset, Path(tmp))
+            card["leave_one_family_out"] = leave_one_family_out(cfg, dataset, Path(tmp))
     write_json_atomic(card, out / "mgt.json", sort_keys=False)
     log.info("trained %s: heldout %s", model_path, held_figures)
     return card

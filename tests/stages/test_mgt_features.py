@@ -10,12 +10,16 @@ from conftest import REPO
 
 from thresher.pipeline.train.mgt import load_train_config
 from thresher.pipeline.train.mgt_loso import markdown_table, units
+from thresher.stages.langid import load_fasttext
+from thresher.stages.mgt import default_model_path
 from thresher.stages.mgt_features import (
     FEATURES,
     combined_scores,
+    document_features,
     fit_logistic,
     style_features,
 )
+from thresher.stages.mgt_lm import LM_FEATURES, BigramLM
 
 
 def test_burstiness_tells_even_sentences_from_mixed_ones() -> None:
@@ -26,6 +30,17 @@ def test_burstiness_tells_even_sentences_from_mixed_ones() -> None:
     assert burst_even == 0.0 < burst_mixed
     assert ttr_even == pytest.approx(6 / 42)  # six distinct words, repeated
     assert style_features("") == [0.0, 0.0, 0.0, 0.0, 0.0, 0.0]
+
+
+def test_document_features_are_the_chunks_style_and_language_model_columns() -> None:
+    lm = BigramLM.build(["The ferry leaves at noon. It is late on Sundays, as ever."])
+    model = load_fasttext(str(default_model_path()))
+    texts = ["The ferry leaves at noon. It is late again today, as it is every week.", ""]
+    got = document_features(model, lm, texts)
+    assert got.shape == (2, len(FEATURES)) and got.dtype == np.float64
+    assert list(FEATURES[-len(LM_FEATURES) :]) == list(LM_FEATURES)
+    assert got[0, -len(LM_FEATURES) :].tolist() == lm.features(texts[0])
+    assert got[0, 2 : 2 + 6].tolist() == style_features(texts[0])
 
 
 def test_fit_logistic_separates_and_combined_scores_follow_its_weights() -> None:
@@ -43,12 +58,12 @@ def test_fit_logistic_separates_and_combined_scores_follow_its_weights() -> None
         combined_scores(x, combiner | {"features": ["a"]})
 
 
-def test_every_source_and_every_shared_family_is_a_leave_out_unit(tmp_path: Path) -> None:
+def test_every_family_is_one_leave_out_unit(tmp_path: Path) -> None:
     cfg = load_train_config(REPO / "configs" / "mgt-train.toml")
-    got = units(cfg)
-    assert [n for n, kind, _ in got if kind == "source"] == [s.name for s in cfg.sources]
-    families = {n: names for n, kind, names in got if kind == "family"}
-    assert set(families["family gpt-3.5"]) == {"l2r-gpt-3.5-turbo", "dolma-gpt-3.5-turbo-0125"}
+    got = dict(units(cfg))
+    assert list(got) == list(dict.fromkeys(s.family for s in cfg.sources))
+    assert set(got["gpt-3.5"]) == {"l2r-gpt-3.5-turbo", "dolma-gpt-3.5-turbo-0125"}
+    assert set(got["claude"]) == {"self-claude", "self-claude-2"}
     row = {"machine": 10, "human": 5, "precision": 1.0, "recall": 0.5, "f1": 0.6667, "fpr": 0.0}
     table = markdown_table(
         {
