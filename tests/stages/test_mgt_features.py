@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -9,9 +10,9 @@ import pytest
 from conftest import REPO
 
 from thresher.pipeline.train.mgt import load_train_config
-from thresher.pipeline.train.mgt_loso import markdown_table, units
+from thresher.pipeline.train.mgt_loso import main, markdown_table, units
 from thresher.stages.langid import load_fasttext
-from thresher.stages.mgt import default_model_path
+from thresher.stages.mgt import default_card_path, default_model_path
 from thresher.stages.mgt_features import (
     FEATURES,
     combined_scores,
@@ -73,3 +74,19 @@ def test_every_family_is_one_leave_out_unit(tmp_path: Path) -> None:
         }
     )
     assert "| **a** (worst) | machine | 10 | 5 | 1.000 | 0.500 | 0.667 | 0.00% |" in table
+
+
+def test_the_headline_names_the_worst_family_of_the_shipped_card(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    card = json.loads(default_card_path().read_text())
+    loso = card["leave_one_family_out"]
+    assert main([str(default_card_path())]) == 0
+    out = capsys.readouterr().out
+    worst = next(r for r in loso["rows"] if r["held_out"] == loso["worst_machine"])
+    assert out.startswith(f"worst generator family: {worst['held_out']}, F1 {worst['f1']:.3f}")
+    assert f"| **{worst['held_out']}** (worst) | machine |" in out
+    bare = tmp_path / "bare.json"
+    bare.write_text(json.dumps({k: v for k, v in card.items() if k != "leave_one_family_out"}))
+    with pytest.raises(SystemExit, match=r"bare\.json: no leave_one_family_out"):
+        main([str(bare)])
