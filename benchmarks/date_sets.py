@@ -6,7 +6,8 @@ recorded in `benchmarks/date_sets.sha256`, and writes the layout of ../shared/fi
 (`cases.jsonl` with `file`, `url`, `date`, `crawl_date`, `source_file`, and `NNNN.html.gz`) into
 one folder per set.
 
-Sets (none of them was used to choose a date rule; see stages/dates.py RULES):
+Sets (none was used to choose a rule of the decision; `newslibs` and `postlight` were looked at
+for the `formats` candidate; see stages/dates.py CHOSEN_ON):
 
 - `fundus`: flairNLP/fundus, MIT, `tests/resources/parser/test_data/<country>/`. News articles from
   150+ publishers in 30+ countries, each `<Publisher>_<YYYY_MM_DD>.html.gz` with its URL and crawl
@@ -22,6 +23,9 @@ Sets (none of them was used to choose a date rule; see stages/dates.py RULES):
   `date_published`. Mercury writes that date in UTC, so the publisher's local day is certain only
   for a date without a time, a UTC midnight (a date-only value) or a time from 07:00 to 14:59 UTC
   (the same day in every zone from UTC-7 to UTC+9, where these sites are); other cases are left out.
+- `readability`: mozilla/readability (Apache-2.0), `test/test-pages/<name>/source.html` whose
+  `expected-metadata.json` has a `publishedTime` (copied by Readability from the page's markup, so
+  the set favours markup evidence); no URLs.
 
 The truth is the day as the annotation writes it (the publisher's local day when it carries an
 offset). Annotations are the libraries' own reviewed outputs, not independent labels.
@@ -29,9 +33,9 @@ offset). Annotations are the libraries' own reviewed outputs, not independent la
     python benchmarks/date_sets.py --repo flairNLP/fundus=/path/to/fundus \\
         --repo AndyTheFactory/newspaper4k=/path/to/newspaper4k \\
         --repo goose3/goose3=/path/to/goose3 --repo postlight/parser=/path/to/parser \\
-        --out ../datesets
+        --repo mozilla/readability=/path/to/readability --out ../datesets
     thresher eval-dates --sets ../shared/fixtures/dates ../shared/fixtures/html \\
-        ../datesets/fundus ../datesets/newslibs ../datesets/postlight
+        ../datesets/fundus ../datesets/newslibs ../datesets/postlight ../datesets/readability
 
 `--write-sha256` records the checksums instead of checking them (once, when a commit is pinned).
 """
@@ -55,12 +59,14 @@ COMMITS = {
     "AndyTheFactory/newspaper4k": "540bff3e8344cb8291c4829fafd98860f30d9692",
     "goose3/goose3": "c5a8902eed0c4592a1ff5ec51a0277cf73a3aca7",
     "postlight/parser": "e8ba7ece291efa4d915d50dd4deeec17d54359f2",
+    "mozilla/readability": "ab4027a8b37669745016869a37a504727992b2ba",
 }
 LICENCES = {
     "flairNLP/fundus": "MIT",
     "AndyTheFactory/newspaper4k": "MIT",
     "goose3/goose3": "Apache-2.0",
     "postlight/parser": "MIT or Apache-2.0",
+    "mozilla/readability": "Apache-2.0",
 }
 FUNDUS_DATA = "tests/resources/parser/test_data"
 _VERSION = re.compile(r"^V(\d+)(?:_(\d+))?$")
@@ -214,10 +220,30 @@ def postlight(src: Source) -> Iterator[dict]:
         }
 
 
+def readability(src: Source) -> Iterator[dict]:
+    """Mozilla Readability's test pages whose expected metadata has a `publishedTime` (copied by
+    Readability from the page's article:published_time / JSON-LD markup). The pages have no URL
+    (the tests give them http://fakehost/)."""
+    names = src.files("test/test-pages")
+    for meta_name in (n for n in names if n.endswith("/expected-metadata.json")):
+        day = _day(json.loads(src.read(meta_name)).get("publishedTime"))
+        html_name = meta_name.rsplit("/", 1)[0] + "/source.html"
+        if day is None or html_name not in names:
+            continue
+        yield {
+            "html": src.read(html_name),
+            "url": None,
+            "date": day,
+            "crawl_date": None,
+            "source_file": f"{src.repo}:{html_name}",
+        }
+
+
 SETS = {
     "fundus": [("flairNLP/fundus", fundus)],
     "newslibs": [("AndyTheFactory/newspaper4k", newspaper4k), ("goose3/goose3", goose3)],
     "postlight": [("postlight/parser", postlight)],
+    "readability": [("mozilla/readability", readability)],
 }
 
 

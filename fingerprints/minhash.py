@@ -11,12 +11,15 @@ universal up to a factor 2, and its input is already a strong hash, so minima be
 random permutations: the tests check the estimate against exact Jaccard and datasketch). The a_i
 and b_i come from `np.random.default_rng(seed)` (PCG64): see `permutations`. It needs one 64-bit
 multiply-add per shingle and permutation, which SIMD units do 4 or 8 at a time, where the modular
-family (a*x + b) mod (2^61 - 1) needs a 128-bit product. The 64-bit multiplies bound the kernel:
-numba's LLVM keeps to 256-bit vectors on AVX-512 CPUs (4 lanes a vpmullq; rensa's kernel uses
-512-bit ones and is ~2.4x faster on ready hashes), so `signatures_from_hashes` alone runs at
-57 M shingles/s (418 MB/s of raw text) at 112 permutations on a 2-core Xeon (AVX-512), against
-rensa's 40 M/s (293 MB/s) from ready shingle lists, its string hashing included
-(benchmarks/bench_kernel.py).
+family (a*x + b) mod (2^61 - 1) needs a 128-bit product. The 64-bit multiplies bound the kernel.
+numba's LLVM vectorises loops at most 256 bits wide on AVX-512 CPUs (4 lanes a vpmullq), so the
+fold is written with explicit 8-lane vectors (`lanes.fold_lanes`: one 512-bit vpmullq for 8
+permutations where the CPU has AVX-512, two or four narrower ones elsewhere; same values). On the
+2-core Xeon (AVX-512) `signatures_from_hashes` alone went from 53 to 65-75 M shingles/s at 112
+permutations (1.2-1.4x); rensa's kernel (`digest_matrix_from_flat_token_hashes`, the same
+arithmetic in hand-written AVX-512 assembly) does 85-150 M/s in the same runs on the same hashes,
+and more on long documents, where it does not apply every permutation to every hash
+(benchmarks/bench_kernel.py --lengths; README, Performance).
 
 Signatures are uint32: h_i keeps the top 32 bits, which halves memory and disk against uint64
 (448 bytes a document at 112 permutations) and changes the estimate by about 2^-32 (the chance that
@@ -25,8 +28,9 @@ no shingles (empty, null, or nothing left after normalisation) has the signature
 0xFFFFFFFF (`EMPTY`); two such documents agree everywhere, so drop empty texts before LSH.
 
 From raw text, one kernel takes each document in turn through normalisation and tokenisation in
-one pass (`normalize.normalize_doc`: the bytes of normalize_expr), XXH64 of its shingles and the
-fold into the signature, while its bytes are in cache; the few documents that the table cannot
+one pass (`normalize.normalize_doc`: the bytes of normalize_expr) and XXH64 of its shingles while
+its bytes are in cache, and folds the hashes of 2^17 shingles at a time (`_BATCH`); the few
+documents that the table cannot
 normalise (`normalize` says which) go through normalize_expr and the kernel for normalised text.
 Text that already went through normalize_expr takes that kernel directly (`normalised=True`).
 
@@ -44,6 +48,9 @@ CPU time, NUMBA_NUM_THREADS=1 POLARS_MAX_THREADS=1, best (median) of 5 interleav
 
 (2-core AMD EPYC shared with other jobs; "kernel" is signatures(normalised=True) on text already
 normalised.) rensa measured 11-13 MB/s/core with Python shingling (benchmarks/bench_dedup.py).
+On the 2-core Xeon at load average ~10 (2026-12-07), the 512-bit fold and its batches took the
+first row's signatures from 115.0 (114.8) to 119.7-125.4 (112.5-124.6), "kernel" from 111-116 to
+118-126 (old and new code run alternately, two runs each, --mb 32 --repeats 3).
 """
 
 from __future__ import annotations
@@ -63,6 +70,7 @@ from numba import njit
 from pydantic import BaseModel, ConfigDict, Field
 
 from thresher.fingerprints.exact import digests, exact_hashes
+from thresher.fingerprints.lanes import LANES, SHINGLES, fold_lanes
 from thresher.fingerprints.normalize import (
     NORMALISATION,
     SLOW,
@@ -85,6 +93,7 @@ from thresher.fingerprints.shingles import (
     _tokens,
     normalised_utf8,
     scratch_size,
+    shingle_hashes_batch,
 )
 
 log = logging.getLogger(__name__)
@@ -132,53 +141,77 @@ _SHIFT = np.uint64(32)
 _UNSET = np.uint64(0xFFFFFFFFFFFFFFFF)  # a fold's start: above every a*x + b
 
 
+def _lanes(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """`permutations` padded to a whole number of vectors (LANES) for the fold; the padding's
+    values are folded too and never read."""
+    a, b = permutations(num_perm, seed)
+    pad = -num_perm % LANES
+    return np.append(a, np.ones(pad, np.uint64)), np.append(b, np.zeros(pad, np.uint64))
+
+
 @njit(cache=True)
-def _fold(hashes: np.ndarray, m: int, a: np.ndarray, b: np.ndarray, sig: np.ndarray) -> None:
-    """sig[i] = min(sig[i], (a_i * x + b_i) mod 2^64) over the first m hashes x (sig uint64).
+def _fold(
+    hashes: np.ndarray, lo: int, hi: int, a: np.ndarray, b: np.ndarray, sig: np.ndarray
+) -> None:
+    """sig[i] = min(sig[i], (a_i * x + b_i) mod 2^64) over the hashes x in hashes[lo:hi] (sig
+    uint64; a, b and sig of `_lanes`'s padded length).
 
     The minimum is kept on the full 64-bit values; h_i's top 32 bits are taken once, in _finish
     (x >> 32 is monotone, so the minimum of the shifted values is the shifted minimum).
     """
-    j = 0
-    # Eight shingles a pass over the permutations: a, b and sig are loaded and stored an eighth
-    # as often, and LLVM vectorises the loop over i (4 permutations a vpmullq on AVX-512,
-    # multiply emulation on AVX2). The multiplies bound it: the one-at-a-time loop is 3x slower,
-    # four at a time 15% slower (measured).
-    while j + 8 <= m:
-        x0, x1, x2, x3 = hashes[j], hashes[j + 1], hashes[j + 2], hashes[j + 3]
-        x4, x5, x6, x7 = hashes[j + 4], hashes[j + 5], hashes[j + 6], hashes[j + 7]
-        for i in range(a.shape[0]):
-            ai, bi = a[i], b[i]
-            v03 = min(min(ai * x0 + bi, ai * x1 + bi), min(ai * x2 + bi, ai * x3 + bi))
-            v47 = min(min(ai * x4 + bi, ai * x5 + bi), min(ai * x6 + bi, ai * x7 + bi))
-            sig[i] = min(sig[i], min(v03, v47))
-        j += 8
-    while j < m:
-        x = hashes[j]
-        for i in range(a.shape[0]):
-            sig[i] = min(sig[i], a[i] * x + b[i])
-        j += 1
+    # Eight shingles a pass over the permutations, eight permutations a vector (lanes.py: a
+    # 512-bit vpmullq on AVX-512): a, b and sig are loaded and stored an eighth as often.
+    for j in range(lo, hi, SHINGLES):
+        for i in range(0, a.shape[0], LANES):
+            fold_lanes(sig, a, b, i, hashes, j, hi)
 
 
 @njit(cache=True)
 def _finish(sig: np.ndarray, out: np.ndarray, d: int) -> None:
     """Row d of out is the signature folded into sig (EMPTY where nothing was folded)."""
-    for i in range(sig.shape[0]):
+    for i in range(out.shape[1]):
         out[d, i] = np.uint32(sig[i] >> _SHIFT)
 
 
 @njit(cache=True)
 def _hashes_kernel(
-    hashes: np.ndarray, offsets: np.ndarray, a: np.ndarray, b: np.ndarray
+    hashes: np.ndarray, offsets: np.ndarray, a: np.ndarray, b: np.ndarray, num_perm: int
 ) -> np.ndarray:
     nd = offsets.shape[0] - 1
-    out = np.empty((nd, a.shape[0]), dtype=np.uint32)
+    out = np.empty((nd, num_perm), dtype=np.uint32)
     sig = np.empty(a.shape[0], dtype=np.uint64)
     for d in range(nd):
         sig[:] = _UNSET
-        _fold(hashes[offsets[d] :], offsets[d + 1] - offsets[d], a, b, sig)
+        _fold(hashes, offsets[d], offsets[d + 1], a, b, sig)
         _finish(sig, out, d)
     return out
+
+
+# Shingle hashes folded at a time (2^17: 1 MiB, in L2). With each document's fold right after
+# its own hashing, the 512-bit fold made the scalar normalising and hashing ~10% slower (most
+# likely the lower clock that a core keeps for a while after heavy AVX-512 instructions); in
+# batches of this size each kind of code runs in long stretches of its own (measured: raw text
+# signatures 8% faster than per document, the normalising and hashing as fast as before).
+_BATCH = 1 << 17
+
+
+@njit(cache=True)
+def _fold_rows(
+    buf: np.ndarray,
+    h_lo: np.ndarray,
+    h_hi: np.ndarray,
+    first: int,
+    last: int,
+    a: np.ndarray,
+    b: np.ndarray,
+    sig: np.ndarray,
+    out: np.ndarray,
+) -> None:
+    """Rows first..last-1 of out: the signatures of buf[h_lo[d]:h_hi[d]]."""
+    for d in range(first, last):
+        sig[:] = _UNSET
+        _fold(buf, h_lo[d], h_hi[d], a, b, sig)
+        _finish(sig, out, d)
 
 
 @njit(cache=True)
@@ -191,18 +224,27 @@ def _signatures_kernel(
     a: np.ndarray,
     b: np.ndarray,
     cap: int,
+    num_perm: int,
 ) -> np.ndarray:
-    num_perm = a.shape[0]
-    out = np.empty((starts.shape[0], num_perm), dtype=np.uint32)
+    """Signatures of normalised text, its hashes folded in batches as in _raw_signatures_kernel."""
+    nd = starts.shape[0]
+    out = np.empty((nd, num_perm), dtype=np.uint32)
     ts = np.empty(cap, dtype=np.int64)
     te = np.empty(cap, dtype=np.int64)
-    hashes = np.empty(cap, dtype=np.uint64)
-    sig = np.empty(num_perm, dtype=np.uint64)
-    for d in range(starts.shape[0]):
-        m = _doc_hashes(data, starts[d], ends[d], n, seed, ts, te, hashes)
-        sig[:] = _UNSET
-        _fold(hashes, m, a, b, sig)
-        _finish(sig, out, d)
+    buf = np.empty(_BATCH + cap, dtype=np.uint64)
+    h_lo = np.zeros(nd, dtype=np.int64)
+    h_hi = np.zeros(nd, dtype=np.int64)
+    sig = np.empty(a.shape[0], dtype=np.uint64)
+    pos = 0
+    first = 0
+    for d in range(nd):
+        if pos + cap > buf.shape[0]:
+            _fold_rows(buf, h_lo, h_hi, first, d, a, b, sig, out)
+            first, pos = d, 0
+        h_lo[d] = pos
+        pos += _doc_hashes(data, starts[d], ends[d], n, seed, ts, te, buf[pos:])
+        h_hi[d] = pos
+    _fold_rows(buf, h_lo, h_hi, first, nd, a, b, sig, out)
     return out
 
 
@@ -217,16 +259,17 @@ def _raw_signatures_kernel(
     b: np.ndarray,
     tables: Tables,
     keep_norm: bool,
+    num_perm: int,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Signatures straight from raw text: (sigs, slow, norm, n_starts, n_ends), slow True where
     the row is left to do; with keep_norm, document d's normalised bytes are
     norm[n_starts[d]:n_ends[d]] (empty where slow), for the exact fingerprint.
 
     Each document is normalised and tokenised in one pass (normalize_doc) into `norm` (after the
-    documents before it with keep_norm, else over the last one), and its shingles are hashed and
-    folded while its bytes are in cache.
+    documents before it with keep_norm, else over the last one), and its shingles are hashed
+    while its bytes are in cache. The hashes wait in a buffer of about _BATCH (1 MiB, in L2)
+    and are folded together, so that the 512-bit code runs apart from the scalar code (below).
     """
-    num_perm = a.shape[0]
     nd = starts.shape[0]
     longest = 0
     total = 0
@@ -238,28 +281,35 @@ def _raw_signatures_kernel(
     n_ends = np.zeros(nd, dtype=np.int64)
     ts = np.empty(longest + 2, dtype=np.int64)  # normalize_doc's room for tokens
     te = np.empty(longest + 3, dtype=np.int64)
-    hashes = np.empty(longest + 2, dtype=np.uint64)
+    buf = np.empty(_BATCH + longest + 2, dtype=np.uint64)
+    h_lo = np.zeros(nd, dtype=np.int64)  # document d's hashes are buf[h_lo[d]:h_hi[d]]
+    h_hi = np.zeros(nd, dtype=np.int64)
     out = np.empty((nd, num_perm), dtype=np.uint32)
     slow = np.zeros(nd, dtype=np.bool_)
-    sig = np.empty(num_perm, dtype=np.uint64)
+    sig = np.empty(a.shape[0], dtype=np.uint64)
     o = 0
+    pos = 0
+    first = 0  # the first document whose hashes wait in buf
     for d in range(nd):
         norm, ts, te, m, k = normalize_into(data, starts[d], ends[d], norm, o, tables, ts, te)
-        if hashes.shape[0] < ts.shape[0]:  # ts grew for an expanding text
-            hashes = np.empty(ts.shape[0], dtype=np.uint64)
-        sig[:] = _UNSET
+        if pos + ts.shape[0] > buf.shape[0]:  # no room for this document's hashes: fold first
+            _fold_rows(buf, h_lo, h_hi, first, d, a, b, sig, out)
+            first, pos = d, 0
+            if buf.shape[0] < ts.shape[0]:  # ts grew for an expanding text
+                buf = np.empty(ts.shape[0], dtype=np.uint64)
+        h_lo[d] = h_hi[d] = pos
         if m == SLOW:
             slow[d] = True
             m = o
         else:
             if k < 0:  # CJK mixed with other characters in one table entry: tokenise the output
                 k = _tokens(norm, o, m, ts, te)
-            h = _token_hashes(norm, ts, te, k, n, seed, hashes)
-            _fold(hashes, h, a, b, sig)
+            pos += _token_hashes(norm, ts, te, k, n, seed, buf[pos:])
+            h_hi[d] = pos
         if keep_norm:
             n_starts[d], n_ends[d] = o, m
             o = m
-        _finish(sig, out, d)
+    _fold_rows(buf, h_lo, h_hi, first, nd, a, b, sig, out)
     return out, slow, norm[:o], n_starts, n_ends
 
 
@@ -279,10 +329,10 @@ def signatures(
     """
     params = MinHashParams(num_perm=num_perm, ngram=ngram, seed=seed)  # validates the arguments
     if normalised:
-        a, b = permutations(params.num_perm, params.seed)
+        a, b = _lanes(params.num_perm, params.seed)
         data, starts, ends = normalised_utf8(texts, normalised=True)
         cap = scratch_size(starts, ends)
-        return _signatures_kernel(data, starts, ends, ngram, np.uint64(seed), a, b, cap)
+        return _signatures_kernel(data, starts, ends, ngram, np.uint64(seed), a, b, cap, num_perm)
     return _from_raw(texts, params, keep_norm=False)[0]
 
 
@@ -318,8 +368,8 @@ def signatures_from_hashes(
         raise ValueError(
             f"offsets must run from 0 to len(hashes) ({hashes.size}) without decreasing"
         )
-    a, b = permutations(params.num_perm, params.seed)
-    return _hashes_kernel(hashes, offsets, a, b)
+    a, b = _lanes(params.num_perm, params.seed)
+    return _hashes_kernel(hashes, offsets, a, b, params.num_perm)
 
 
 def _from_raw(
@@ -327,17 +377,17 @@ def _from_raw(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(sigs, norm, n_starts, n_ends, valid): signatures and, with keep_norm, the normalised
     bytes of text i at norm[n_starts[i]:n_ends[i]] (valid[i] False for a null text)."""
-    a, b = permutations(params.num_perm, params.seed)
-    ngram, seed = params.ngram, np.uint64(params.seed)
+    a, b = _lanes(params.num_perm, params.seed)
+    ngram, seed, num_perm = params.ngram, np.uint64(params.seed), params.num_perm
     data, starts, ends, valid = utf8_buffers(texts)
     sigs, slow, norm, n_starts, n_ends = _raw_signatures_kernel(
-        data, starts, ends, ngram, seed, a, b, normalize_tables(), keep_norm
+        data, starts, ends, ngram, seed, a, b, normalize_tables(), keep_norm, num_perm
     )
     if slow.any():
         idx = np.flatnonzero(slow)
         r_data, r_starts, r_ends = normalize_utf8(texts.cast(pl.String).gather(idx))
         cap = scratch_size(r_starts, r_ends)
-        sigs[idx] = _signatures_kernel(r_data, r_starts, r_ends, ngram, seed, a, b, cap)
+        sigs[idx] = _signatures_kernel(r_data, r_starts, r_ends, ngram, seed, a, b, cap, num_perm)
         n_starts[idx] = r_starts + norm.shape[0]
         n_ends[idx] = r_ends + norm.shape[0]
         norm = np.concatenate([norm, r_data])
@@ -388,8 +438,8 @@ def measure_throughput(
     The texts are repeated to about target_mb of UTF-8. The runs interleave (each repeat times
     every variant once, back to back), so that load from other processes hits them alike, and
     time the CPU time of this process (all its threads: per core, set NUMBA_NUM_THREADS=1
-    POLARS_MAX_THREADS=1); each figure is (best, median) over `repeats`. "mb", "docs" and
-    "slow_path_share" give their one value twice.
+    POLARS_MAX_THREADS=1); each figure is (best, median) over `repeats`. "mb", "docs",
+    "shingles" and "slow_path_share" give their one value twice.
     """
     texts = texts or _synthetic_texts()
     size = sum(len(t.encode("utf-8")) for t in texts)
@@ -398,6 +448,7 @@ def measure_throughput(
     signatures(series.head(10))  # compile or load the cached kernels, build the tables
     exact_hashes(series.head(10))
     normed = pl.select(normalize_expr(pl.lit(series))).to_series()
+    hashes, offsets = shingle_hashes_batch(series)
 
     def polars_path() -> None:  # how signatures() worked before the numba normalisation
         expr = pl.select(normalize_expr(pl.lit(series))).to_series()
@@ -405,6 +456,9 @@ def measure_throughput(
 
     variants: dict[str, Callable[[], object]] = {
         "signatures": lambda: signatures(series),
+        # the parts: at 8 permutations the fold is almost free; the fold alone on ready hashes
+        "signatures_8_perm": lambda: signatures(series, 8),
+        "fold": lambda: signatures_from_hashes(hashes, offsets),
         "signatures_polars": polars_path,
         "normalise": lambda: normalize_utf8(series),
         "normalise_series": lambda: normalize_series(series),
@@ -422,6 +476,7 @@ def measure_throughput(
     result = {
         "mb": (mb, mb),
         "docs": (float(series.len()),) * 2,
+        "shingles": (float(hashes.size),) * 2,
         "slow_path_share": (slow_path_share(series),) * 2,
     }
     for name, ts in times.items():

@@ -6,32 +6,42 @@ tree is at hand, and only the decision is written (`published`, `date_source`,
 
 `date_source`, evidence and `date_confidence`, strongest first:
 
-- "url" (0.95): a full date in the URL: `/2024/05/17/`, `/2024/5/17/`, `/2024-05-17-slug`,
-  `_2024_05_17`.
-- "meta" (0.9): an explicit publication date in structured markup: JSON-LD `datePublished`,
-  microdata `itemprop="datePublished"`, `article:published_time` and kin (`PUBLISHED_KEYS`).
-- "text" (0.8): a date right after a publication label in the visible text ("Erschienen am:
-  01.11.2023", "Written: 2023-11-07", "Published on May 17, 2024"; `text_published`).
-- "htmldate" (0.75): htmldate's original-date search (`original_date=True`, extensive search)
-  over the same tree, run inside trafilatura's metadata extraction.
 - "input" (0.8): a date field named in the reader's config (JSONL / Parquet); it wins over the
   HTML evidence when a record has both.
+- "meta" (0.9): an explicit publication date in structured markup: JSON-LD `datePublished`,
+  microdata `itemprop="datePublished"`, `article:published_time` and kin (`PUBLISHED_KEYS`);
+  when the page states several, the one htmldate also found, else the first.
+- "htmldate" (0.75): htmldate's original-date search (`original_date=True`, extensive search)
+  over the same tree, run inside trafilatura's metadata extraction. Its first step reads a full
+  date in the URL.
+- "url" (0.95): a full date in the URL (`/2024/05/17/`, `/2024/5/17/`, `/2024-05-17-slug`,
+  `_2024_05_17`) where htmldate gave no plausible answer: text records (WET, JSONL), which htmldate
+  never sees, and pages where its answer was after the crawl.
 - null (0.0): nothing usable; `published` is null.
 
-Why this order. A full date in a URL is written by the CMS when the page is first published and does
-not move when the page is edited, so it is the original date by construction. A field that says
-*published* in structured markup comes next (when the page states several, the one htmldate also
-found, else the first); htmldate reads it too, but it also accepts weaker clues first in some paths
-(a `date` or `dc.date` meta tag, a date in the site's navigation bar, `dateModified` when that is
-all the header has), and it takes a URL date with a one-digit day from a slug
-(`/2023/10/3-fragen-...` is read as 3 October). A labelled date in the text ("Erschienen am",
-"Written") is the page telling its readers when it appeared, and beats htmldate's choice among all
-the dates of the page (which can be a "last changed" line or a "today" in the navigation bar).
-htmldate's own search is the fallback that dates the pages without markup (text patterns, `<time>`
-elements, free text). When the URL holds only a year and month (`/2016/12/slug`), an htmldate
+Which rules decide. A rule beyond htmldate's own answer is in the decision (RULES) only if it
+helps, on at least two page sets it was not chosen on, in `thresher eval-dates --sets` (the
+record of which sets chose and which show each rule is in pipeline/train/dates.py). `meta` and
+`meta_agree` do: htmldate also reads markup, but it accepts weaker clues first in some paths (a
+`date` or `dc.date` meta tag, a date in the navigation bar, `dateModified` when that is all the
+header has). The CANDIDATES do not yet and are measured, not used: `url` (a URL date before
+everything: htmldate reads URL dates itself, so it changes one page of the set it was chosen on;
+htmldate takes a one-digit day from a slug, `/2023/10/3-fragen-...` as 3 October, where the
+rule does not), `text` (a date right after a publication label in the visible text, "Erschienen
+am: 01.11.2023", "Published on May 17, 2024"; `text_published`: it helps on the set it was chosen
+on and on one other) and `formats` (markup dates with month names or as Unix timestamps, CJK
+labels and year-first dates in the text: it dates four pages of the set it was chosen on and
+changes none elsewhere). When the URL holds only a year and month (`/2016/12/slug`), an htmldate
 answer equal to the first of that month (htmldate's reading of a partial URL date) loses its
 confidence to 0.4; an htmldate answer of 1 January (its reading of a bare year) gets 0.3.
 Consumers can drop low confidences (`[recency] min_confidence`).
+
+Skipping the search. htmldate's answer changes the decision only where no cheap evidence decides
+(`needs_search`: no plausible input date and no markup date, or several markup dates for
+`meta_agree` to choose between). Where it cannot, its search can be skipped with the same
+decision; htmldate itself stops early on a URL or header date, so its costly part (pruning and
+searching the whole tree) runs on about a third of the pages, and cheap evidence decides few of
+those (figures in the README's Recency section).
 
 Bounds. The crawl date is an upper bound: a page cannot be published after it was fetched, so a
 candidate later than `crawl_date` (plus one day, BOUND_SLACK_DAYS: the publisher's local day can
@@ -57,7 +67,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from lxml import etree
@@ -82,18 +92,24 @@ PARTIAL_URL_GUESS_CONFIDENCE = 0.4  # htmldate's answer is the 1st of the URL's 
 YEAR_ONLY_CONFIDENCE = 0.3
 DATE_SOURCES = ("url", "meta", "text", "htmldate", "input")
 
-# The rules beyond htmldate's own answer (bounded by the crawl date and MIN_DATE), each of which
-# `thresher eval-dates --sets` removes in turn to measure what it adds per page set. CHOSEN_ON
-# names the page set each rule was chosen or tuned on; a rule is kept only if it helps on at least
-# two other sets (the table in pipeline/data/dates.json).
-RULES: frozenset[str] = frozenset({"url", "meta", "meta_agree", "text"})
+# The rules beyond htmldate's own answer (bounded by the crawl date and MIN_DATE). A rule is in the
+# decision (RULES) only if it helps on at least two page sets it was not chosen on; the others
+# (CANDIDATES) stay measurable: `thresher eval-dates --sets` removes each rule of RULES in turn and
+# adds each candidate in turn, per page set (README "Recency"; pipeline/data/dates.json). CHOSEN_ON
+# names the sets each rule was chosen or tuned on (the record is in pipeline/train/dates.py).
+RULES: frozenset[str] = frozenset({"meta", "meta_agree"})
+CANDIDATES: frozenset[str] = frozenset({"url", "text", "formats"})
 RULE_DOC = {
-    "url": "a full date in the URL wins",
-    "meta": "a datePublished-type markup date wins over htmldate and the text",
+    "url": "a full date in the URL wins over the markup and htmldate",
+    "meta": "a datePublished-type markup date wins over htmldate",
     "meta_agree": "of several markup dates, the one htmldate also found (else the first)",
+    "formats": "dates in more formats: month names and Unix timestamps in markup; CJK labels, "
+    "a time before the date and year-first Y/M/D dates after a label in the text",
     "text": "a date after a publication label in the text wins over htmldate",
 }
-CHOSEN_ON = dict.fromkeys(RULES, "dates")  # all chosen on ../shared/fixtures/dates
+CHOSEN_ON: dict[str, tuple[str, ...]] = dict.fromkeys(RULES | CANDIDATES, ("dates",)) | {
+    "formats": ("newslibs", "postlight")
+}
 
 # Structured-markup keys (lowercased) that name the first publication of a page. Keys that name a
 # modification (dateModified, article:modified_time, og:updated_time) are deliberately absent, and
@@ -166,17 +182,48 @@ _LABEL = (
 _BODY_TEXT = etree.XPath(
     "//body//text()[not(ancestor::script or ancestor::style)]", smart_strings=False
 )
-_TEXT_DATE = re.compile(
-    r"(?<![\w-])" + _LABEL + r"\s*[:\-–]?\s*(?:\w+,\s*)?(?:"
+_LABELLED_DATES = (  # the date formats after a label, as alternatives of named groups
     r"(?P<iso>\d{4}-\d{2}-\d{2})|"
     r"(?P<d1>\d{1,2})\.\s?(?P<m1>\d{1,2})\.\s?(?P<y1>\d{4})|"
     r"(?P<d2>\d{1,2})\.?\s+(?:de\s+)?(?P<mn2>" + _MONTH_RE + r")\.?\s+(?:de\s+)?(?P<y2>\d{4})|"
-    r"(?P<mn3>" + _MONTH_RE + r")\.?\s+(?P<d3>\d{1,2})(?:st|nd|rd|th)?,?\s+(?P<y3>\d{4}))",
+    r"(?P<mn3>" + _MONTH_RE + r")\.?\s+(?P<d3>\d{1,2})(?:st|nd|rd|th)?,?\s+(?P<y3>\d{4})"
+)
+_TEXT_DATE = re.compile(
+    r"(?<![\w-])" + _LABEL + r"\s*[:\-–]?\s*(?:\w+,\s*)?(?:" + _LABELLED_DATES + ")",
+    re.IGNORECASE,
+)
+# The `formats` rule's wider reading of the text: Chinese, Japanese and Korean publication labels,
+# a time (and zone) or a weekday between label and date ("Published 10:32 AM EDT, Tue May 17,
+# 2024"), and year-first dates with slashes, dots or 年月日 ("2024/05/17", "2024.05.17",
+# "2024年5月17日"). Written from the common wordings before it was measured on any page set.
+_CJK_LABEL = (
+    r"(?:公開日|掲載日|配信日|発行日|投稿日|发布时间|发布日期|發佈時間|發布時間|發布日期|"
+    r"发表时间|發表時間|发表于|입력|게재일?|등록일)"
+)
+_TEXT_DATE_OTHER = re.compile(
+    r"(?:(?<![\w-])" + _LABEL + r"|" + _CJK_LABEL + r")\s*[:：\-–]?\s*(?:\w+,?\s+)?"
+    r"(?:\d{1,2}:\d{2}(?::\d{2})?\s*(?:[ap]\.?m\.?)?\s*(?:[a-z]{2,4})?,?\s+(?:\w+,?\s+)?)?(?:"
+    + _LABELLED_DATES
+    + r"|(?P<y4>\d{4})\s*[/.年]\s*(?P<m4>\d{1,2})\s*[/.月]\s*(?P<d4>\d{1,2})(?!\d))",
     re.IGNORECASE,
 )
 _TEXT_DATE_MAX = 5  # labelled dates read per page (the first is used)
 _DMY_DOT = re.compile(r"^\s*(\d{1,2})\.\s?(\d{1,2})\.\s?(\d{4})(?:\D|$)")
 _SLASH = re.compile(r"^\s*(\d{1,2})/(\d{1,2})/(\d{4})(?:\D|$)")
+# Markup dates in the other formats publishers write (the `formats` rule): a month name,
+# day-first ("23 Nov 2014", RFC 2822 "Sun, 23 Nov 2014 16:00:00 -0500") or month-first ("November
+# 23, 2014", Java's and asctime's "Sun Nov 23 16:00:00 EDT 2014", the time and zone before the
+# year), after an optional weekday; and a Unix timestamp in seconds or milliseconds (10 or 13
+# digits, a JSON number or a string), read as its UTC day.
+_NAMED = re.compile(
+    r"^\s*(?:[a-z]{2,9}\.?,?\s+)?(?:"
+    r"(?P<d1>\d{1,2})\.?\s+(?P<m1>" + _MONTH_RE + r")\.?,?\s+(?P<y1>\d{4})|"
+    r"(?P<m2>" + _MONTH_RE + r")\.?\s+(?P<d2>\d{1,2})(?:st|nd|rd|th)?,?\s+"
+    r"(?:\d{1,2}:\d{2}(?::\d{2})?(?:\s*[ap]\.?m\.?)?\s+(?:[a-z]{1,5}\s+|[+-]\d{2}:?\d{2}\s+)?)?"
+    r"(?P<y2>\d{4}))(?!\d)",
+    re.IGNORECASE,
+)
+_EPOCH = re.compile(r"^\s*(\d{10}|\d{13})(?:\.\d+)?\s*$")
 
 
 def _mkdate(y: int, m: int, d: int) -> date | None:
@@ -201,6 +248,24 @@ def parse_date_value(value: Any) -> date | None:
             return _mkdate(y, b, a)
         if b > 12 >= a:
             return _mkdate(y, a, b)
+    return None
+
+
+def parse_other_date_value(value: Any) -> date | None:
+    """A date from a markup value that `parse_date_value` does not read: a month name
+    (`_NAMED`) or a Unix timestamp in seconds or milliseconds (its UTC day)."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        value = str(int(value))
+    if not isinstance(value, str) or not value:
+        return None
+    s = value[:60]
+    if m := _NAMED.match(s):
+        if m["y1"]:
+            return _mkdate(int(m["y1"]), _MONTHS[m["m1"].lower()], int(m["d1"]))
+        return _mkdate(int(m["y2"]), _MONTHS[m["m2"].lower()], int(m["d2"]))
+    if m := _EPOCH.match(s):
+        seconds = int(m[1]) // (1000 if len(m[1]) == 13 else 1)
+        return datetime.fromtimestamp(seconds, tz=UTC).date()
     return None
 
 
@@ -237,7 +302,16 @@ def url_dates(url: str | None) -> tuple[date | None, tuple[int, int] | None]:
     return full, month
 
 
-def _jsonld_published(obj: Any, out: list[date]) -> None:
+def _markup_date(value: Any) -> tuple[date, bool] | None:
+    """A markup value's date, and whether it was written in one of the other formats."""
+    if (d := parse_date_value(value)) is not None:
+        return d, False
+    if (d := parse_other_date_value(value)) is not None:
+        return d, True
+    return None
+
+
+def _jsonld_published(obj: Any, out: list[tuple[date, bool]]) -> None:
     """Collect datePublished values from a JSON-LD object, its @graph and nested objects."""
     if isinstance(obj, list):
         for item in obj:
@@ -245,29 +319,30 @@ def _jsonld_published(obj: Any, out: list[date]) -> None:
     elif isinstance(obj, dict):
         for key, value in obj.items():
             if key == "datePublished":
-                if (d := parse_date_value(value)) is not None:
-                    out.append(d)
+                if (found := _markup_date(value)) is not None:
+                    out.append(found)
             elif isinstance(value, dict | list):
                 _jsonld_published(value, out)
 
 
-def meta_published(tree: Any) -> list[date]:
-    """Publication dates stated in a page's structured markup, in document order.
+def meta_published(tree: Any) -> list[tuple[date, bool]]:
+    """Publication dates stated in a page's structured markup, in document order, each with
+    whether it was written in one of the other formats (`parse_other_date_value`).
 
     Sources: `<meta property|name|itemprop=K content=...>` for K in PUBLISHED_KEYS, elements with
     `itemprop="datePublished"` (their `datetime` or `content` attribute), and JSON-LD
     `datePublished` anywhere in `<script type="application/ld+json">`.
     """
-    found: list[date] = []
+    found: list[tuple[date, bool]] = []
     for el in tree.iter("meta"):
         key = el.get("property") or el.get("name") or el.get("itemprop")
         if not key or key.strip().lower() not in PUBLISHED_KEYS:
             continue
-        if (d := parse_date_value(el.get("content"))) is not None:
+        if (d := _markup_date(el.get("content"))) is not None:
             found.append(d)
     for el in tree.xpath('//*[@itemprop="datePublished"][not(self::meta)]'):
         value = el.get("datetime") or el.get("content") or el.text_content().strip()
-        if (d := parse_date_value(value)) is not None:
+        if (d := _markup_date(value)) is not None:
             found.append(d)
     for el in tree.xpath('//script[@type="application/ld+json"]'):
         text = el.text or ""
@@ -317,27 +392,37 @@ def schema_article_type(tree: Any) -> str | None:
     return None
 
 
-def text_published(tree: Any) -> list[date]:
-    """Dates that follow a publication label in the page's visible text, in document order.
+def _labelled_date(m: re.Match[str]) -> date | None:
+    if m["iso"]:
+        return parse_date_value(m["iso"])
+    if m["y1"]:
+        return _mkdate(int(m["y1"]), int(m["m1"]), int(m["d1"]))
+    if m["y2"]:
+        return _mkdate(int(m["y2"]), _MONTHS[m["mn2"].lower()], int(m["d2"]))
+    if m["y3"]:
+        return _mkdate(int(m["y3"]), _MONTHS[m["mn3"].lower()], int(m["d3"]))
+    return _mkdate(int(m["y4"]), int(m["m4"]), int(m["d4"]))
+
+
+def text_published(tree: Any) -> list[tuple[date, bool]]:
+    """Dates that follow a publication label in the page's visible text, in document order, each
+    with whether only the `formats` rule's wider reading (_TEXT_DATE_OTHER) finds it.
 
     "Erschienen am: 01.11.2023", "Written: 2023-11-07 15:03", "Published on May 17, 2024",
-    "publié le 3 mars 2021". Script and style text is skipped; labels and month names cover
-    English, German, French, Spanish, Italian, Dutch and Polish wording of "published".
+    "publié le 3 mars 2021"; with the wider reading also "公開日：2024年5月17日", "입력
+    2024.05.17", "Published 10:32 AM EDT, Tue May 17, 2024". Script and style text is skipped;
+    labels and month names cover English, German, French, Spanish, Italian, Dutch and Polish
+    wording of "published" (and Chinese, Japanese, Korean in the wider reading).
     """
     texts = _BODY_TEXT(tree)
     text = " ".join(t.strip() for t in texts if t.strip())
-    found: list[date] = []
-    for m in _TEXT_DATE.finditer(text):
-        if m["iso"]:
-            d = parse_date_value(m["iso"])
-        elif m["y1"]:
-            d = _mkdate(int(m["y1"]), int(m["m1"]), int(m["d1"]))
-        elif m["y2"]:
-            d = _mkdate(int(m["y2"]), _MONTHS[m["mn2"].lower()], int(m["d2"]))
-        else:
-            d = _mkdate(int(m["y3"]), _MONTHS[m["mn3"].lower()], int(m["d3"]))
+    strict = {m.start(): m for m in _TEXT_DATE.finditer(text)}
+    found: list[tuple[date, bool]] = []
+    for m in _TEXT_DATE_OTHER.finditer(text):
+        # every strict match is also a wider one, starting at the same label
+        d = _labelled_date(strict.get(m.start(), m))
         if d is not None:
-            found.append(d)
+            found.append((d, m.start() not in strict))
             if len(found) >= _TEXT_DATE_MAX:
                 break
     return found
@@ -354,6 +439,8 @@ class DateEvidence:
     htmldate: date | None = None
     input: date | None = None
     upper_bound: date | None = None  # crawl date, or an earlier Wayback snapshot date
+    meta_other: tuple[int, ...] = ()  # positions in `meta` read by parse_other_date_value
+    text_other: tuple[int, ...] = ()  # positions in `text` found by the wider reading only
 
 
 @dataclass(frozen=True, slots=True)
@@ -376,26 +463,63 @@ def effective_bound(crawl_date: date | None, wayback: date | None) -> date | Non
     return min(bounds) + timedelta(days=BOUND_SLACK_DAYS) if bounds else None
 
 
-def decide_date(ev: DateEvidence, rules: frozenset[str] = RULES) -> DateDecision:
-    """Combine the evidence by the priorities in the module docstring, using only `rules`."""
+def _candidates(ev: DateEvidence, rules: frozenset[str]) -> list[tuple[str, date]]:
+    """The plausible candidates before htmldate's answer, strongest first."""
     upper = ev.upper_bound
-    if plausible(ev.input, upper):
-        return DateDecision(ev.input, "input", CONFIDENCE["input"])
     cands: list[tuple[str, date]] = []
     if ev.url_full is not None and "url" in rules:
         cands.append(("url", ev.url_full))
-    meta = [d for d in ev.meta if plausible(d, upper)]
+    meta = [
+        d
+        for i, d in enumerate(ev.meta)
+        if plausible(d, upper) and ("formats" in rules or i not in ev.meta_other)
+    ]
     if meta and "meta" in rules:
         # Pages state several (the article's, a video's, related items'): the one htmldate also
         # found is the page's own; else the first in document order.
         agree = "meta_agree" in rules and ev.htmldate in meta
         cands.append(("meta", ev.htmldate if agree else meta[0]))
-    text = [d for d in ev.text if plausible(d, upper)]
+    text = [
+        d
+        for i, d in enumerate(ev.text)
+        if plausible(d, upper) and ("formats" in rules or i not in ev.text_other)
+    ]
     if text and "text" in rules:
         cands.append(("text", text[0]))
-    if ev.htmldate is not None:
-        cands.append(("htmldate", ev.htmldate))
-    cands = [(s, d) for s, d in cands if plausible(d, upper)]
+    return [(s, d) for s, d in cands if plausible(d, upper)]
+
+
+def needs_search(ev: DateEvidence, rules: frozenset[str] = RULES) -> bool:
+    """Whether htmldate's answer can change the decision: False when the input date or a cheap
+    candidate (URL, markup, text) decides whatever htmldate says, so its search can be skipped.
+
+    A page whose plausible markup dates differ needs it (`meta_agree` picks the one htmldate
+    found); so does a page without cheap evidence, where htmldate's search is the date."""
+    if plausible(ev.input, ev.upper_bound):
+        return False
+    cands = _candidates(ev, rules)
+    if not cands:
+        return True
+    if cands[0][0] != "meta" or "meta_agree" not in rules:
+        return False
+    meta = {d for i, d in enumerate(ev.meta) if plausible(d, ev.upper_bound)}
+    meta -= {ev.meta[i] for i in ev.meta_other if "formats" not in rules}
+    return len(meta) > 1
+
+
+def decide_date(ev: DateEvidence, rules: frozenset[str] = RULES) -> DateDecision:
+    """Combine the evidence by the priorities in the module docstring, using only `rules`.
+
+    A full URL date is htmldate's own first step; it is used after htmldate's answer (for text
+    records, which htmldate does not see, and pages where htmldate found nothing plausible), and
+    before everything with the `url` rule."""
+    upper = ev.upper_bound
+    if plausible(ev.input, upper):
+        return DateDecision(ev.input, "input", CONFIDENCE["input"])
+    cands = _candidates(ev, rules)
+    for source, found in (("htmldate", ev.htmldate), ("url", ev.url_full)):
+        if plausible(found, upper):
+            cands.append((source, found))  # type: ignore[arg-type]
     if not cands:
         return DateDecision(None, None, 0.0)
     source, chosen = cands[0]
@@ -423,11 +547,15 @@ def gather_evidence(
     """Evidence from a parsed page (lxml tree or None), its URL and htmldate's answer."""
     inner, wayback = unwrap_url(url)
     full, month = url_dates(inner)
+    meta = meta_published(tree) if tree is not None else []
+    text = text_published(tree) if tree is not None else []
     return DateEvidence(
         url_full=full,
         url_month=month,
-        meta=tuple(meta_published(tree)) if tree is not None else (),
-        text=tuple(text_published(tree)) if tree is not None else (),
+        meta=tuple(d for d, _ in meta),
+        meta_other=tuple(i for i, (_, other) in enumerate(meta) if other),
+        text_other=tuple(i for i, (_, other) in enumerate(text) if other),
+        text=tuple(d for d, _ in text),
         htmldate=htmldate,
         input=input_date,
         upper_bound=effective_bound(crawl_date, wayback),

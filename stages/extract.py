@@ -3,15 +3,23 @@
 Rows that arrive with `text` (WET conversion records, JSONL/Parquet text) are taken as is; rows with
 `html` are parsed once (trafilatura's `load_html`, which decodes the bytes with the page's own
 charset) and the tree goes to trafilatura's `bare_extraction`, which returns the main text without
-navigation, cookie banners and comments. We also keep the metadata later stages need, because the
-HTML is not kept: `title`, `page_type` (og:type / schema.org type, e.g. `article`) and the
-publication date decided from the evidence on the same tree (stages/dates.py: URL patterns,
-structured `datePublished` markup, a labelled date in the text, htmldate's original-date search run
-by trafilatura with the crawl date as its `max_date`, a reader's date field, the crawl date as an
-upper bound): `published`, `date_source` ("url" | "meta" | "text" | "htmldate" | "input" | null) and
-`date_confidence` (0..1; 0 when undated). Text records (WET, JSONL/Parquet text) are dated from
-their URL and input date the same way. A page that takes longer than `timeout_s` is dropped with
-reason `extract_timeout`; one that gives no text, `extract_empty`.
+navigation, cookie banners and comments (`engine = "resiliparse"`: Resiliparse's main text instead,
+stages/extract_fast.py). We also keep the metadata later stages need, because the HTML is not kept:
+`title`, `page_type` (og:type / schema.org type, e.g. `article`) and the publication date decided
+from the evidence on the same tree (stages/dates.py: URL patterns, structured `datePublished`
+markup, a labelled date in the text, htmldate's original-date search with the crawl date as its
+`max_date`, a reader's date field, the crawl date as an upper bound): `published`, `date_source`
+("url" | "meta" | "text" | "htmldate" | "input" | null) and `date_confidence` (0..1; 0 when
+undated). Title, og:type and htmldate's date come from stages/extract_meta.py, which runs only the
+steps of trafilatura's metadata extraction they need (the same values; the whole of it took a third
+of the time per page). Text records (WET, JSONL/Parquet text) are dated from their URL and input
+date the same way. A page that takes longer than `timeout_s` is dropped with reason
+`extract_timeout`; one that gives no text, `extract_empty`.
+
+Speed, one core, CPU time (benchmarks/bench_extract.py; README "Performance"): on the annotated
+pages of ../shared/fixtures/html the whole metadata pass made 51.5 CPU-ms/page, the steps we need
+37.5 (the old and new module in one process on the same 300 pages; same output on those and on the
+416 of ../shared/fixtures/dates, byte for byte). The history below is from before that change.
 
 Speed on ../shared/fixtures/dates (416 pages, url set, crawl_date null; timing `Extractor()(df)`
 over all pages on the shared 2-core machine, the old and new module interleaved, two rounds):
@@ -49,7 +57,7 @@ from typing import Any, Literal
 
 import polars as pl
 import xxhash
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from thresher.pipeline.deadline import TimedOut, deadline_map
 from thresher.pipeline.inputs import unique_names
@@ -58,6 +66,7 @@ from thresher.pipeline.phases import Barrier, Context, Map, PerShard, Sections, 
 from thresher.pipeline.readers import BadRecords, ReadConfig, read_records
 from thresher.pipeline.readers.common import add_count
 from thresher.pipeline.stage import Stats, StepResult, drop_where
+from thresher.stages import extract_fast
 from thresher.stages.dates import (
     DateDecision,
     DateEvidence,
@@ -66,6 +75,7 @@ from thresher.stages.dates import (
     htmldate_max,
     schema_article_type,
 )
+from thresher.stages.extract_meta import page_metadata
 
 log = logging.getLogger(__name__)
 
@@ -86,17 +96,34 @@ EXTRACT_SCHEMA: dict[str, pl.DataType] = {
 
 
 class Extractor(BaseModel):
-    """HTML to main text with trafilatura; text records pass through."""
+    """HTML to main text with trafilatura (or Resiliparse); text records pass through."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
+    # "trafilatura": its main-text rules; "resiliparse": Resiliparse's, ~10x faster at a lower F1
+    # (stages/extract_fast.py; the optional package resiliparse). Both date and name pages alike.
+    engine: Literal["trafilatura", "resiliparse"] = "trafilatura"
     timeout_s: float = Field(10.0, ge=0)  # per page; 0 turns the limit off
     # "process": pages are extracted in a child process, killed at timeout_s (a hard limit);
     # "none": in this process, for debugging (a profiler, pdb), with no time limit at all
     isolation: Literal["process", "none"] = "process"
-    favor: Literal["balanced", "precision", "recall"] = "balanced"
+    favor: Literal["balanced", "precision", "recall"] = "balanced"  # trafilatura's focus
+    # trafilatura's fast mode: no readability/jusText fallback to compare against its own result
+    fast: bool = False
     include_tables: bool = True
     include_comments: bool = False  # reader comments are rarely pretraining-grade text
+    # htmldate's search of the page for a date; off: the URL, markup and labelled-text evidence
+    # only (stages/dates.py), which halves the Resiliparse engine's time per page
+    htmldate: bool = True
     extensive_date_search: bool = True  # htmldate's deeper search of the page text for a date
+
+    @model_validator(mode="after")
+    def _engine_installed(self) -> Extractor:
+        if self.engine == "resiliparse":
+            try:
+                extract_fast.require()
+            except ImportError as err:
+                raise ValueError(str(err)) from None
+        return self
 
     def extract_one(
         self,
@@ -107,10 +134,11 @@ class Extractor(BaseModel):
     ) -> dict[str, Any] | None:
         """Main text, metadata and date decision of one page; None when it cannot be parsed.
 
-        The page is parsed once; trafilatura gets the tree (and copies it before cleaning), the
-        date evidence is read from the same tree. `published`, `date_source` and
-        `date_confidence` are filled even when there is no main text (`text` is then None and the
-        caller drops the row).
+        The page is parsed once by lxml: trafilatura gets the tree (and copies it before
+        cleaning); title, page type and the date evidence are read from the same tree (the
+        Resiliparse engine parses the decoded page a second time, with lexbor, for the text).
+        `published`, `date_source` and `date_confidence` are filled even when there is no main
+        text (`text` is then None and the caller drops the row).
         """
         return self.extract_with_evidence(html, url, crawl_date, input_date)[0]
 
@@ -122,10 +150,10 @@ class Extractor(BaseModel):
         input_date: date | None = None,
     ) -> tuple[dict[str, Any] | None, DateEvidence | None]:
         """`extract_one`'s answer and the date evidence it was decided from (for eval-dates)."""
-        import trafilatura  # heavy imports; workers pay them once, on first use
-        from trafilatura.utils import load_html
+        from trafilatura.utils import decode_file, load_html  # heavy: paid once, on first use
 
-        tree = load_html(html)
+        decoded = decode_file(html)  # load_html would decode bytes the same way
+        tree = load_html(decoded)
         if tree is None:
             return None, None
         params: dict[str, Any] = {
@@ -134,34 +162,40 @@ class Extractor(BaseModel):
         }
         if (bound := htmldate_max(crawl_date, url)) is not None:
             params["max_date"] = bound  # htmldate then skips dates after the crawl
+        # title, og:type and htmldate's date, before the text: trafilatura's order, on one tree
+        meta = page_metadata(tree, url, params if self.htmldate else None)
+        if self.engine == "resiliparse":
+            text = extract_fast.resiliparse_text(decoded, self.include_comments)
+        else:
+            text = self._trafilatura_text(tree, url)
+        evidence = gather_evidence(tree, url, _parse_date(meta.found_date), crawl_date, input_date)
+        decision = decide_date(evidence)
+        return {
+            "text": text,
+            "title": meta.title if text is not None else None,
+            # the schema.org type when the page names a specific one (NewsArticle, TechArticle),
+            # else og:type as trafilatura reads it ("article", "website")
+            "page_type": schema_article_type(tree)
+            or (meta.page_type if text is not None else None),
+            **_decision_fields(decision),
+        }, evidence
+
+    def _trafilatura_text(self, tree: Any, url: str | None) -> str | None:
+        """trafilatura's main text of a parsed page (it works on a copy); None: it found none."""
+        import trafilatura
+
         doc = trafilatura.bare_extraction(
             tree,
             url=url,
-            with_metadata=True,
+            fast=self.fast,
             include_comments=self.include_comments,
             include_tables=self.include_tables,
             favor_precision=self.favor == "precision",
             favor_recall=self.favor == "recall",
             deduplicate=False,
-            date_extraction_params=params,
         )
         assert not isinstance(doc, dict)  # as_dict is off: a Document or None
-        if doc is None:  # no main text: the row is dropped, but the page is still dated
-            from htmldate import find_date  # (for evaluation and the rejected/ sink)
-
-            found = find_date(tree, url=url, **params)
-        else:
-            found = doc.date
-        evidence = gather_evidence(tree, url, _parse_date(found), crawl_date, input_date)
-        decision = decide_date(evidence)
-        return {
-            "text": doc.text if doc is not None else None,
-            "title": doc.title if doc is not None else None,
-            # the schema.org type when the page names a specific one (NewsArticle, TechArticle),
-            # else og:type as trafilatura read it ("article", "website")
-            "page_type": schema_article_type(tree) or (doc.pagetype if doc is not None else None),
-            **_decision_fields(decision),
-        }, evidence
+        return doc.text if doc is not None else None
 
     def extract_pages(
         self,
@@ -255,7 +289,13 @@ class Extractor(BaseModel):
 
 
 # what a child process imports before it takes pages: their import time is not a page's
-_PRELOAD = ("thresher.stages.extract", "trafilatura", "trafilatura.utils", "htmldate")
+_PRELOAD = (
+    "thresher.stages.extract",
+    "trafilatura",
+    "trafilatura.utils",
+    "trafilatura.metadata",
+    "htmldate",
+)
 
 _OUT_COLUMNS: dict[str, pl.DataType] = {
     "text": pl.String(),

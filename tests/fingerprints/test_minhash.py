@@ -5,6 +5,7 @@ import gzip
 import itertools
 import json
 import random
+import re
 
 import numpy as np
 import polars as pl
@@ -14,16 +15,22 @@ from conftest import FIXTURES, needs_fixtures
 from datasketch import MinHash
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from llvmlite import binding as llvm
+from numba import njit
 from pydantic import ValidationError
 
 from thresher.fingerprints.minhash import (
+    _BATCH,
     EMPTY,
     MinHashParams,
+    _fold,
+    _lanes,
     jaccard,
     permutations,
     signatures,
     signatures_from_hashes,
 )
+from thresher.fingerprints.normalize import normalize_expr
 from thresher.fingerprints.shingles import (
     DEFAULT_SEED,
     shingle_hashes,
@@ -163,12 +170,40 @@ def test_kernel_alone_follows_the_documented_family(docs, num_perm, seed):
         np.testing.assert_array_equal(sig, want)
 
 
+@pytest.mark.skipif(
+    "avx512dq" not in llvm.get_host_cpu_features(), reason="this CPU has no 512-bit vpmullq"
+)
+def test_fold_multiplies_eight_permutations_at_a_time_on_avx512():
+    # A fresh compile (the cached one cannot show its assembly) of the fold that every kernel
+    # calls: its multiplies must be 512-bit, not numba's usual 256-bit vectors.
+    fold = njit(_fold.py_func)
+    a, b = _lanes(20, 3)
+    fold(np.arange(9, dtype=np.uint64), 0, 9, a, b, np.zeros(a.size, dtype=np.uint64))
+    asm = "".join(fold.inspect_asm().values())
+    assert re.search(r"vpmullq\s[^\n]*%zmm", asm)
+    assert not re.search(r"vpmullq\s[^\n]*%ymm", asm)
+
+
 def test_kernel_alone_on_ready_hashes_equals_signatures_of_the_texts():
     texts = pl.Series(real_texts())
     hashes, offsets = shingle_hashes_batch(texts, 5, 9)
     np.testing.assert_array_equal(
         signatures_from_hashes(hashes, offsets, 64, 9), signatures(texts, 64, 5, 9)
     )
+
+
+def test_signatures_fold_batches_of_hashes_across_their_boundaries():
+    # More shingles than one batch of the raw and normalised kernels (_BATCH): documents before,
+    # across and after a boundary get the signatures of the kernel alone (no batches).
+    texts = pl.Series(real_texts())
+    hashes, _ = shingle_hashes_batch(texts)
+    texts = pl.Series(texts.to_list() * (_BATCH // hashes.size + 2))
+    hashes, offsets = shingle_hashes_batch(texts)
+    assert hashes.size > _BATCH
+    want = signatures_from_hashes(hashes, offsets, 24)
+    np.testing.assert_array_equal(signatures(texts, 24), want)
+    normed = pl.select(normalize_expr(pl.lit(texts))).to_series()
+    np.testing.assert_array_equal(signatures(normed, 24, normalised=True), want)
 
 
 @pytest.mark.parametrize("offsets", [[0, 2], [1, 3], [0, 2, 1, 3], [], [[0, 3]]])

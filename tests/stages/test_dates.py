@@ -8,6 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from thresher.stages.dates import (
+    CANDIDATES,
     CONFIDENCE,
     MIN_DATE,
     RULES,
@@ -16,7 +17,9 @@ from thresher.stages.dates import (
     gather_evidence,
     htmldate_max,
     meta_published,
+    needs_search,
     parse_date_value,
+    parse_other_date_value,
     text_published,
     unwrap_url,
     url_dates,
@@ -89,12 +92,13 @@ def test_structured_published_dates_in_document_order_and_no_modified_ones():
         '<span itemprop="datePublished" content="2021-11-27">27 Nov</span>'
         '<time datetime="2019-01-01" pubdate>sidebar item</time>',
     )
-    assert meta_published(tree) == [date(2021, 11, 29), date(2021, 11, 27), date(2021, 11, 28)]
+    found = [date(2021, 11, 29), date(2021, 11, 27), date(2021, 11, 28)]
+    assert meta_published(tree) == [(d, False) for d in found]
 
 
 def test_broken_json_ld_still_gives_its_date():
     tree = page('<script type="application/ld+json">{"datePublished": "2020-03-01",}</script>')
-    assert meta_published(tree) == [date(2020, 3, 1)]
+    assert meta_published(tree) == [(date(2020, 3, 1), False)]
 
 
 def test_labelled_dates_in_text_skip_update_labels():
@@ -102,20 +106,94 @@ def test_labelled_dates_in_text_skip_update_labels():
         body="<p>Letzte Änderung: 31.10.2023 - 14:49</p><p>Erschienen am: 01.11.2023</p>"
         "<p>Published on May 17, 2024</p><script>var s = 'Published: 2001-01-01';</script>"
     )
-    assert text_published(tree) == [date(2023, 11, 1), date(2024, 5, 17)]
-    assert text_published(page(body="<p>publié le 3 mars 2021</p>")) == [date(2021, 3, 3)]
+    assert text_published(tree) == [(date(2023, 11, 1), False), (date(2024, 5, 17), False)]
+    assert text_published(page(body="<p>publié le 3 mars 2021</p>")) == [(date(2021, 3, 3), False)]
 
 
-def test_priorities_url_then_meta_then_text_then_htmldate():
+def test_priorities_meta_then_htmldate_then_url():
     url, meta, text, hd = date(2024, 5, 17), date(2024, 5, 16), date(2024, 5, 15), date(2024, 5, 14)
     full = DateEvidence(url_full=url, meta=(meta,), text=(text,), htmldate=hd)
-    assert decide_date(full).source == "url"
-    assert decide_date(DateEvidence(meta=(meta,), text=(text,), htmldate=hd)).published == meta
-    assert decide_date(DateEvidence(text=(text,), htmldate=hd)).source == "text"
-    assert decide_date(DateEvidence(htmldate=hd)).source == "htmldate"
+    assert decide_date(full).source == "meta"
+    # the labelled text date is a candidate rule, not in the decision
+    assert decide_date(DateEvidence(url_full=url, text=(text,), htmldate=hd)).source == "htmldate"
+    # a URL date stands in where htmldate has no answer (text records, which it never sees)
+    assert decide_date(DateEvidence(url_full=url, text=(text,))).source == "url"
+    assert decide_date(full, RULES | {"url"}).source == "url"
+    assert decide_date(DateEvidence(text=(text,), htmldate=hd), RULES | {"text"}).source == "text"
     assert decide_date(DateEvidence()) == decide_date(DateEvidence(meta=()))
     assert decide_date(DateEvidence()).published is None
     assert decide_date(DateEvidence()).confidence == 0.0
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("Sun Nov 23 16:00:00 EDT 2014", date(2014, 11, 23)),  # Java's Date.toString
+        ("Sun, 23 Nov 2014 16:00:00 -0500", date(2014, 11, 23)),  # RFC 2822
+        ("November 3rd, 2020", date(2020, 11, 3)),
+        ("Dienstag, 4. März 2021", date(2021, 3, 4)),
+        (1676551869000, date(2023, 2, 16)),  # Unix milliseconds, UTC day
+        ("1676551869", date(2023, 2, 16)),
+        (True, None),
+        ("12345", None),
+        ("2014", None),
+        ("Nov 2014", None),
+    ],
+)
+def test_other_markup_date_formats(value, expected):
+    assert parse_other_date_value(value) == expected
+
+
+def test_formats_rule_reads_other_formats_in_markup_and_text():
+    tree = page(
+        '<meta property="article:published_time" content="Sun Nov 23 16:00:00 EDT 2014">'
+        '<script type="application/ld+json">{"datePublished": 1676551869}</script>',
+        "<p>公開日：2024年5月17日</p><p>입력 2024.05.18 10:00</p><p>Posted on May 19, 2024</p>",
+    )
+    assert meta_published(tree) == [(date(2014, 11, 23), True), (date(2023, 2, 16), True)]
+    assert text_published(tree) == [
+        (date(2024, 5, 17), True),
+        (date(2024, 5, 18), True),
+        (date(2024, 5, 19), False),
+    ]
+    ev = gather_evidence(tree, None, date(2014, 1, 1))
+    assert ev.meta_other == (0, 1) and ev.text_other == (0, 1)
+    assert decide_date(ev).published == date(2014, 1, 1)  # the rule is not in the decision
+    assert decide_date(ev, RULES | {"formats"}).published == date(2014, 11, 23)
+    assert decide_date(ev, (RULES - {"meta"}) | {"text"}).published == date(2024, 5, 19)
+    assert decide_date(ev, (RULES - {"meta"}) | {"text", "formats"}).published == date(2024, 5, 17)
+
+
+def test_search_is_needed_only_where_htmldate_can_change_the_decision():
+    one = date(2024, 5, 1)
+    assert needs_search(DateEvidence())  # nothing cheap: htmldate's search is the date
+    assert not needs_search(DateEvidence(meta=(one, one)))
+    assert needs_search(DateEvidence(meta=(one, date(2024, 5, 2))))  # meta_agree asks htmldate
+    assert not needs_search(DateEvidence(meta=(one, date(2024, 5, 2))), RULES - {"meta_agree"})
+    assert not needs_search(DateEvidence(input=one))
+    # a URL date alone does not decide (htmldate's answer comes first), unless the url rule is on
+    assert needs_search(DateEvidence(url_full=one))
+    assert not needs_search(DateEvidence(url_full=one), RULES | {"url"})
+    # a markup date after the crawl is no evidence
+    assert needs_search(DateEvidence(meta=(date(2024, 6, 1),), upper_bound=one))
+    # a markup date only the formats rule reads counts only with that rule
+    assert needs_search(DateEvidence(meta=(one,), meta_other=(0,)))
+    assert not needs_search(DateEvidence(meta=(one,), meta_other=(0,)), RULES | {"formats"})
+
+
+@given(
+    st.lists(st.dates(date(1990, 1, 1), date(2030, 1, 1)), max_size=3),
+    st.none() | st.dates(date(1990, 1, 1), date(2030, 1, 1)),
+    st.none() | st.dates(date(1990, 1, 1), date(2030, 1, 1)),
+    st.none() | st.dates(date(1990, 1, 1), date(2030, 1, 1)),
+    st.sets(st.sampled_from(sorted(RULES | CANDIDATES))),
+)
+def test_skipping_the_search_never_changes_the_decision(meta, url, hd, bound, rules):
+    rules = frozenset(rules)
+    ev = DateEvidence(url_full=url, meta=tuple(meta), htmldate=hd, upper_bound=bound)
+    if not needs_search(ev, rules):
+        skipped = DateEvidence(url_full=url, meta=tuple(meta), htmldate=None, upper_bound=bound)
+        assert decide_date(skipped, rules) == decide_date(ev, rules)
 
 
 def test_meta_date_confirmed_by_htmldate_beats_the_first_one():
@@ -208,7 +286,7 @@ def test_crawl_day_bound_allows_the_publishers_next_day():
         (frozenset({"url"}), (date(2024, 5, 2), "meta")),
         (frozenset({"url", "meta_agree"}), (date(2024, 5, 1), "meta")),
         (frozenset({"url", "meta"}), (date(2024, 5, 3), "text")),
-        (RULES, (date(2024, 5, 2), "htmldate")),
+        (RULES | CANDIDATES, (date(2024, 5, 2), "htmldate")),
     ],
 )
 def test_each_rule_can_be_removed_for_the_ablation(removed, expected):
@@ -218,5 +296,5 @@ def test_each_rule_can_be_removed_for_the_ablation(removed, expected):
         text=(date(2024, 5, 3),),
         htmldate=date(2024, 5, 2),
     )
-    d = decide_date(ev, RULES - removed)
+    d = decide_date(ev, (RULES | CANDIDATES) - removed)
     assert (d.published, d.source) == expected
