@@ -1,6 +1,6 @@
 """Lay out the machine-text training sources that come from public repositories as JSONL files.
 
-    .venv/bin/python benchmarks/mgt_sources.py GIT_DIR [--out data/mgt]
+    .venv/bin/python benchmarks/mgt_sources.py GIT_DIR [--out benchmarks/data/mgt]
 
 GIT_DIR is a clone (or bare git directory) of scott-matkosky/AI_Text_Detector at commit
 `L2R_COMMIT`: its `L2R_dataset/` folder is the data set of "Learning to Rewrite: Generalized
@@ -8,7 +8,7 @@ LLM-Generated Text Detection" (Hao et al., 2024; CC BY 3.0, `L2R_dataset/LICENSE
 domains, each a `human.json` (a JSON list of human texts from public corpora) and one file per
 generator (GPT-3.5-Turbo, GPT-4o, Gemini-1.5-Pro, Llama-3-70B: the generator rewrote the human
 text of the same index). Every file read is checked against its sha256 in
-`data/mgt/l2r-files.sha256`
+`benchmarks/data/mgt/l2r-files.sha256`
 (sha256sum format) before use (an error names the file); a mismatch means another commit.
 
 Written: `<out>/l2r.jsonl.gz`, one record per text: `text`, `label` (human | machine), `source`
@@ -118,7 +118,7 @@ def write_jsonl_gz(rows: list[dict], path: Path) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("git_dir", type=Path)
-    ap.add_argument("--out", type=Path, default=Path("data/mgt"))
+    ap.add_argument("--out", type=Path, default=Path("benchmarks/data/mgt"))
     ap.add_argument("--print-digests", action="store_true", help="list the files' sha256 (JSON)")
     args = ap.parse_args()
     expected = None if args.print_digests else read_digests(DIGESTS)

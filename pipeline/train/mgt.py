@@ -13,8 +13,8 @@ human corpus), a file under `data_dir` or the fixtures, the value of the records
 it takes from a file that holds several, its licence, origin and whether the file may be
 shipped; `[files]` holds each file's sha256, checked before it is read. `data_dir` is laid out by
 `benchmarks/mgt_sources.py` (from the fetched repositories; sha256 checked) plus the texts
-written for this project (`data/mgt/self-claude.jsonl.gz`). The fixtures' web pages are never
-training data (refused), only a human evaluation set.
+written for this project (`benchmarks/data/mgt/self-claude.jsonl.gz`). The fixtures' web pages
+are never training data (refused), only a human evaluation set.
 
 Documents. Each record is a document of `min_words` words or more (the step judges no shorter
 one); only those lid.176 labels English are kept; exact
@@ -152,7 +152,7 @@ class MgtTrainConfig(SupervisedParams, TrainConfig):
     verb: ClassVar[str] = "train-mgt"
 
     fixtures: str = "../shared/fixtures"
-    data_dir: str = "data/mgt"  # laid out by benchmarks/mgt_sources.py
+    data_dir: str = "benchmarks/data/mgt"  # laid out by benchmarks/mgt_sources.py
     output: str = "pipeline/data/mgt"  # mgt.ftz and mgt.json are written here
     heldout_jsonl: str | None = None  # when set, the held-out split is also written here
     seed: int = 0

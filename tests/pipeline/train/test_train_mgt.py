@@ -27,10 +27,10 @@ from thresher.stages.mgt import default_card_path, default_model_path, lm_path_o
 
 CARD: dict = json.loads(default_card_path().read_text()) if default_card_path().is_file() else {}
 CONFIG = REPO / "configs" / "mgt-train.toml"
-DATA = REPO / "data" / "mgt"
+DATA = REPO / "benchmarks" / "data" / "mgt"
 needs_data = pytest.mark.skipif(
     not (DATA / "l2r.jsonl.gz").is_file(),
-    reason="data/mgt not laid out (benchmarks/mgt_sources.py)",
+    reason="benchmarks/data/mgt not laid out (benchmarks/mgt_sources.py)",
 )
 
 
@@ -46,7 +46,7 @@ def fixture_config(**updates: object) -> MgtTrainConfig:
 def test_the_shipped_train_config_loads_with_its_documented_paths() -> None:
     cfg = load_train_config(CONFIG)
     assert cfg.fixtures == "../shared/fixtures" and cfg.output == "pipeline/data/mgt"
-    assert cfg.data_dir == "data/mgt" and cfg.loso
+    assert cfg.data_dir == "benchmarks/data/mgt" and cfg.loso
     assert cfg.fasttext_params()["thread"] == 1 and cfg.fasttext_params()["wordNgrams"] == 2
     assert load_train_config(CONFIG, output="/tmp/x", seed=None).output == "/tmp/x"
     families = {s.family for s in cfg.sources if s.label == "machine"}
