@@ -1,49 +1,37 @@
-"""Train and evaluate the machine-generated-text classifier (fastText) from the shared fixtures.
+"""Train and evaluate the machine-generated-text detector: fastText over chunks plus style
+features, combined by a logistic regression (`thresher.stages.mgt_features`).
 
 `thresher train-mgt configs/mgt-train.toml` calls `train_mgt(load_train_config(path))`, which
-writes `pipeline/data/mgt/mgt.ftz` (the model the MachineText step loads by default) and
-`mgt.json` (its card). `thresher eval-mgt` calls `evaluate_mgt`.
+writes `pipeline/data/mgt/mgt.ftz` (the fastText model the MachineText step loads by default),
+`mgt.lm.gz` (its language model of human text) and `mgt.json` (its card: the combiner's weights,
+the threshold, every source with its licence and sha256, the figures and the
+leave-one-family-out table of `thresher.pipeline.train.mgt_loso`).
+`thresher eval-mgt` calls `evaluate_mgt`.
 
-Data: only sources whose licence allows shipping them inside a model (fixtures README):
-  machine  `mgt/machine_train.jsonl.gz`: 5037 short texts by gpt-3.5-turbo-0125 (8 to 57 words)
-  human    `domains/general.jsonl.gz` (CCNet via dolma, Apache-2.0), `domains/law.jsonl.gz`
-           (LegalBench CC BY 4.0 / MIT tasks), `domains/science.jsonl.gz` without its MIT-OCW rows
-           (CC BY-NC-SA), `domains/math.jsonl.gz` (MATH, GSM8K; MIT)
-The fixtures' web pages (`html/`, `dates/`, `warc/`) are third-party content: never training data
-(`MgtTrainConfig` refuses them), but the English `html/` and `dates/` pages are a second,
-independent human evaluation set, scored per document exactly as the step scores them.
+Sources. The config names every source (`[[sources]]`): a label, a family (the generator, or the
+human corpus), a file under `data_dir` or the fixtures, the value of the records' `source` field
+it takes from a file that holds several, its licence, origin and whether the file may be
+shipped; `[files]` holds each file's sha256, checked before it is read. `data_dir` is laid out by
+`benchmarks/mgt_sources.py` (from the fetched repositories; sha256 checked) plus the texts
+written for this project (`benchmarks/data/mgt/self-claude.jsonl.gz`). The fixtures' web pages
+are never training data (refused), only a human evaluation set.
 
-Human text is cut into chunks of whole sentences inside one paragraph, 20 to 60 words, packed up
-to about 35 (`thresher.stages.mgt.chunk_text`; the machine median is 37), so that length, line
-breaks or a cut-off sentence do not give the label away. 20, not 8: 99.7% of the machine texts
-have 20 words or more, while most short human chunks are MMLU question stems. Only chunks that
-lid.176 labels English are kept. Exact duplicate texts are kept once; a text under both labels is
-dropped.
+Documents. Each record is a document of `min_words` words or more (the step judges no shorter
+one); only those lid.176 labels English are kept; exact
+duplicate texts once, a text under both labels dropped. A document is read as the step reads it
+(`thresher.stages.mgt.document_lines`: up to 8 chunks of 20-60 words of whole sentences), and
+the fastText model is trained on those lines. Split by the sha256 of the document's group (an
+L2R human text and its rewrites share one): `heldout` 20%, `validation` 20% of the rest, `train`.
 
-Splits, by the sha256 of a text's group (a machine text is its own group; a human chunk's group
-is its source document, so chunks of one document never sit on two sides): `heldout` (20%),
-then of the rest `validation` (20%, salted hash) and `train`
-(`thresher.pipeline.train.fasttext.split_of`). The model is trained on `train` only; the
-operating threshold is the lowest of 0.50, 0.51, ... 0.99 whose false-positive rate on the
-`validation` human texts is at most `target_fpr` (1%), scored as documents (mean over chunks,
-`thresher.stages.mgt.document_scores`); `heldout` is only ever reported. Choices made on
-validation, not held-out: word unigrams (validation F1 0.988, FPR 0.89% at 0.5) over bigrams
-(0.983, 1.28%), no class reweighting (4x the CCNet chunks or a quarter of the math changed
-validation figures by under 0.3 points).
-
-Measured (`train_mgt(load_train_config("configs/mgt-train.toml"))`, about 20 s on one core; all
-figures in pipeline/data/mgt/mgt.json): mgt.ftz 725,821 bytes; threshold 0.50 (validation FPR
-0.35%, F1 0.995); held-out (1042 machine, 2252 human texts) precision 0.993, recall 0.993, F1
-0.993, FPR 0.31%; held-out human flagged by kind: general (CCNet) 5/63 = 7.9%, law 1/181, math
-1/1833, science 0/175; English html/ + dates/ pages, per document as the step scores them: 1 of
-113 flagged (0.88%). Per-rule drops of the whole step: the module docstring of
-`thresher.stages.mgt`.
-
-Training is deterministic: one thread, a fixed seed, the rows in a fixed order (sorted by the
-sha256 of their text), and a fresh Python process for every training (fastText 0.9.2 gave other
-bytes for a second model trained in one process). Two runs give the same bytes (the slow test
-retrains and compares). The model is quantized (product quantization, vocabulary cut to the
-20,000 most useful words, then retrained) into `mgt.ftz`.
+Fit (`fit_detector`). fastText on the train lines; the language model of human text
+(`thresher.stages.mgt_lm`, written beside the model as `mgt.lm.gz`) from the train documents of
+the human sources; the features of the validation documents; a logistic regression over them
+(class-balanced, L2); the threshold is the lowest of 0.500, 0.501, ... 0.999 whose
+false-positive rate on the validation documents of `fpr_sources` (human web-like text) is at
+most `target_fpr`.
+Held-out documents are only reported. Training is deterministic (fastText: one thread, a fixed
+seed, rows in sha256 order, a fresh process; the regression: Newton steps in float64, weights
+rounded to 6 places), so the same config gives the same bytes.
 """
 
 from __future__ import annotations
@@ -52,21 +40,23 @@ import gzip
 import hashlib
 import json
 import logging
+import tempfile
 from collections.abc import Iterator
 from importlib.metadata import version
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
+import numpy as np
 import polars as pl
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from thresher.pipeline.io import write_json_atomic
+from thresher.pipeline.stage import Frozen
 from thresher.pipeline.train.fasttext import (
     SPLITS,
     SupervisedParams,
     TrainConfig,
     binary_metrics,
-    chunk_rows,
     dedup_texts,
     heldout,
     load_fresh,
@@ -88,19 +78,24 @@ from thresher.stages.mgt import (
     MAX_CHARS,
     MAX_CHUNKS,
     THRESHOLD,
-    chunk_text,
     default_card_path,
     default_model_path,
+    document_lines,
     document_scores,
+    lm_path_of,
+    load_lm,
     model_input,
 )
+from thresher.stages.mgt_features import combined_scores, document_features, fit_logistic
+from thresher.stages.mgt_lm import BigramLM
 
 __all__ = [
     "SPLITS",
     "MgtTrainConfig",
+    "Source",
     "build_dataset",
-    "chunk_text",
     "evaluate_mgt",
+    "fit_detector",
     "heldout",
     "load_train_config",
     "read_jsonl",
@@ -112,17 +107,44 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-MACHINE_FILE = "mgt/machine_train.jsonl.gz"
 LABELS = ("machine", "human")
 WEB_DIRS = ("html", "dates")  # evaluation only: third-party pages
 # fixture folders whose texts may not go into a shipped model (fixtures README)
 NOT_FOR_TRAINING = ("html/", "dates/", "warc/", "lid/", "neardup/")
 WEB_SCHEMA = {"source": pl.String, "text": pl.String}
-THRESHOLD_GRID = tuple(round(0.5 + i / 100, 2) for i in range(50))  # 0.50 ... 0.99
+THRESHOLD_GRID = tuple(round(0.5 + i / 1000, 3) for i in range(500))  # 0.500 ... 0.999
+DOC_SCHEMA = {
+    "text": pl.String,
+    "label": pl.String,
+    "source": pl.String,
+    "family": pl.String,
+    "genre": pl.String,
+    "group": pl.String,
+}
+
+
+class Source(Frozen):
+    """One source of labelled documents: one generator family (or human corpus) of one corpus."""
+
+    name: str
+    label: Literal["machine", "human"]
+    family: str  # the generator family (gpt-3.5, gpt-4o, claude, ...) or the human corpus
+    root: Literal["data", "fixtures"]  # the file is under data_dir or under fixtures
+    file: str
+    select: str | None = None  # take only records whose `source` field is this
+    exclude_datasets: tuple[str, ...] = ()  # leave out records whose `dataset` field is one
+    licence: str
+    origin: str  # repository@commit:path, or who wrote it
+    ship: bool  # may the file itself be redistributed (the model is trained on it either way)
+
+    @property
+    def key(self) -> str:
+        """The file's key in `[files]`: `data/<file>` or `fixtures/<file>`."""
+        return f"{self.root}/{self.file}"
 
 
 class MgtTrainConfig(SupervisedParams, TrainConfig):
-    """`thresher train-mgt CONFIG`: where the data is, how to split, train and choose the threshold.
+    """`thresher train-mgt CONFIG`: the sources, how to split, train and choose the threshold.
 
     Paths are relative to the current directory (run from the repo root).
     """
@@ -130,44 +152,69 @@ class MgtTrainConfig(SupervisedParams, TrainConfig):
     verb: ClassVar[str] = "train-mgt"
 
     fixtures: str = "../shared/fixtures"
+    data_dir: str = "benchmarks/data/mgt"  # laid out by benchmarks/mgt_sources.py
     output: str = "pipeline/data/mgt"  # mgt.ftz and mgt.json are written here
     heldout_jsonl: str | None = None  # when set, the held-out split is also written here
     seed: int = 0
-    machine_file: str = MACHINE_FILE
-    human_files: tuple[str, ...] = (
-        "domains/general.jsonl.gz",
-        "domains/law.jsonl.gz",
-        "domains/science.jsonl.gz",
-        "domains/math.jsonl.gz",
-    )
-    # rows whose `dataset` field is one of these are left out: MIT OCW is CC BY-NC-SA
-    exclude_datasets: tuple[str, ...] = ("MIT-OCW",)
+    sources: tuple[Source, ...]
+    files: dict[str, str]  # sha256 of each source file, by Source.key
     heldout_percent: int = Field(20, ge=1, le=50)
     validation_percent: int = Field(20, ge=1, le=50)  # of the groups that are not held out
-    target_fpr: float = Field(0.01, gt=0, lt=1)  # on validation human texts, at the threshold
+    target_fpr: float = Field(0.015, gt=0, lt=1)  # on validation documents of fpr_sources
+    # the human web-like sources whose validation documents set the threshold (all human
+    # sources when empty): exam questions and formulas are easy and would lower it
+    fpr_sources: tuple[str, ...] = ()
+    l2: float = Field(1.0, ge=0)  # the combiner's penalty on standardized weights
+    # the step scores documents of `score_min_words` (20) words and more only; shorter ones are
+    # neither trained on nor judged (a 12-word L2R reply is as human as it is machine)
+    min_words: int = Field(20, ge=1)
     web_eval: bool = True  # score the English html/ + dates/ pages (evaluation only)
+    loso: bool = True  # the leave-one-source-out table (one training per source; minutes)
 
     # fastText. lr 0.1: at 0.3 a bigram model diverged (NaN). No subwords: the model stays small.
     dim: int = Field(32, ge=2)
-    epoch: int = Field(20, ge=1)
+    epoch: int = Field(10, ge=1)
     lr: float = Field(0.1, gt=0)
-    word_ngrams: int = Field(1, ge=1, le=5)  # unigrams won on validation (module docstring)
+    word_ngrams: int = Field(2, ge=1, le=5)  # bigrams: validation F1 0.60 vs 0.51 (unigrams)
     bucket: int = Field(200_000, ge=0)
     quantize_cutoff: int = Field(20_000, ge=0)  # words kept by quantization
     quantize_dsub: int = Field(2, ge=1)
 
-    @field_validator("human_files")
+    @field_validator("sources")
     @classmethod
-    def _licensed_only(cls, files: tuple[str, ...]) -> tuple[str, ...]:
-        bad = [f for f in files if f.startswith(NOT_FOR_TRAINING)]
+    def _licensed_sources(cls, sources: tuple[Source, ...]) -> tuple[Source, ...]:
+        bad = [
+            s.file for s in sources if s.root == "fixtures" and s.file.startswith(NOT_FOR_TRAINING)
+        ]
         if bad:
             raise ValueError(
                 f"{bad}: web pages and the lid/neardup corpora may not be trained into a shipped "
                 "model (fixtures README); use them for evaluation only"
             )
-        if not files:
-            raise ValueError("at least one human file is needed")
-        return files
+        names = [s.name for s in sources]
+        if len(set(names)) != len(names):
+            raise ValueError(f"source names must be unique, got {names}")
+        if {s.label for s in sources} != set(LABELS):
+            raise ValueError("sources need both labels, machine and human")
+        return sources
+
+    @model_validator(mode="after")
+    def _fpr_sources_are_human(self) -> MgtTrainConfig:
+        human = {s.name for s in self.sources if s.label == "human"}
+        bad = sorted(set(self.fpr_sources) - human)
+        if bad:
+            raise ValueError(f"fpr_sources: {bad} are not human sources of this config")
+        return self
+
+    @model_validator(mode="after")
+    def _every_file_has_a_digest(self) -> MgtTrainConfig:
+        missing = sorted({s.key for s in self.sources} - set(self.files))
+        if missing:
+            raise ValueError(f"files: no sha256 for {missing}")
+        return self
+
+    def path_of(self, source: Source) -> Path:
+        return Path(self.data_dir if source.root == "data" else self.fixtures) / source.file
 
     def dataset(self) -> pl.DataFrame:
         return build_dataset(self)
@@ -176,41 +223,57 @@ class MgtTrainConfig(SupervisedParams, TrainConfig):
 load_train_config = MgtTrainConfig.load
 
 
-def _kind(name: str) -> str:
-    """`domains/law.jsonl.gz` -> `law`."""
-    return Path(name).name.split(".")[0]
+def _checked(cfg: MgtTrainConfig, source: Source, seen: dict[str, str]) -> Path:
+    """The source's file, after its sha256 matched `[files]` (an error names the file)."""
+    path = cfg.path_of(source)
+    if not path.is_file():
+        hint = " (lay it out: benchmarks/mgt_sources.py)" if source.root == "data" else ""
+        raise FileNotFoundError(f"{path}: source file of {source.name!r} not found{hint}")
+    if source.key not in seen:
+        seen[source.key] = sha256_file(path)
+    if seen[source.key] != cfg.files[source.key]:
+        raise ValueError(
+            f"{path}: sha256 {seen[source.key]} is not the config's {cfg.files[source.key]}"
+        )
+    return path
 
 
 def build_dataset(cfg: MgtTrainConfig) -> pl.DataFrame:
-    """Every labelled text with its `kind` (machine, general, law, ...) and `split`, in a fixed
-    order."""
+    """Every labelled document (`DOC_SCHEMA` and `split`), in a fixed order."""
     from thresher.stages.langid import identify
 
-    fixtures = Path(cfg.fixtures)
-    schema = {
-        "text": pl.String,
-        "label": pl.String,
-        "kind": pl.String,
-        "group": pl.String,
-        "source": pl.String,
-    }
-    machine = [
-        {"text": r["text"], "label": "machine", "kind": "machine", "group": r["text"]}
-        | {"source": f"{cfg.machine_file}#{i}"}
-        for i, r in enumerate(read_jsonl(fixtures / cfg.machine_file), start=1)
+    rows: list[dict[str, Any]] = []
+    seen: dict[str, str] = {}
+    for s in cfg.sources:
+        for i, rec in enumerate(read_jsonl(_checked(cfg, s, seen)), start=1):
+            text = rec.get("text")
+            if not isinstance(text, str) or len(text.split()) < cfg.min_words:
+                continue
+            if s.select is not None and rec.get("source") != s.select:
+                continue
+            if rec.get("dataset") in s.exclude_datasets:
+                continue
+            genre = rec.get("genre") or rec.get("dataset") or Path(s.file).name.split(".")[0]
+            group = rec.get("group") or f"{s.key}#{i}"
+            rows.append(
+                {"text": text.strip(), "label": s.label, "source": s.name, "family": s.family}
+                | {"genre": str(genre), "group": str(group)}
+            )
+    df = pl.DataFrame(rows, schema=DOC_SCHEMA)
+    langs, _ = identify(df["text"].to_list())
+    df = df.filter(pl.Series(langs, dtype=pl.String) == "en")
+    return with_splits(dedup_texts(df), cfg.heldout_percent, cfg.validation_percent)
+
+
+def training_lines(docs: pl.DataFrame) -> pl.DataFrame:
+    """`text` (one line the model reads), `label`: every line of every document, as the step
+    reads it (`document_lines`); a line under both labels dropped, repeats kept once."""
+    rows = [
+        {"text": line, "label": label}
+        for text, label in zip(docs["text"], docs["label"], strict=True)
+        for line in document_lines(text)
     ]
-    human = [
-        {"text": rec["text"], "label": "human", "kind": _kind(name), "group": f"{name}#{i}"}
-        | {"source": f"{name}#{i}"}
-        for name in cfg.human_files
-        for i, rec in enumerate(read_jsonl(fixtures / name), start=1)
-        if rec.get("dataset") not in cfg.exclude_datasets
-    ]
-    hdf = chunk_rows(pl.DataFrame(human, schema=schema), lambda d: chunk_text(d["text"]))
-    langs, _ = identify(hdf["text"].to_list())
-    hdf = hdf.filter(pl.Series(langs, dtype=pl.String) == "en")
-    df = dedup_texts(pl.concat([pl.DataFrame(machine, schema=schema), hdf]))
-    return with_splits(df, cfg.heldout_percent, cfg.validation_percent)
+    return dedup_texts(pl.DataFrame(rows, schema={"text": pl.String, "label": pl.String}))
 
 
 def metrics(is_machine: list[bool], flagged: list[bool]) -> dict[str, float | int]:
@@ -220,40 +283,20 @@ def metrics(is_machine: list[bool], flagged: list[bool]) -> dict[str, float | in
     return figures
 
 
-def _scores(model: Any, texts: list[str]) -> list[float]:
-    """P(machine) of each text as the step scores a document (mean over its chunks)."""
-    return [s if s is not None else 0.0 for s in document_scores(model, list(texts))]
-
-
-def card_threshold(model_path: str | Path | None = None) -> float:
-    """The operating threshold in the card beside the model (`mgt.json` for `mgt.ftz`); the
-    shipped card's when model_path is None; THRESHOLD when there is no card."""
-    card = Path(model_path).with_suffix(".json") if model_path else default_card_path()
-    if card.is_file():
-        return float(json.loads(card.read_text(encoding="utf-8"))["threshold"])
-    return THRESHOLD
-
-
-def evaluate_mgt(
-    model_path: str | Path | None, data_jsonl: str | Path, threshold: float | None = None
-) -> dict[str, Any]:
-    """precision, recall, f1 (machine label) and fpr (share of human texts flagged) on a JSONL
-    of `text` and `label` (machine | human), each text scored as the step scores a document;
-    also the counts and the threshold used. model_path None: the shipped model; threshold
-    None: the operating point in the model's card."""
-    model = model_file(model_path, default_model_path())
-    threshold = card_threshold(model) if threshold is None else threshold
-    rows = read_labelled(data_jsonl, LABELS)
-    scores = _scores(load_fresh(model), [r["text"] for r in rows])
-    is_machine = [r["label"] == "machine" for r in rows]
-    out: dict[str, Any] = metrics(is_machine, [s >= threshold for s in scores])
-    out |= {"machine": sum(is_machine), "human": len(rows) - sum(is_machine)}
-    return out | {"threshold": threshold}
+def detector_scores(
+    model: Any, lm: BigramLM | None, combiner: dict[str, Any] | None, texts: list[str]
+) -> np.ndarray:
+    """P(machine) of each document: the combiner over its features, or (no combiner) the mean
+    fastText P(machine) over its chunks."""
+    if combiner is None or lm is None:
+        got = document_scores(model, list(texts))
+        return np.array([s if s is not None else 0.0 for s in got], dtype=np.float64)
+    return combined_scores(document_features(model, lm, texts), combiner)
 
 
 def choose_threshold(
     scores: list[float], is_machine: list[bool], target_fpr: float
-) -> tuple[float, dict[str, float]]:
+) -> tuple[float, dict[str, float | int]]:
     """The lowest threshold of THRESHOLD_GRID whose FPR is at most target_fpr, and the figures
     there (the highest of the grid when none is)."""
     for t in THRESHOLD_GRID:
@@ -263,6 +306,87 @@ def choose_threshold(
     t = THRESHOLD_GRID[-1]
     log.warning("no threshold reaches FPR %s on validation; using %s", target_fpr, t)
     return t, metrics(is_machine, [s >= t for s in scores])
+
+
+def fit_detector(
+    cfg: MgtTrainConfig, dataset: pl.DataFrame, model_path: Path, quantize: bool = True
+) -> dict[str, Any]:
+    """Train fastText on the train documents into model_path, fit the combiner and choose the
+    threshold on the validation documents: {model, combiner, threshold, validation}."""
+    lines = training_lines(dataset.filter(pl.col("split") == "train"))
+    params = cfg.quantize_params() if quantize else None
+    train_classifier(
+        lines,
+        model_path,
+        model_input(pl.col("text"), MAX_CHARS),
+        cfg.fasttext_params(),
+        params,
+        cfg.seed,
+    )
+    model = load_fresh(model_path)
+    humans = dataset.filter((pl.col("split") == "train") & (pl.col("label") == "human"))
+    lm = BigramLM.build(humans["text"])
+    lm_path_of(model_path).write_bytes(lm.to_bytes())
+    val = dataset.filter(pl.col("split") == "validation")
+    y = (val["label"] == "machine").to_numpy().astype(np.float64)
+    combiner = fit_logistic(document_features(model, lm, val["text"].to_list()), y, cfg.l2)
+    val = val.with_columns(score=detector_scores(model, lm, combiner, val["text"].to_list()))
+    names = cfg.fpr_sources or [s.name for s in cfg.sources if s.label == "human"]
+    judge = val.filter((pl.col("label") == "machine") | pl.col("source").is_in(names))
+    threshold, figures = choose_threshold(
+        judge["score"].to_list(), (judge["label"] == "machine").to_list(), cfg.target_fpr
+    )
+    detector = {"model": model, "lm": lm, "combiner": combiner, "threshold": threshold}
+    return detector | {"validation": figures}
+
+
+def flagged_frame(detector: dict[str, Any], docs: pl.DataFrame) -> pl.DataFrame:
+    """docs with `score` and `flagged` (score >= the detector's threshold)."""
+    scores = detector_scores(
+        detector["model"], detector["lm"], detector["combiner"], docs["text"].to_list()
+    )
+    return docs.with_columns(
+        score=pl.Series(scores, dtype=pl.Float64),
+        flagged=pl.Series(scores >= detector["threshold"], dtype=pl.Boolean),
+    )
+
+
+def frame_metrics(df: pl.DataFrame) -> dict[str, Any]:
+    """metrics of a flagged_frame, with its machine and human counts."""
+    figures: dict[str, Any] = metrics((df["label"] == "machine").to_list(), df["flagged"].to_list())
+    n_machine = int((df["label"] == "machine").sum())
+    return figures | {"machine": n_machine, "human": df.height - n_machine}
+
+
+def card_of(model_path: str | Path | None) -> dict[str, Any] | None:
+    """The card beside a model (`mgt.json` for `mgt.ftz`); the shipped one when None."""
+    card = Path(model_path).with_suffix(".json") if model_path else default_card_path()
+    return json.loads(card.read_text(encoding="utf-8")) if card.is_file() else None
+
+
+def card_threshold(model_path: str | Path | None = None) -> float:
+    """The operating threshold in the card beside the model; THRESHOLD when there is none."""
+    card = card_of(model_path)
+    return float(card["threshold"]) if card else THRESHOLD
+
+
+def evaluate_mgt(
+    model_path: str | Path | None, data_jsonl: str | Path, threshold: float | None = None
+) -> dict[str, Any]:
+    """precision, recall, f1 (machine label) and fpr (share of human texts flagged) on a JSONL
+    of `text` and `label` (machine | human), each text scored as the step scores a document
+    (the card's combiner when it has one); also the counts and the threshold used. model_path
+    None: the shipped model; threshold None: the operating point in the model's card."""
+    model = model_file(model_path, default_model_path())
+    card = card_of(model) or {}
+    threshold = card_threshold(model) if threshold is None else threshold
+    rows = read_labelled(data_jsonl, LABELS)
+    lm = load_lm(str(lm_path_of(model))) if card.get("combiner") else None
+    scores = detector_scores(load_fresh(model), lm, card.get("combiner"), [r["text"] for r in rows])
+    is_machine = [r["label"] == "machine" for r in rows]
+    out: dict[str, Any] = metrics(is_machine, [bool(s >= threshold) for s in scores])
+    out |= {"machine": sum(is_machine), "human": len(rows) - sum(is_machine)}
+    return out | {"threshold": threshold}
 
 
 def web_pages(fixtures_dir: str | Path) -> pl.DataFrame:
@@ -275,8 +399,7 @@ def web_pages(fixtures_dir: str | Path) -> pl.DataFrame:
         seen: set[str] = set()
         for folder in WEB_DIRS:
             for case in read_jsonl(fixtures / folder / "cases.jsonl"):
-                # pages that declare another language are not extracted (lid.176 agrees on
-                # nearly all)
+                # pages that declare another language are not extracted
                 if case.get("html_lang") not in (None, "en"):
                     continue
                 html = gzip.decompress((fixtures / folder / case["file"]).read_bytes())
@@ -290,12 +413,13 @@ def web_pages(fixtures_dir: str | Path) -> pl.DataFrame:
     return pl.DataFrame(page_texts(pages(), "en"), schema=WEB_SCHEMA, orient="row")
 
 
-def _web_figures(model: Any, fixtures: Path, threshold: float, min_words: int) -> dict[str, Any]:
+def _web_figures(detector: dict[str, Any], fixtures: Path, min_words: int) -> dict[str, Any]:
     pages = web_pages(fixtures)
     judged = pages.filter(pl.col("text").str.count_matches(r"\S+") >= min_words)
-    scores = _scores(model, judged["text"].to_list())
-    flagged = [(s, round(p, 4)) for s, p in zip(judged["source"], scores, strict=True)]
-    flagged = sorted(x for x in flagged if x[1] >= threshold)
+    scored = flagged_frame(detector, judged)
+    flagged = sorted(
+        (s, round(p, 4)) for s, p, f in scored.select("source", "score", "flagged").rows() if f
+    )
     return {
         "pages": pages.height,
         "judged": judged.height,
@@ -304,9 +428,8 @@ def _web_figures(model: Any, fixtures: Path, threshold: float, min_words: int) -
         "flagged_pages": [{"source": s, "score": p} for s, p in flagged],
         "what": "English pages of html/ and dates/ (identical HTML once; <html lang> not "
         "another language; lid.176 'en' on the extracted text), scored per document as the "
-        f"step does (mean over up to {MAX_CHUNKS} chunks); judged = {min_words}+ words. All "
-        "human-written: every flag is a false positive. Never used for training or for "
-        "choosing anything.",
+        f"step does; judged = {min_words}+ words. All human-written: every flag is a false "
+        "positive. Never used for training or for choosing anything.",
     }
 
 
@@ -319,120 +442,96 @@ def _listing_digest(paths: list[Path]) -> dict[str, Any]:
     }
 
 
+def per_source(scored: pl.DataFrame) -> list[dict[str, Any]]:
+    """Held-out figures by source: machine sources' recall, human sources' FPR."""
+    out = []
+    for (name, label), part in sorted(scored.group_by("source", "label"), key=lambda g: g[0]):
+        flagged = int(part["flagged"].sum())
+        rate = "recall" if label == "machine" else "fpr"
+        out.append(
+            {"source": name, "label": label, "documents": part.height, "flagged": flagged}
+            | {rate: round(flagged / part.height, 4)}
+        )
+    return out
+
+
 def train_mgt(cfg: MgtTrainConfig) -> dict[str, Any]:
-    """Build the data set, train the classifier on the train split into `<output>/mgt.ftz`,
-    choose the threshold on validation, evaluate on held-out (and the web pages), write and
-    return the card (`<output>/mgt.json`)."""
+    """Build the data set, fit the detector (`<output>/mgt.ftz` and the combiner), evaluate on
+    held-out, the web pages and (cfg.loso) leave-one-source-out, write and return the card."""
+    from thresher.pipeline.train.mgt_loso import leave_one_family_out
+
     fixtures, out = Path(cfg.fixtures), Path(cfg.output)
     if not fixtures.is_dir():
         raise FileNotFoundError(f"{fixtures}: fixtures folder not found (config field fixtures)")
     dataset = build_dataset(cfg)
     model_path = out / "mgt.ftz"
-    train_classifier(
-        dataset.filter(pl.col("split") == "train"),
-        model_path,
-        model_input(pl.col("text"), MAX_CHARS),
-        cfg.fasttext_params(),
-        cfg.quantize_params(),
-        cfg.seed,
-    )
-    model = load_fresh(model_path)
-
-    def figures(split: str, threshold: float) -> tuple[dict[str, Any], pl.DataFrame]:
-        part = dataset.filter(pl.col("split") == split)
-        scores = _scores(model, part["text"].to_list())
-        part = part.with_columns(flagged=pl.Series(scores, dtype=pl.Float64) >= threshold)
-        return metrics((part["label"] == "machine").to_list(), part["flagged"].to_list()), part
-
-    val = dataset.filter(pl.col("split") == "validation")
-    threshold, _ = choose_threshold(
-        _scores(model, val["text"].to_list()),
-        (val["label"] == "machine").to_list(),
-        cfg.target_fpr,
-    )
-    val_figures, _ = figures("validation", threshold)
-    held_figures, held = figures("heldout", threshold)
-    held_figures |= {
-        "machine": int((held["label"] == "machine").sum()),
-        "human": int((held["label"] == "human").sum()),
-        "threshold": threshold,
-    }
-    by_kind = (
-        held.filter(pl.col("label") == "human")
-        .group_by("kind")
-        .agg(texts=pl.len(), flagged=pl.col("flagged").sum())
-        .sort("kind")
-    )
+    detector = fit_detector(cfg, dataset, model_path)
+    held = flagged_frame(detector, dataset.filter(pl.col("split") == "heldout"))
+    held_figures = frame_metrics(held) | {"threshold": detector["threshold"]}
     if cfg.heldout_jsonl:
         write_split(dataset, "heldout", cfg.heldout_jsonl)
-    counts = dataset.group_by("split", "kind").agg(texts=pl.len(), documents=pl.n_unique("group"))
-    files: dict[str, Any] = {
-        n: sha256_file(fixtures / n) for n in (cfg.machine_file, *cfg.human_files)
-    }
+    counts = dataset.group_by("split", "source").agg(documents=pl.len())
     card: dict[str, Any] = model_facts(model_path) | {
-        "task": "P(machine-written) of English text; labels machine, human",
+        "task": "P(machine-written) of an English document; labels machine, human",
         "input": f"a document is read as its first {MAX_CHUNKS} chunks of {CHUNK_MIN_WORDS}-"
         f"{CHUNK_MAX_WORDS} words of whole sentences (or its first {MAX_CHARS} characters when "
-        f"it has none), each cut to {MAX_CHARS} characters, whitespace flattened; its score is "
-        "the mean P(machine) (thresher.stages.mgt.document_scores)",
-        "threshold": threshold,
-        "threshold_rule": f"lowest of 0.50, 0.51, ..., 0.99 with FPR <= {cfg.target_fpr} on the "
-        "validation human texts (scored as documents); chosen on validation only",
-        "data": {
-            "files": files,
-            "machine": "gpt-3.5-turbo-0125 texts of 8-57 words (dolma topic-classification "
-            "test data); one model, one length range, abstract topics",
-            "human": "CCNet paragraphs (general), LegalBench CC BY 4.0 / MIT tasks (law), MMLU "
-            "STEM questions (science; MIT-OCW rows left out, CC BY-NC-SA), MATH and GSM8K (math); "
-            f"cut into whole-sentence chunks of {CHUNK_MIN_WORDS}-{CHUNK_MAX_WORDS} words; only "
-            "chunks lid.176 labels 'en'",
-            "excluded_datasets": list(cfg.exclude_datasets),
-            "dedup": "exact texts kept once; a text under both labels dropped",
+        "it has none); fastText scores each chunk; the combiner reads the features of "
+        "thresher.stages.mgt_features (the chunks' mean and spread, burstiness, type-token "
+        "ratio, word length, function words, commas, length, and the language model's mean "
+        "surprise, its spread over sentences, share of predictable tokens, word rarity) and "
+        "gives P(machine)",
+        "language_model": {
+            "file": lm_path_of(model_path).name,
+            "sha256": sha256_file(lm_path_of(model_path)),
+            "bytes": lm_path_of(model_path).stat().st_size,
+            "pair_types": detector["lm"].types,
+            "what": "hashed word-bigram Kneser-Ney counts (thresher.stages.mgt_lm) of the "
+            "train-split documents of the human sources (their licences allow derived counts); "
+            "no validation, held-out or evaluation document is counted",
         },
+        "threshold": detector["threshold"],
+        "threshold_rule": f"lowest of 0.500, 0.501, ..., 0.999 with FPR <= {cfg.target_fpr} on "
+        "the validation documents of "
+        + (", ".join(cfg.fpr_sources) or "every human source")
+        + " (human web-like text); chosen on validation only",
+        "combiner": detector["combiner"],
+        "sources": [s.model_dump(mode="json") | {"sha256": cfg.files[s.key]} for s in cfg.sources],
         "split": {
             "heldout_percent": cfg.heldout_percent,
             "validation_percent": cfg.validation_percent,
             "rule": "sha256(group) as a 64-bit big-endian integer of its first 8 bytes, mod 100 "
             f"< {cfg.heldout_percent}: heldout; else sha256('validation:' + group) likewise "
-            f"< {cfg.validation_percent}: validation; else train. group = the text (machine) or "
-            "its source document (human). The model is trained on train only.",
+            f"< {cfg.validation_percent}: validation; else train. group = the record's `group` "
+            "(an L2R human text and its rewrites share one) or its file and line. fastText is "
+            "trained on train, the combiner and threshold on validation.",
         },
         "counts": [
-            {"split": s, "kind": k, "texts": n, "documents": d}
-            for s, k, n, d in counts.sort("split", "kind").rows()
+            {"split": s, "source": k, "documents": n}
+            for s, k, n in counts.sort("split", "source").rows()
         ],
         "fasttext": {"seed": cfg.seed, **cfg.fasttext_params()},
         "quantize": cfg.quantize_params(),
-        "validation": val_figures,
+        "validation": detector["validation"],
         "heldout": held_figures,
-        "heldout_human_flagged_by_kind": [
-            {"kind": k, "texts": n, "flagged": f} for k, n, f in by_kind.rows()
-        ],
+        "heldout_by_source": per_source(held),
         "versions": {
             **{pkg: version(pkg) for pkg in ("fasttext-numpy2-wheel", "trafilatura", "polars")},
-            "lid.176.ftz": f"sha256:{LID_MODEL_SHA256[:16]}",  # labels the training texts' lang
+            "numpy": np.__version__,
+            "lid.176.ftz": f"sha256:{LID_MODEL_SHA256[:16]}",  # labels the documents' lang
         },
-        "notes": [
-            "The held-out split is easy: every machine text is one model (gpt-3.5-turbo-0125) "
-            "writing 1-3 sentences on abstract topics (ethics, society, nature) in six styles; "
-            "the human side is mostly concrete (legal clauses, exam questions, math). The "
-            "figures say little about other generators, long texts, edited or mixed text, or "
-            "SEO spam. Math chunks are over half of the human held-out texts and are almost "
-            "never flagged: read heldout_human_flagged_by_kind, where general web prose (CCNet, "
-            "few documents) fares worst.",
-            "Licences: trained only on the files listed under data.files (Apache-2.0, CC BY 4.0, "
-            "MIT); the fixtures' web pages were used for evaluation only. Machine texts: model "
-            "output under the provider's terms (fixtures README, mgt/).",
-        ],
-        "determinism": "one thread, fixed seed, rows in sha256 order, each training in a fresh "
-        "process: two trainings give byte-identical mgt.ftz (tests/stages/test_mgt.py)",
+        "determinism": "one thread, fixed seed, rows in sha256 order, each fastText training in "
+        "a fresh process, the combiner by Newton steps rounded to 6 places: two trainings give "
+        "byte-identical mgt.ftz and card (tests/pipeline/train/test_train_mgt.py)",
     }
     if cfg.web_eval:
-        card["web_pages"] = _web_figures(model, fixtures, threshold, CHUNK_MIN_WORDS)
-        card["data"]["evaluation_files"] = {
+        card["web_pages"] = _web_figures(detector, fixtures, CHUNK_MIN_WORDS)
+        card["evaluation_files"] = {
             f"{d}/*.html.gz": _listing_digest(list((fixtures / d).glob("*.html.gz")))
             for d in WEB_DIRS
         } | {f"{d}/cases.jsonl": sha256_file(fixtures / d / "cases.jsonl") for d in WEB_DIRS}
+    if cfg.loso:
+        with tempfile.TemporaryDirectory() as tmp:
+            card["leave_one_family_out"] = leave_one_family_out(cfg, dataset, Path(tmp))
     write_json_atomic(card, out / "mgt.json", sort_keys=False)
     log.info("trained %s: heldout %s", model_path, held_figures)
     return card
