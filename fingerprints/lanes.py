@@ -9,6 +9,10 @@ or four 128-bit ones where it does not. The result is the same everywhere: integ
 mod 2^64, lane by lane.
 
 `fold_lanes` is a numba intrinsic: the vector IR is emitted into the njit function that calls it.
+numba's on-disk cache (`@njit(cache=True)` in minhash.py) is keyed on the calling file's
+timestamp, not on this one: after editing this file, touch minhash.py (or delete the .nbi/.nbc
+files in fingerprints/__pycache__), or the previous version's compiled code is loaded. An
+installed release has fresh files either way.
 """
 
 from __future__ import annotations
