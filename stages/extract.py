@@ -463,6 +463,15 @@ class UniqueIds:
 
     def __call__(self, batch: pl.DataFrame) -> pl.DataFrame:
         ids = batch["id"].to_list()
+        sids = batch["source_id"].drop_nulls().to_list()
+        if (
+            self.ids.isdisjoint(ids)
+            and self.source_ids.isdisjoint(sids)
+            and (len(set(ids)) == len(ids) and len(set(sids)) == len(sids))
+        ):  # the usual batch, no id seen before: set operations in C, no loop per record
+            self.ids.update(ids)
+            self.source_ids.update(sids)
+            return batch
         fixed, repeats = [], 0
         for id_ in ids:
             n, new = 0, id_
@@ -473,7 +482,7 @@ class UniqueIds:
             self.ids.add(new)
             fixed.append(new)
         seen = 0
-        for sid in batch["source_id"].drop_nulls().to_list():
+        for sid in sids:
             seen += sid in self.source_ids
             self.source_ids.add(sid)
         add_count(self.stats, "read/repeated_record_id", repeats)

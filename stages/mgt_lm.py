@@ -5,7 +5,7 @@ Why: a language model of human writing finds generated text more predictable tha
 the same subject (fewer rare words, fewer unexpected word pairs, an even surprise from sentence
 to sentence) whichever model wrote it; the words a fastText classifier learns are those of the
 generators it saw. The model is built by `thresher train-mgt` from the human documents of the
-train split only (`pipeline/data/mgt/mgt_lm.bin.gz`), so no document it scores for the combiner
+train split only (`pipeline/data/mgt/mgt.lm.gz`), so no document it scores for the combiner
 or the tables was counted.
 
 Model: interpolated Kneser-Ney with one discount `DISCOUNT` over tokens (lowercased words with
@@ -106,8 +106,8 @@ class BigramLM:
 
     def token_probs(self, tokens: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """P(w | v) and Pcont(w) of every token after the first."""
-        hv = np.array([_h(v, UNIGRAM_BUCKETS) for v in tokens[:-1]], dtype=np.int64)
-        hw = np.array([_h(w, UNIGRAM_BUCKETS) for w in tokens[1:]], dtype=np.int64)
+        h = np.array([_h(t, UNIGRAM_BUCKETS) for t in tokens], dtype=np.int64)  # each token once
+        hv, hw = h[:-1], h[1:]
         hp = np.array(
             [_h(f"{v} {w}", BIGRAM_BUCKETS) for v, w in itertools.pairwise(tokens)],
             dtype=np.int64,
