@@ -32,7 +32,8 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import bench_dedup  # its corpus builder and /proc readers
+import dedup_corpus  # bench_dedup.py's corpus builder
+import proc_tree  # /proc readers
 
 FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
 
@@ -53,7 +54,7 @@ class NodePeaks(threading.Thread):
 
     def run(self) -> None:
         while not self._stop_event.is_set():
-            kids = bench_dedup._children_map()
+            kids = proc_tree._children_map()
             for name, node in self.nodes.items():
                 total, todo, seen = 0, self.roots(node), set()
                 while todo:
@@ -62,12 +63,12 @@ class NodePeaks(threading.Thread):
                         continue
                     seen.add(p)
                     todo += kids.get(p, [])
-                    kb = bench_dedup._kb(f"/proc/{p}/status", "VmRSS:")
+                    kb = proc_tree._kb(f"/proc/{p}/status", "VmRSS:")
                     total += kb
                     if kb > self.largest[name][0]:
                         self.largest[name] = (kb, _name(p))
                 self.peak_kb[name] = max(self.peak_kb[name], total)
-            self.driver_kb = max(self.driver_kb, bench_dedup._kb("/proc/self/status", "VmRSS:"))
+            self.driver_kb = max(self.driver_kb, proc_tree._kb("/proc/self/status", "VmRSS:"))
             self._stop_event.wait(self.interval)
 
     def stop(self) -> None:
@@ -140,7 +141,7 @@ def main() -> None:
     work = args.workdir
     work.mkdir(parents=True, exist_ok=True)
     if args.build_only:
-        bench_dedup.build_corpus(args, work)
+        dedup_corpus.build_corpus(args, work)
         return
     if not (work / "truth.parquet").exists():  # in a child: its memory is not the driver's
         subprocess.run([sys.executable, __file__, *sys.argv[1:], "--build-only"], check=True)

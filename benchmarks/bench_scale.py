@@ -29,7 +29,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import bench_dedup  # its corpus builder and process-tree sampling
+import dedup_corpus  # bench_dedup.py's corpus builder
+import proc_tree  # process-tree sampling
 
 FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
 
@@ -47,7 +48,7 @@ class PerProcessPeak(threading.Thread):
 
     def run(self) -> None:
         while not self._stop_event.is_set():
-            kids = bench_dedup._children_map()
+            kids = proc_tree._children_map()
             tree, todo = [], [self.pid]
             while todo:
                 p = todo.pop()
@@ -55,7 +56,7 @@ class PerProcessPeak(threading.Thread):
                 todo += kids.get(p, [])
             total = 0
             for p in tree:
-                kb = bench_dedup._kb(f"/proc/{p}/status", "VmRSS:")
+                kb = proc_tree._kb(f"/proc/{p}/status", "VmRSS:")
                 total += kb
                 if kb > self.peak_kb.get(p, 0):
                     self.peak_kb[p] = kb
@@ -137,10 +138,10 @@ def main() -> None:
     work = args.workdir
     work.mkdir(parents=True, exist_ok=True)
     if not (work / "truth.parquet").exists():
-        bench_dedup.build_corpus(argparse.Namespace(**vars(args), docs=sizes[-1]), work)
+        dedup_corpus.build_corpus(argparse.Namespace(**vars(args), docs=sizes[-1]), work)
     results = {}
     for n in sizes:
-        folder = bench_dedup.write_subset(work, f"subset-{n}", n, args.shard_docs, args.seed)
+        folder = dedup_corpus.write_subset(work, f"subset-{n}", n, args.shard_docs, args.seed)
         out = work / f"run-{n}"
         subprocess.run(["rm", "-rf", str(out)], check=True)
         import polars as pl
