@@ -13,7 +13,9 @@ for the `formats` candidate; see stages/dates.py CHOSEN_ON):
   150+ publishers in 30+ countries, each `<Publisher>_<YYYY_MM_DD>.html.gz` with its URL and crawl
   time in `meta.info` and the parser's checked output per parser version in `<Publisher>.json`
   (`publishing_date`). Files and versions are paired in order (fundus keeps one file per parser
-  version, versions valid from successive crawl dates); a publisher whose counts differ is skipped.
+  version, versions valid from successive crawl dates); a publisher whose counts differ is skipped,
+  and so is an annotation later than the day after the crawl (2 pages, both a day and month
+  swapped by the parser: 2026-06-01 for a page crawled on 2026-01-07).
 - `newslibs`: AndyTheFactory/newspaper4k (MIT, `tests/data/html/X.html` with
   `tests/data/metadata/X.json` `publish_date`) and goose3/goose3 (Apache-2.0,
   `tests/data/<topic>/X.html` with `X.json` `expected.publish_date`): the regression pages of two
@@ -73,7 +75,7 @@ import re
 import subprocess
 import sys
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 SHA_FILE = Path(__file__).with_name("date_sets.sha256")
@@ -152,6 +154,12 @@ def _day(value: object) -> str | None:
     raise SystemExit(f"unreadable date annotation {value!r}")
 
 
+def _latest(crawl: str) -> date:
+    """The latest publication day a page crawled on `crawl` can have: the next day (the
+    publisher's local day can be ahead of the crawler's; stages/dates.py BOUND_SLACK_DAYS)."""
+    return date.fromisoformat(crawl) + timedelta(days=1)
+
+
 def _version_key(name: str) -> tuple[int, int]:
     m = _VERSION.match(name)
     if m is None:
@@ -182,13 +190,14 @@ def fundus(src: Source) -> Iterator[dict]:
                 continue
             for key, html_name in zip(keys, html_names, strict=True):
                 day = _day(versions[key].get("publishing_date"))
-                if day is None:
-                    continue
+                crawl = info[html_name]["crawl_date"][:10]
+                if day is None or date.fromisoformat(day) > _latest(crawl):
+                    continue  # a page is not published after it was fetched: a misread date
                 yield {
                     "html": gzip.decompress(src.read(f"{folder}/{html_name}")),
                     "url": info[html_name]["url"],
                     "date": day,
-                    "crawl_date": info[html_name]["crawl_date"][:10],
+                    "crawl_date": crawl,
                     "source_file": f"{src.repo}:{folder}/{html_name}",
                 }
 
