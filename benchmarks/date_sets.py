@@ -41,8 +41,11 @@ for the `formats` candidate; see stages/dates.py CHOSEN_ON):
 - `omnivore`: omnivore-app/omnivore's fork of Readability (`packages/readabilityjs`, Apache-2.0;
   the repository is AGPL-3.0), its own test pages with a `publishedDate` (UTC; the same certainty
   rule) and the URL in `url.txt` (29 pages).
+- `mercury`: jocmp/mercury-parser (MIT), a maintained fork of postlight/parser: the custom
+  extractors of sites postlight's pinned commit has no test for, laid out as `postlight` (20
+  pages). Their misses were not read.
 
-These three were added after every rule was chosen, and no rule was changed after they were
+These four were added after every rule was chosen, and no rule was changed after they were
 measured. `dates` and `html` (../shared/fixtures) are not independent: 172 of html's 226 dated
 pages are byte for byte pages of `dates` (`thresher eval-dates --sets` reports such pages as
 `shared`, and counts a rule's help only on pages of sets it was not chosen on).
@@ -56,10 +59,11 @@ offset). Annotations are the libraries' own reviewed outputs, not independent la
         --repo mozilla/readability=/path/to/readability \\
         --repo alan-turing-institute/misinformation-crawler=/path/to/misinformation-crawler \\
         --repo microlinkhq/metascraper=/path/to/metascraper \\
-        --repo omnivore-app/omnivore=/path/to/omnivore --out ../datesets
+        --repo omnivore-app/omnivore=/path/to/omnivore \\
+        --repo jocmp/mercury-parser=/path/to/mercury-parser --out ../datesets
     thresher eval-dates --sets ../shared/fixtures/dates ../shared/fixtures/html \\
         ../datesets/fundus ../datesets/newslibs ../datesets/postlight ../datesets/readability \\
-        ../datesets/misinfo ../datesets/metascraper ../datesets/omnivore
+        ../datesets/misinfo ../datesets/metascraper ../datesets/omnivore ../datesets/mercury
 
 `--write-sha256` records the checksums of the sets built instead of checking them (once, when a
 commit is pinned), keeping those of the other sets.
@@ -88,6 +92,7 @@ COMMITS = {
     "alan-turing-institute/misinformation-crawler": "578fe203b8f4135dd223854d57eb961b977ca145",
     "microlinkhq/metascraper": "20423f52ef9b4a07d3b25e56e34d2756b3291250",
     "omnivore-app/omnivore": "322ce62b2e09a4fc8f328dde6003e7066953a9ca",
+    "jocmp/mercury-parser": "f987e9e0b9766d59595bcbf97ac2ebe0227c5506",
 }
 LICENCES = {
     "flairNLP/fundus": "MIT",
@@ -98,6 +103,7 @@ LICENCES = {
     "alan-turing-institute/misinformation-crawler": "MIT",
     "microlinkhq/metascraper": "MIT",
     "omnivore-app/omnivore": "Apache-2.0 (packages/readabilityjs; the repository is AGPL-3.0)",
+    "jocmp/mercury-parser": "MIT",
 }
 FUNDUS_DATA = "tests/resources/parser/test_data"
 _VERSION = re.compile(r"^V(\d+)(?:_(\d+))?$")
@@ -244,29 +250,54 @@ def _utc_day_certain(stamp: str) -> bool:
     return stamp.endswith("Z") and "07" <= stamp[11:13] < "15"
 
 
-_JS_URL = re.compile(r"url\s*=\s*'([^']+)'")
-_JS_FIXTURE = re.compile(r"readFileSync\(\s*'\./(fixtures/[^']+)'")
-_JS_DATE = re.compile(r"date_published,\s*'([^']+)'")
+def _js_patterns(q: str) -> tuple[re.Pattern[str], ...]:
+    """The URL, fixture and expected date of a Mercury test, as strings quoted by `q`."""
+    v = f"[{q}]([^{q}]+)[{q}]"
+    return (
+        re.compile(r"url\s*=\s*" + v),
+        re.compile(r"readFileSync\(\s*" + v.replace("(", r"\./(fixtures/", 1)),
+        re.compile(r"date_published,\s*" + v),
+    )
 
 
-def postlight(src: Source) -> Iterator[dict]:
+_JS_QUOTED = _js_patterns("'")  # postlight's set as first laid out: single-quoted strings only
+_JS_ANY = _js_patterns("'`")  # the fork's newer tests write template literals too
+
+
+def _mercury(
+    src: Source, patterns: tuple[re.Pattern[str], ...], skip: frozenset[str] = frozenset()
+) -> Iterator[dict]:
+    """Mercury's custom-extractor tests (`src/extractors/custom/<site>/index.test.js`, test files
+    in `skip` left out): the page's URL, its fixture and the expected `date_published`, kept where
+    that UTC time names the local day (`_utc_day_certain`)."""
     for test in src.files("src/extractors/custom"):
-        if not test.endswith("index.test.js"):
+        if not test.endswith("index.test.js") or test in skip:
             continue
         js = src.read(test).decode()
-        url, fixture, when = _JS_URL.search(js), _JS_FIXTURE.search(js), _JS_DATE.search(js)
-        if not (url and fixture and when):
-            continue
-        stamp = when[1]
-        if not _utc_day_certain(stamp):
+        url, fixture, when = (pattern.search(js) for pattern in patterns)
+        if not (url and fixture and when) or not _utc_day_certain(when[1]):
             continue
         yield {
             "html": src.read(fixture[1]),
             "url": url[1],
-            "date": _day(stamp),
+            "date": _day(when[1]),
             "crawl_date": None,
             "source_file": f"{src.repo}:{fixture[1]}",
         }
+
+
+def postlight(src: Source) -> Iterator[dict]:
+    return _mercury(src, _JS_QUOTED)
+
+
+def mercury_fork(src: Source) -> Iterator[dict]:
+    """jocmp/mercury-parser, a maintained fork of postlight/parser: the custom extractors of the
+    sites postlight/parser's pinned commit has no test for (its tests are in the sums)."""
+    prefix = "postlight/parser:"
+    seen = frozenset(k[len(prefix) :] for k in src.sums if k.startswith(prefix))
+    if not seen:
+        raise SystemExit(f"mercury: no postlight/parser sums in {SHA_FILE} to leave out")
+    return _mercury(src, _JS_ANY, seen)
 
 
 def _test_pages(src: Source, under: str, key: str) -> Iterator[tuple[str, str, str]]:
@@ -401,6 +432,7 @@ SETS = {
     "misinfo": [("alan-turing-institute/misinformation-crawler", misinfo)],
     "metascraper": [("microlinkhq/metascraper", metascraper)],
     "omnivore": [("omnivore-app/omnivore", omnivore)],
+    "mercury": [("jocmp/mercury-parser", mercury_fork)],
 }
 
 
