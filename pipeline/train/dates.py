@@ -367,7 +367,9 @@ def write_card(path: Path, result: dict[str, Any]) -> None:
     card = {
         "what": "exact-day accuracy of publication dates per page set; gain = the decision's "
         "accuracy minus the decision without that rule (stages/dates.py RULES), or with that "
-        "candidate added (CANDIDATES); skipped = share of pages htmldate's search cannot change",
+        "candidate added (CANDIDATES); skipped = share of pages htmldate's search cannot change; "
+        "shared = pages with the same HTML in another set; unseen_gain = a rule's gain in pages "
+        "on a set's pages that are in no set it was chosen on (helps_on reads it)",
         "command": "thresher eval-dates --sets DIR... --card pipeline/data/dates.json",
         "page_sets": "benchmarks/date_sets.py (sources, commits, licences, sha256)",
         **rounded(result),
