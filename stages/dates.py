@@ -20,21 +20,24 @@ tree is at hand, and only the decision is written (`published`, `date_source`,
 - null (0.0): nothing usable; `published` is null.
 
 Which rules decide. A rule beyond htmldate's own answer is in the decision (RULES) only if it
-helps, on at least two page sets it was not chosen on, in `thresher eval-dates --sets` (the
-record of which sets chose and which show each rule is in pipeline/train/dates.py). `meta` and
-`meta_agree` do: htmldate also reads markup, but it accepts weaker clues first in some paths (a
-`date` or `dc.date` meta tag, a date in the navigation bar, `dateModified` when that is all the
-header has). The CANDIDATES do not yet and are measured, not used: `url` (a URL date before
-everything: htmldate reads URL dates itself, so it changes one page of the set it was chosen on;
-htmldate takes a one-digit day from a slug, `/2023/10/3-fragen-...` as 3 October, where the
-rule does not), `text` (a date right after a publication label in the visible text, "Erschienen
-am: 01.11.2023", "Published on May 17, 2024"; `text_published`: it helps on the set it was chosen
-on and on one other) and `formats` (markup dates with month names or as Unix timestamps, CJK
-labels and year-first dates in the text: it dates four pages of the set it was chosen on and
-changes none elsewhere). When the URL holds only a year and month (`/2016/12/slug`), an htmldate
-answer equal to the first of that month (htmldate's reading of a partial URL date) loses its
-confidence to 0.4; an htmldate answer of 1 January (its reading of a bare year) gets 0.3.
-Consumers can drop low confidences (`[recency] min_confidence`).
+helps, on at least two page sets it was not chosen on, in `thresher eval-dates --sets`, counting
+only pages that are not also in a set it was chosen on (the record of which sets chose and which
+show each rule is in pipeline/train/dates.py). `meta` and `meta_agree` do: htmldate also reads
+markup, but it accepts weaker clues first in some paths (a `date` or `dc.date` meta tag, a date in
+the navigation bar, `dateModified` when that is all the header has); `meta` helps on fundus,
+readability, misinfo and shinyfrog, `meta_agree` on html, fundus and readability (and costs misinfo
+two pages). The CANDIDATES do not and are measured, not used: `url` (a URL date before everything:
+htmldate reads URL dates itself, so it changes one page of the set it was chosen on and costs
+misinfo one; htmldate takes a one-digit day from a slug, `/2023/10/3-fragen-...` as 3 October,
+where the rule does not), `text` (a date right after a publication label in the visible text,
+"Erschienen am: 01.11.2023", "Published on May 17, 2024"; `text_published`: the two html pages it
+helps on are pages of `dates`, the set it was chosen on; of the others it helps on mercury) and
+`formats` (markup dates with month names or as Unix timestamps, CJK labels and year-first dates in
+the text: it dates the four misses of the set it was chosen on and one page of misinfo, one unseen
+set). When the URL holds only a year and month (`/2016/12/slug`), an htmldate answer equal to the
+first of that month (htmldate's reading of a partial URL date) loses its confidence to 0.4; an
+htmldate answer of 1 January (its reading of a bare year) gets 0.3. Consumers can drop low
+confidences (`[recency] min_confidence`).
 
 Skipping the search. htmldate's answer changes the decision only where no cheap evidence decides
 (`needs_search`: no plausible input date and no markup date, or several markup dates for

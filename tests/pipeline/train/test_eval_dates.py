@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import gzip
 import json
+from pathlib import Path
 
 import pytest
 from conftest import FIXTURES, needs_fixtures
@@ -14,7 +15,9 @@ from thresher.pipeline.train.dates import (
     format_sets_table,
     write_card,
 )
-from thresher.stages.dates import CANDIDATES, RULES
+from thresher.stages.dates import CANDIDATES, CHOSEN_ON, RULES
+
+CARD = Path(__file__).parents[3] / "pipeline" / "data" / "dates.json"
 
 PAGE = """<html><head><title>t</title>{head}</head><body><article><h1>Council backs new bridge</h1>
 <p>The city council voted on Tuesday to fund a new pedestrian bridge across the river, ending a
@@ -124,3 +127,39 @@ def test_sets_table_shows_htmldate_thresher_and_each_rules_gain(tmp_path):
     assert json.loads((tmp_path / "card.json").read_text())["sets"]["two"]["n"] == 3
     with pytest.raises(EvalError, match="distinct"):
         evaluate_sets([sets[0], sets[0]])
+
+
+def test_a_rules_help_counts_only_on_pages_of_sets_it_was_not_chosen_on(tmp_path):
+    # `meta` was chosen on `dates` (CHOSEN_ON): the page it gets right there is seen, also when
+    # another set holds the same bytes; a set with a different page of the same kind is unseen.
+    # htmldate takes the URL's date first; the markup has the page's own.
+    meta = '<meta property="article:published_time" content="2019-03-04T10:00:00Z">'
+    heads = {"dates": meta, "copy": meta, "other": meta + "<!-- another page -->"}
+    sets = []
+    for name, head in heads.items():
+        folder = tmp_path / name
+        folder.mkdir()
+        case = {"file": "c.html.gz", "url": "https://x.org/2018/01/02/c", "date": "2019-03-04"}
+        write_cases(folder, [case], {"c.html.gz": PAGE.format(head=head)})
+        sets.append(folder)
+    result = evaluate_sets(sets)
+    assert result["sets"]["copy"]["gain"]["meta"] == 1.0  # the whole set's gain is shown
+    assert result["sets"]["copy"]["shared"] == {"dates": 1}
+    assert result["sets"]["other"]["shared"] == {}
+    meta_rule = result["rules"]["meta"]
+    assert meta_rule["unseen_gain"] == {"copy": 0, "other": 1}
+    assert meta_rule["helps_on"] == ["other"] and not meta_rule["helps_on_two_unseen_sets"]
+    assert "other (+1)" in format_sets_table(result)
+
+
+def test_the_decision_is_what_the_recorded_page_sets_justify():
+    # pipeline/data/dates.json is `thresher eval-dates --sets ... --card` over the nine page sets
+    # (README "Recency"): a rule is in RULES exactly when it helps on two sets it was not chosen on
+    card = json.loads(CARD.read_text())
+    assert set(card["rules"]) == RULES | CANDIDATES
+    for rule, r in card["rules"].items():
+        assert r["chosen_on"] == list(CHOSEN_ON[rule]), rule
+        assert r["in_decision"] == r["helps_on_two_unseen_sets"] == (rule in RULES), rule
+        assert set(r["helps_on"]) == {n for n, k in r["unseen_gain"].items() if k > 0}, rule
+    assert {"dates", "html", "fundus", "misinfo", "metascraper", "omnivore"} <= set(card["sets"])
+    assert card["sets"]["html"]["shared"]["dates"] == 172  # not independent of `dates`
