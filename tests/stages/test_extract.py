@@ -204,3 +204,36 @@ def test_input_date_beats_html_evidence():
     df = raw((ARTICLE, None)).with_columns(published=pl.Series([date(2024, 5, 1)], dtype=pl.Date))
     kept, _, _ = Extractor()(df)
     assert (kept["published"][0], kept["date_source"][0]) == (date(2024, 5, 1), "input")
+
+
+def test_htmldate_searches_only_pages_whose_date_its_answer_can_change(monkeypatch):
+    from thresher.stages import extract
+
+    calls: list[str | None] = []
+
+    def counted(tree, meta, params):
+        calls.append(meta.date_url)
+        return "2024-05-16"  # would lose to the markup date anyway
+
+    monkeypatch.setattr(extract, "htmldate_date", counted)
+    ex = Extractor(isolation="none")
+    out = ex.extract_one(ARTICLE, "https://x.org/bridge")
+    assert out is not None and (out["published"], out["date_source"]) == (date(2024, 5, 17), "meta")
+    assert calls == []  # one markup date decides: no search
+    full, evidence = ex.extract_with_evidence(ARTICLE, "https://x.org/bridge")
+    assert full == out and calls == ["https://x.org/bridge"]  # eval-dates gets htmldate's answer
+    assert evidence is not None and evidence.htmldate == date(2024, 5, 16)
+    undated = ARTICLE.replace(b'<meta property="article:published_time"', b"<meta x")
+    out = ex.extract_one(undated, "https://x.org/bridge")
+    assert out is not None and out["published"] == date(2024, 5, 16)
+    assert out["date_source"] == "htmldate"
+    assert len(calls) == 2  # nothing cheap: htmldate's search is the date
+
+
+@needs_fixtures
+@pytest.mark.slow
+def test_skipping_htmldate_and_unused_evidence_gives_every_fixture_page_the_same_answer():
+    ex = Extractor(isolation="none")
+    df = fixture_pages("dates")  # 416 pages: 261 dated without htmldate's search
+    for html, url in zip(df["html"], df["url"], strict=True):
+        assert ex.extract_one(html, url) == ex.extract_with_evidence(html, url)[0], url
