@@ -18,9 +18,14 @@ no markup date, or several to choose between); the labelled dates of the visible
 are read only when a rule of the decision uses them. The decisions are those of the full evidence,
 byte for byte, on all 770 fixture pages (html/, dates/, warc/); `extract_with_evidence` (eval-dates)
 still gathers everything. Cheap evidence decides 5 of the 54 WARC pages, 184 of the 300 html/ and
-261 of the 416 dates/ pages. Text records (WET, JSONL/Parquet text) are dated from their URL and input
-date the same way. A page that takes longer than `timeout_s` is dropped with reason
+261 of the 416 dates/ pages. Text records (WET, JSONL/Parquet text) are dated from their URL and
+input date the same way. A page that takes longer than `timeout_s` is dropped with reason
 `extract_timeout`; one that gives no text, `extract_empty`.
+
+trafilatura's own fallback (readability and jusText, compared with its result) costs ~1.8x its fast
+pass and changes the text of one page in ten. `fallback = "checked"` (the default) runs the fast
+pass, then the full cascade only where the fast text is under 10% or over 90% of the page's
+visible text (FALLBACK_SHARE, chosen on ../shared/fixtures/html; the figures are beside it).
 
 Speed, one core, CPU time (benchmarks/bench_extract.py; README "Performance"): on the annotated
 pages of ../shared/fixtures/html the whole metadata pass made 51.5 CPU-ms/page, the steps we need
@@ -118,8 +123,10 @@ class Extractor(BaseModel):
     # "none": in this process, for debugging (a profiler, pdb), with no time limit at all
     isolation: Literal["process", "none"] = "process"
     favor: Literal["balanced", "precision", "recall"] = "balanced"  # trafilatura's focus
-    # trafilatura's fast mode: no readability/jusText fallback to compare against its own result
-    fast: bool = False
+    # trafilatura's readability/jusText fallback, compared against its own result: "checked" runs
+    # it only on pages whose fast result is a small or nearly whole share of the page's text
+    # (FALLBACK_SHARE); "always" on every page; "never": trafilatura's fast mode
+    fallback: Literal["checked", "always", "never"] = "checked"
     include_tables: bool = True
     include_comments: bool = False  # reader comments are rarely pretraining-grade text
     # htmldate's search of the page for a date; off: the URL, markup and labelled-text evidence
@@ -208,13 +215,22 @@ class Extractor(BaseModel):
         }, evidence
 
     def _trafilatura_text(self, tree: Any, url: str | None) -> str | None:
-        """trafilatura's main text of a parsed page (it works on a copy); None: it found none."""
+        """trafilatura's main text of a parsed page (it works on a copy); None: it found none.
+
+        With `fallback = "checked"` trafilatura's fast mode first, then its full cascade only
+        where the fast text looks wrong (`_fast_text_doubtful`)."""
+        text = self._trafilatura_pass(tree, url, fast=self.fallback != "always")
+        if self.fallback == "checked" and _fast_text_doubtful(text, tree):
+            text = self._trafilatura_pass(tree, url, fast=False)
+        return text
+
+    def _trafilatura_pass(self, tree: Any, url: str | None, fast: bool) -> str | None:
         import trafilatura
 
         doc = trafilatura.bare_extraction(
             tree,
             url=url,
-            fast=self.fast,
+            fast=fast,
             include_comments=self.include_comments,
             include_tables=self.include_tables,
             favor_precision=self.favor == "precision",
@@ -313,6 +329,34 @@ class Extractor(BaseModel):
             *(pl.Series(k, v, dtype=_OUT_COLUMNS[k]) for k, v in cols.items()),
             _failure=pl.Series(failure, dtype=pl.String),
         ).pipe(_out_shape)
+
+
+# The fast text's share of the page's visible text (non-space characters) outside which the
+# fallback runs. Chosen on the 300 annotated pages of ../shared/fixtures/html (never on held-out
+# pages): the fallback changed the text of 30 of them, mostly where the fast text is under 10% of
+# the page (the fallback finds the article the fast pass missed) or over 90% (the fast pass took
+# the whole page and jusText trims it). With this band it runs on 31 of the 300 pages (17 of the
+# 30) and on 13 of the 54 WARC pages; snippet F1 0.9347, against 0.9352 with the fallback on
+# every page and 0.9213 with none (bands from 0.05 to 0.40 and 0.6 to none were compared).
+FALLBACK_SHARE = (0.10, 0.90)
+_SPACES = " \t\n\r\xa0"
+
+
+def _ink(text: str) -> int:
+    """Characters other than spaces (the page's indentation is not text)."""
+    return len(text) - sum(map(text.count, _SPACES))
+
+
+def _fast_text_doubtful(text: str | None, tree: Any) -> bool:
+    """Whether trafilatura's fast text is a share of the page's visible text (body text without
+    script, style and noscript) outside FALLBACK_SHARE; a page without body text counts as
+    doubtful."""
+    body = tree.find("body")
+    page = _ink(body.text_content()) if body is not None else 0
+    if body is not None:
+        page -= sum(_ink(el.text_content()) for el in body.iter("script", "style", "noscript"))
+    share = _ink(text or "") / page if page > 0 else 1.0
+    return not FALLBACK_SHARE[0] <= share <= FALLBACK_SHARE[1]
 
 
 # what a child process imports before it takes pages: their import time is not a page's
