@@ -12,15 +12,16 @@ markup, a labelled date in the text, htmldate's original-date search with the cr
 ("url" | "meta" | "text" | "htmldate" | "input" | null) and `date_confidence` (0..1; 0 when
 undated). Title, og:type and htmldate's date come from stages/extract_meta.py, which runs only the
 steps of trafilatura's metadata extraction they need (the same values; the whole of it took a third
-of the time per page). htmldate's search (~5 CPU-ms a page on the WARC fixtures) runs last, and only
-where its answer can change the decision (stages/dates.py `needs_search`: no plausible input date,
-no markup date, or several to choose between); the labelled dates of the visible text (~1.3 ms)
-are read only when a rule of the decision uses them. The decisions are those of the full evidence,
-byte for byte, on all 770 fixture pages (html/, dates/, warc/); `extract_with_evidence` (eval-dates)
-still gathers everything. Cheap evidence decides 5 of the 54 WARC pages, 184 of the 300 html/ and
-261 of the 416 dates/ pages. Text records (WET, JSONL/Parquet text) are dated from their URL and
-input date the same way. A page that takes longer than `timeout_s` is dropped with reason
-`extract_timeout`; one that gives no text, `extract_empty`.
+of the time per page). htmldate's search runs last, and only where its answer can change the
+decision (stages/dates.py `needs_search`: no plausible input date, no markup date, or several to
+choose between; little saved, as htmldate stops at a markup date itself); the labelled dates of
+the visible text (1-2.5 CPU-ms a page) are read only when a rule of the decision uses them. The
+decisions are those of the full evidence, byte for byte, on all 770 fixture pages (html/, dates/,
+warc/); `extract_with_evidence` (eval-dates) still gathers everything. Cheap evidence decides 5 of
+the 54 WARC pages, 184 of the 300 html/ and 261 of the 416 dates/ pages. Text records (WET,
+JSONL/Parquet text) are dated from their URL and input date the same way. A page that takes
+longer than `timeout_s` is dropped with reason `extract_timeout`; one that gives no text,
+`extract_empty`.
 
 trafilatura's own fallback (readability and jusText, compared with its result) costs ~1.8x its fast
 pass and changes the text of one page in ten. `fallback = "checked"` (the default) runs the fast
@@ -28,16 +29,10 @@ pass, then the full cascade only where the fast text is under 10% or over 90% of
 visible text (FALLBACK_SHARE, chosen on ../shared/fixtures/html; the figures are beside it).
 
 Speed, one core, CPU time (benchmarks/bench_extract.py; README "Performance"): on the annotated
-pages of ../shared/fixtures/html the whole metadata pass made 51.5 CPU-ms/page, the steps we need
-37.5 (the old and new module in one process on the same 300 pages; same output on those and on the
-416 of ../shared/fixtures/dates, byte for byte). The history below is from before that change.
-
-Speed on ../shared/fixtures/dates (416 pages, url set, crawl_date null; timing `Extractor()(df)`
-over all pages on the shared 2-core machine, the old and new module interleaved, two rounds):
-before the date work (trafilatura parsing the bytes itself) 21.1 and 25.9 docs/s; after (one
-parse, the tree handed to trafilatura, which copies it before cleaning, plus the markup, text-label
-and URL evidence) 22.8 and 30.1 docs/s. The copy (~1 ms/page) costs less than trafilatura's own
-parse did; the evidence adds ~1.6 ms/page (meta ~0.45, labelled text ~1.2).
+pages of ../shared/fixtures/html trafilatura's whole metadata pass made 51.5 CPU-ms/page, the steps
+we need 37.5 (same output byte for byte); with the checked fallback and the evidence above, 28
+(35.4 pages/s against datatrove's 32.9 in one run); on the WARC fixtures 22.5 (44.4 against 54.7).
+One parse, the tree handed to trafilatura (which copies it, ~1 ms/page, less than its own parse).
 
 The time limit is hard: with `isolation = "process"` (the default) the pages of a batch go to a
 child process (pipeline/deadline.py: started once per worker process, from any thread, never part
