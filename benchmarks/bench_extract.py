@@ -5,16 +5,18 @@
 
 Engines (every one in this process, on one core, timed by CPU time: the machine is shared, and CPU
 time is what a core can do; our time limit's child process is left out, as datatrove's sandbox is):
-  default      Extractor(): trafilatura (balanced, with its readability/jusText fallback), title,
-               page type and the date decision (htmldate's extensive search, URL, markup and
-               labelled-text evidence: stages/dates.py)
+  default      Extractor(): trafilatura (balanced; its readability/jusText fallback only where the
+               fast text is a doubtful share of the page: stages/extract.py FALLBACK_SHARE), title,
+               page type and the date decision (htmldate's extensive search where cheap evidence
+               does not decide, URL and markup evidence: stages/dates.py)
   resiliparse  Extractor(engine="resiliparse"): Resiliparse's main text, the same title, page type
                and date decision
   datatrove    datatrove 0.10.1's Trafilatura extractor, as FineWeb runs it: trafilatura 1.11
                `extract(favor_precision=True, include_comments=False, deduplicate=True)`, text only,
                in its own venv (bench_base.py's docstring says how it was made)
-With --variants also the default engine with favor="recall", with fast=true, and with both, and the
-Resiliparse engine without htmldate's extensive search and without htmldate.
+With --variants also the default engine with the fallback on every page (fallback="always", the
+default before issue 19's work), with none (fallback="never": trafilatura's fast mode), with
+favor="recall", and the Resiliparse engine without htmldate's extensive search and without htmldate.
 
 Pages:
   warc  every HTML response of the WARC files at the top of ../shared/fixtures/warc (read with our
@@ -53,9 +55,9 @@ FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures"
 DEFAULT_DT_PYTHON = Path("/work/venvs/datatrove/bin/python")
 VARIANTS: dict[str, dict[str, Any]] = {
     "default": {},
+    "fallback=always": {"fallback": "always"},
+    "fallback=never": {"fallback": "never"},
     "favor=recall": {"favor": "recall"},
-    "fast": {"fast": True},
-    "fast, favor=recall": {"fast": True, "favor": "recall"},
     "resiliparse": {"engine": "resiliparse"},
     "resiliparse, extensive_date_search=false": {
         "engine": "resiliparse",

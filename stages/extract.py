@@ -12,21 +12,27 @@ markup, a labelled date in the text, htmldate's original-date search with the cr
 ("url" | "meta" | "text" | "htmldate" | "input" | null) and `date_confidence` (0..1; 0 when
 undated). Title, og:type and htmldate's date come from stages/extract_meta.py, which runs only the
 steps of trafilatura's metadata extraction they need (the same values; the whole of it took a third
-of the time per page). Text records (WET, JSONL/Parquet text) are dated from their URL and input
-date the same way. A page that takes longer than `timeout_s` is dropped with reason
-`extract_timeout`; one that gives no text, `extract_empty`.
+of the time per page). htmldate's search runs last, and only where its answer can change the
+decision (stages/dates.py `needs_search`: no plausible input date, no markup date, or several to
+choose between; little saved, as htmldate stops at a markup date itself); the labelled dates of
+the visible text (1-2.5 CPU-ms a page) are read only when a rule of the decision uses them. The
+decisions are those of the full evidence, byte for byte, on all 770 fixture pages (html/, dates/,
+warc/); `extract_with_evidence` (eval-dates) still gathers everything. Cheap evidence decides 5 of
+the 54 WARC pages, 184 of the 300 html/ and 261 of the 416 dates/ pages. Text records (WET,
+JSONL/Parquet text) are dated from their URL and input date the same way. A page that takes
+longer than `timeout_s` is dropped with reason `extract_timeout`; one that gives no text,
+`extract_empty`.
+
+trafilatura's own fallback (readability and jusText, compared with its result) costs ~1.8x its fast
+pass and changes the text of one page in ten. `fallback = "checked"` (the default) runs the fast
+pass, then the full cascade only where the fast text is under 10% or over 90% of the page's
+visible text (FALLBACK_SHARE, chosen on ../shared/fixtures/html; the figures are beside it).
 
 Speed, one core, CPU time (benchmarks/bench_extract.py; README "Performance"): on the annotated
-pages of ../shared/fixtures/html the whole metadata pass made 51.5 CPU-ms/page, the steps we need
-37.5 (the old and new module in one process on the same 300 pages; same output on those and on the
-416 of ../shared/fixtures/dates, byte for byte). The history below is from before that change.
-
-Speed on ../shared/fixtures/dates (416 pages, url set, crawl_date null; timing `Extractor()(df)`
-over all pages on the shared 2-core machine, the old and new module interleaved, two rounds):
-before the date work (trafilatura parsing the bytes itself) 21.1 and 25.9 docs/s; after (one
-parse, the tree handed to trafilatura, which copies it before cleaning, plus the markup, text-label
-and URL evidence) 22.8 and 30.1 docs/s. The copy (~1 ms/page) costs less than trafilatura's own
-parse did; the evidence adds ~1.6 ms/page (meta ~0.45, labelled text ~1.2).
+pages of ../shared/fixtures/html trafilatura's whole metadata pass made 51.5 CPU-ms/page, the steps
+we need 37.5 (same output byte for byte); with the checked fallback and the evidence above, 28
+(35.4 pages/s against datatrove's 32.9 in one run); on the WARC fixtures 22.5 (44.4 against 54.7).
+One parse, the tree handed to trafilatura (which copies it, ~1 ms/page, less than its own parse).
 
 The time limit is hard: with `isolation = "process"` (the default) the pages of a batch go to a
 child process (pipeline/deadline.py: started once per worker process, from any thread, never part
@@ -52,7 +58,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any, Literal
 
@@ -70,14 +76,17 @@ from thresher.pipeline.readers.parts import Part, Place, part_places, scan_part
 from thresher.pipeline.stage import Stats, StepResult, drop_where
 from thresher.stages import extract_fast
 from thresher.stages.dates import (
+    RULES,
     DateDecision,
     DateEvidence,
     decide_date,
     gather_evidence,
     htmldate_max,
+    meta_published,
+    needs_search,
     schema_article_type,
 )
-from thresher.stages.extract_meta import page_metadata
+from thresher.stages.extract_meta import htmldate_date, page_metadata
 
 log = logging.getLogger(__name__)
 
@@ -109,8 +118,10 @@ class Extractor(BaseModel):
     # "none": in this process, for debugging (a profiler, pdb), with no time limit at all
     isolation: Literal["process", "none"] = "process"
     favor: Literal["balanced", "precision", "recall"] = "balanced"  # trafilatura's focus
-    # trafilatura's fast mode: no readability/jusText fallback to compare against its own result
-    fast: bool = False
+    # trafilatura's readability/jusText fallback, compared against its own result: "checked" runs
+    # it only on pages whose fast result is a small or nearly whole share of the page's text
+    # (FALLBACK_SHARE); "always" on every page; "never": trafilatura's fast mode
+    fallback: Literal["checked", "always", "never"] = "checked"
     include_tables: bool = True
     include_comments: bool = False  # reader comments are rarely pretraining-grade text
     # htmldate's search of the page for a date; off: the URL, markup and labelled-text evidence
@@ -140,9 +151,12 @@ class Extractor(BaseModel):
         cleaning); title, page type and the date evidence are read from the same tree (the
         Resiliparse engine parses the decoded page a second time, with lexbor, for the text).
         `published`, `date_source` and `date_confidence` are filled even when there is no main
-        text (`text` is then None and the caller drops the row).
+        text (`text` is then None and the caller drops the row). htmldate searches the page
+        only where its answer can change the decision (stages/dates.py `needs_search`), and the
+        labelled-text evidence is read only when a rule of the decision uses it: the same
+        decision as with all the evidence.
         """
-        return self.extract_with_evidence(html, url, crawl_date, input_date)[0]
+        return self._extract(html, url, crawl_date, input_date, all_evidence=False)[0]
 
     def extract_with_evidence(
         self,
@@ -151,26 +165,39 @@ class Extractor(BaseModel):
         crawl_date: date | None = None,
         input_date: date | None = None,
     ) -> tuple[dict[str, Any] | None, DateEvidence | None]:
-        """`extract_one`'s answer and the date evidence it was decided from (for eval-dates)."""
+        """`extract_one`'s answer and all the date evidence (htmldate's answer included, for
+        eval-dates, which weighs each rule and candidate against it)."""
+        return self._extract(html, url, crawl_date, input_date, all_evidence=True)
+
+    def _extract(
+        self,
+        html: bytes,
+        url: str | None,
+        crawl_date: date | None,
+        input_date: date | None,
+        all_evidence: bool,
+    ) -> tuple[dict[str, Any] | None, DateEvidence | None]:
         from trafilatura.utils import decode_file, load_html  # heavy: paid once, on first use
 
         decoded = decode_file(html)  # load_html would decode bytes the same way
         tree = load_html(decoded)
         if tree is None:
             return None, None
-        params: dict[str, Any] = {
-            "extensive_search": self.extensive_date_search,
-            "original_date": True,
-        }
-        if (bound := htmldate_max(crawl_date, url)) is not None:
-            params["max_date"] = bound  # htmldate then skips dates after the crawl
-        # title, og:type and htmldate's date, before the text: trafilatura's order, on one tree
-        meta = page_metadata(tree, url, params if self.htmldate else None)
+        meta = page_metadata(tree, url)  # title, og:type; none of our reads changes the tree
         if self.engine == "resiliparse":
             text = extract_fast.resiliparse_text(decoded, self.include_comments)
         else:
             text = self._trafilatura_text(tree, url)
-        evidence = gather_evidence(tree, url, _parse_date(meta.found_date), crawl_date, input_date)
+        evidence = _page_evidence(tree, url, crawl_date, input_date, all_evidence)
+        if self.htmldate and (all_evidence or needs_search(evidence)):
+            params: dict[str, Any] = {
+                "extensive_search": self.extensive_date_search,
+                "original_date": True,
+            }
+            if (bound := htmldate_max(crawl_date, url)) is not None:
+                params["max_date"] = bound  # htmldate then skips dates after the crawl
+            found = _parse_date(htmldate_date(tree, meta, params))
+            evidence = replace(evidence, htmldate=found)
         decision = decide_date(evidence)
         return {
             "text": text,
@@ -183,13 +210,22 @@ class Extractor(BaseModel):
         }, evidence
 
     def _trafilatura_text(self, tree: Any, url: str | None) -> str | None:
-        """trafilatura's main text of a parsed page (it works on a copy); None: it found none."""
+        """trafilatura's main text of a parsed page (it works on a copy); None: it found none.
+
+        With `fallback = "checked"` trafilatura's fast mode first, then its full cascade only
+        where the fast text looks wrong (`_fast_text_doubtful`)."""
+        text = self._trafilatura_pass(tree, url, fast=self.fallback != "always")
+        if self.fallback == "checked" and _fast_text_doubtful(text, tree):
+            text = self._trafilatura_pass(tree, url, fast=False)
+        return text
+
+    def _trafilatura_pass(self, tree: Any, url: str | None, fast: bool) -> str | None:
         import trafilatura
 
         doc = trafilatura.bare_extraction(
             tree,
             url=url,
-            fast=self.fast,
+            fast=fast,
             include_comments=self.include_comments,
             include_tables=self.include_tables,
             favor_precision=self.favor == "precision",
@@ -290,6 +326,34 @@ class Extractor(BaseModel):
         ).pipe(_out_shape)
 
 
+# The fast text's share of the page's visible text (non-space characters) outside which the
+# fallback runs. Chosen on the 300 annotated pages of ../shared/fixtures/html (never on held-out
+# pages): the fallback changed the text of 30 of them, mostly where the fast text is under 10% of
+# the page (the fallback finds the article the fast pass missed) or over 90% (the fast pass took
+# the whole page and jusText trims it). With this band it runs on 31 of the 300 pages (17 of the
+# 30) and on 13 of the 54 WARC pages; snippet F1 0.9347, against 0.9352 with the fallback on
+# every page and 0.9213 with none (lower bounds 0 to 0.40 and upper ones 0.6 to none were compared).
+FALLBACK_SHARE = (0.10, 0.90)
+_SPACES = " \t\n\r\xa0"
+
+
+def _ink(text: str) -> int:
+    """Characters other than spaces (the page's indentation is not text)."""
+    return len(text) - sum(map(text.count, _SPACES))
+
+
+def _fast_text_doubtful(text: str | None, tree: Any) -> bool:
+    """Whether trafilatura's fast text is a share of the page's visible text (body text without
+    script, style and noscript) outside FALLBACK_SHARE; a page without body text counts as
+    doubtful."""
+    body = tree.find("body")
+    page = _ink(body.text_content()) if body is not None else 0
+    if body is not None:
+        page -= sum(_ink(el.text_content()) for el in body.iter("script", "style", "noscript"))
+    share = _ink(text or "") / page if page > 0 else 1.0
+    return not FALLBACK_SHARE[0] <= share <= FALLBACK_SHARE[1]
+
+
 # what a child process imports before it takes pages: their import time is not a page's
 _PRELOAD = (
     "thresher.stages.extract",
@@ -345,6 +409,22 @@ def _text_records(records: pl.DataFrame) -> pl.DataFrame:
         )
         .drop("_published", "_date_source", "_date_confidence")
         .pipe(_out_shape)
+    )
+
+
+def _page_evidence(
+    tree: Any, url: str | None, crawl_date: date | None, input_date: date | None, everything: bool
+) -> DateEvidence:
+    """A page's date evidence without htmldate's answer. The labelled dates of the visible text
+    (most of the cost of the evidence; `text` and `formats` are candidate rules, measured by
+    eval-dates) are read only with `everything` or when a rule of the decision reads them."""
+    if everything or "text" in RULES:
+        return gather_evidence(tree, url, None, crawl_date, input_date)
+    marked = meta_published(tree)
+    return replace(
+        gather_evidence(None, url, None, crawl_date, input_date),
+        meta=tuple(d for d, _ in marked),
+        meta_other=tuple(i for i, (_, other) in enumerate(marked) if other),
     )
 
 

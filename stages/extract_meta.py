@@ -3,14 +3,17 @@
 `trafilatura.bare_extraction(with_metadata=True)` runs trafilatura's whole metadata extraction:
 author, site name, categories, tags, licence, description, image, besides the three fields the
 extraction stage keeps. On ../shared/fixtures/html (300 pages) that took 12 ms of CPU a page,
-more than half of trafilatura's own text extraction. `page_metadata` runs only the steps those three
-fields come from, in trafilatura's order, so they are the same as `extract_metadata`'s:
+more than half of trafilatura's own text extraction. `page_metadata` and `htmldate_date` run
+only the steps those three fields come from, in trafilatura's order, so they are the same as
+`extract_metadata`'s:
   title      <meta> (OpenGraph, Twitter, Dublin Core...) then JSON-LD, else the page's h1 / title
              element (trafilatura.metadata.extract_title); entities unescaped, spaces trimmed
   page_type  og:type as trafilatura reads it, overridden by JSON-LD's @type
   date       htmldate's `find_date` with the extraction's parameters, given the page's canonical
              URL where it names one (else the crawl's), as trafilatura passes it
-None of these steps changes the tree (trafilatura's author search, which prunes, works on a copy).
+None of these steps changes the tree (trafilatura's author search, which prunes, works on a
+copy), so the caller may run htmldate last, and only where its answer can change the date
+decision (stages/extract.py).
 """
 
 from __future__ import annotations
@@ -24,16 +27,15 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class PageMeta:
-    """What the extraction keeps of a page's metadata."""
+    """What the extraction keeps of a page's metadata, and the URL htmldate is given."""
 
     title: str | None
     page_type: str | None
-    found_date: str | None  # htmldate's answer, YYYY-MM-DD (None: no date or not searched)
+    date_url: str | None  # the page's canonical URL where it names one, else the crawl's
 
 
-def page_metadata(tree: Any, url: str | None, date_params: dict[str, Any] | None) -> PageMeta:
-    """Title, page type and (with `date_params`) htmldate's date of a parsed page (lxml tree)."""
-    from htmldate import find_date
+def page_metadata(tree: Any, url: str | None) -> PageMeta:
+    """Title, page type and the URL for htmldate of a parsed page (lxml tree)."""
     from trafilatura.metadata import examine_meta, extract_meta_json, extract_title, extract_url
 
     meta = examine_meta(tree)
@@ -43,9 +45,14 @@ def page_metadata(tree: Any, url: str | None, date_params: dict[str, Any] | None
         log.debug("JSON-LD metadata of %s unreadable: %s", url, err)
     if not meta.title:
         meta.title = extract_title(tree)
-    found = None
-    if date_params is not None:
-        canonical = meta.url or extract_url(tree, url)
-        found = find_date(tree, **{**date_params, "url": canonical})
+    date_url = meta.url or extract_url(tree, url)  # before clean_and_trim, as trafilatura does
     meta.clean_and_trim()  # as trafilatura leaves them: entities unescaped, spaces trimmed
-    return PageMeta(title=meta.title, page_type=meta.pagetype, found_date=found)
+    return PageMeta(title=meta.title, page_type=meta.pagetype, date_url=date_url)
+
+
+def htmldate_date(tree: Any, meta: PageMeta, params: dict[str, Any]) -> str | None:
+    """htmldate's date of a parsed page (YYYY-MM-DD; None: none found), with the extraction's
+    parameters and the URL trafilatura would pass. htmldate searches a copy of the tree."""
+    from htmldate import find_date
+
+    return find_date(tree, **{**params, "url": meta.date_url})
