@@ -546,19 +546,22 @@ def gather_evidence(
     htmldate: date | None,
     crawl_date: date | None = None,
     input_date: date | None = None,
+    text: bool = True,
 ) -> DateEvidence:
-    """Evidence from a parsed page (lxml tree or None), its URL and htmldate's answer."""
+    """Evidence from a parsed page (lxml tree or None), its URL and htmldate's answer. `text`
+    False leaves out the labelled dates of the visible text (most of the evidence's cost), which
+    only the `text` rule reads."""
     inner, wayback = unwrap_url(url)
     full, month = url_dates(inner)
     meta = meta_published(tree) if tree is not None else []
-    text = text_published(tree) if tree is not None else []
+    labelled = text_published(tree) if tree is not None and text else []
     return DateEvidence(
         url_full=full,
         url_month=month,
         meta=tuple(d for d, _ in meta),
         meta_other=tuple(i for i, (_, other) in enumerate(meta) if other),
-        text_other=tuple(i for i, (_, other) in enumerate(text) if other),
-        text=tuple(d for d, _ in text),
+        text_other=tuple(i for i, (_, other) in enumerate(labelled) if other),
+        text=tuple(d for d, _ in labelled),
         htmldate=htmldate,
         input=input_date,
         upper_bound=effective_bound(crawl_date, wayback),

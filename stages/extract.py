@@ -82,7 +82,6 @@ from thresher.stages.dates import (
     decide_date,
     gather_evidence,
     htmldate_max,
-    meta_published,
     needs_search,
     schema_article_type,
 )
@@ -188,7 +187,9 @@ class Extractor(BaseModel):
             text = extract_fast.resiliparse_text(decoded, self.include_comments)
         else:
             text = self._trafilatura_text(tree, url)
-        evidence = _page_evidence(tree, url, crawl_date, input_date, all_evidence)
+        # the labelled-text dates only where a rule reads them (or eval-dates weighs them all)
+        labelled = all_evidence or "text" in RULES
+        evidence = gather_evidence(tree, url, None, crawl_date, input_date, text=labelled)
         if self.htmldate and (all_evidence or needs_search(evidence)):
             params: dict[str, Any] = {
                 "extensive_search": self.extensive_date_search,
@@ -409,22 +410,6 @@ def _text_records(records: pl.DataFrame) -> pl.DataFrame:
         )
         .drop("_published", "_date_source", "_date_confidence")
         .pipe(_out_shape)
-    )
-
-
-def _page_evidence(
-    tree: Any, url: str | None, crawl_date: date | None, input_date: date | None, everything: bool
-) -> DateEvidence:
-    """A page's date evidence without htmldate's answer. The labelled dates of the visible text
-    (most of the cost of the evidence; `text` and `formats` are candidate rules, measured by
-    eval-dates) are read only with `everything` or when a rule of the decision reads them."""
-    if everything or "text" in RULES:
-        return gather_evidence(tree, url, None, crawl_date, input_date)
-    marked = meta_published(tree)
-    return replace(
-        gather_evidence(None, url, None, crawl_date, input_date),
-        meta=tuple(d for d, _ in marked),
-        meta_other=tuple(i for i, (_, other) in enumerate(marked) if other),
     )
 
 
