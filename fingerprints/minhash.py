@@ -1,12 +1,14 @@
 """MinHash signatures of a shard of texts, computed by one numba kernel over raw UTF-8 bytes.
 
 A document's signature is, for each of `num_perm` seeded hash functions h_i, the minimum of h_i
-over the XXH64 hashes of its shingles (`thresher.fingerprints.shingles`). Two documents agree in
+over the 64-bit hashes of its shingles: each token hashed once, the token hashes of a shingle
+combined (TOKEN_HASH, `shingles.token_shingle_hashes`; XXH64 of each shingle's bytes, as before,
+read every byte five times and cost as much as normalising). Two documents agree in
 position i with probability equal to the Jaccard similarity of their shingle sets, so the share of
 agreeing positions estimates it (`jaccard`), with standard error sqrt(J(1 - J) / num_perm).
 
 Permutation family, "multiply-shift-64-hi32": h_i(x) = ((a_i * x + b_i) mod 2^64) >> 32, x the
-64-bit XXH64 of a shingle, a_i odd and b_i any 64-bit integer (Dietzfelbinger's multiply-add-shift;
+64-bit hash of a shingle, a_i odd and b_i any 64-bit integer (Dietzfelbinger's multiply-add-shift;
 universal up to a factor 2, and its input is already a strong hash, so minima behave as under
 random permutations: the tests check the estimate against exact Jaccard and datasketch). The a_i
 and b_i come from `np.random.default_rng(seed)` (PCG64): see `permutations`. It needs one 64-bit
@@ -28,10 +30,10 @@ no shingles (empty, null, or nothing left after normalisation) has the signature
 0xFFFFFFFF (`EMPTY`); two such documents agree everywhere, so drop empty texts before LSH.
 
 From raw text, one kernel takes each document in turn through normalisation and tokenisation in
-one pass (`normalize.normalize_doc`: the bytes of normalize_expr) and XXH64 of its shingles while
-its bytes are in cache, and folds the hashes of 2^17 shingles at a time (`_BATCH`); the few
-documents that the table cannot
-normalise (`normalize` says which) go through normalize_expr and the kernel for normalised text.
+one pass (`normalize.normalize_doc`: the bytes of normalize_expr) and hashes its tokens and
+shingles while its bytes are in cache, and folds the hashes of 2^17 shingles at a time
+(`_BATCH`); the few documents that the table cannot normalise (`normalize` says which) go
+through normalize_expr and the kernel for normalised text.
 Text that already went through normalize_expr takes that kernel directly (`normalised=True`).
 
 The kernels are serial: one Ray task per shard uses one core, and numba threads would compete
@@ -86,14 +88,15 @@ from thresher.fingerprints.normalize import (
 from thresher.fingerprints.shingles import (
     DEFAULT_NGRAM,
     DEFAULT_SEED,
-    SHINGLE_HASH,
+    MAX_TOKEN_NGRAM,
     SHINGLING,
+    TOKEN_HASH,
     _doc_hashes,
-    _token_hashes,
     _tokens,
     normalised_utf8,
     scratch_size,
-    shingle_hashes_batch,
+    shingle_hashes_into,
+    token_shingle_hashes_batch,
 )
 
 log = logging.getLogger(__name__)
@@ -109,9 +112,9 @@ class MinHashParams(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     num_perm: int = Field(DEFAULT_NUM_PERM, ge=1)
-    ngram: int = Field(DEFAULT_NGRAM, ge=1)
-    seed: int = Field(DEFAULT_SEED, ge=0, lt=2**64)  # XXH64 seed and permutation seed
-    hash: Literal["xxh64"] = SHINGLE_HASH
+    ngram: int = Field(DEFAULT_NGRAM, ge=1, le=MAX_TOKEN_NGRAM)
+    seed: int = Field(DEFAULT_SEED, ge=0, lt=2**64)  # token hash seed and permutation seed
+    hash: Literal["token-xor-rotl23-splitmix64,v1"] = TOKEN_HASH
     permutation: Literal["multiply-shift-64-hi32"] = PERMUTATION
     shingling: Literal["words+cjk-chars,slice-of-normalised,short-text-one-shingle,v1"] = SHINGLING
     normalisation: str = NORMALISATION
@@ -242,7 +245,7 @@ def _signatures_kernel(
             _fold_rows(buf, h_lo, h_hi, first, d, a, b, sig, out)
             first, pos = d, 0
         h_lo[d] = pos
-        pos += _doc_hashes(data, starts[d], ends[d], n, seed, ts, te, buf[pos:])
+        pos += _doc_hashes(data, starts[d], ends[d], n, seed, ts, te, buf[pos:], True)
         h_hi[d] = pos
     _fold_rows(buf, h_lo, h_hi, first, nd, a, b, sig, out)
     return out
@@ -304,7 +307,7 @@ def _raw_signatures_kernel(
         else:
             if k < 0:  # CJK mixed with other characters in one table entry: tokenise the output
                 k = _tokens(norm, o, m, ts, te)
-            pos += _token_hashes(norm, ts, te, k, n, seed, buf[pos:])
+            pos += shingle_hashes_into(norm, ts, te, k, n, seed, buf[pos:], True)
             h_hi[d] = pos
         if keep_norm:
             n_starts[d], n_ends[d] = o, m
@@ -357,8 +360,8 @@ def signatures_from_hashes(
 ) -> np.ndarray:
     """MinHash signatures of ready shingle hashes: the permutation kernel alone.
 
-    Document i's uint64 hashes are hashes[offsets[i]:offsets[i + 1]] (`shingle_hashes_batch`'s
-    layout); the result equals `signatures` of the texts those hashes came from.
+    Document i's uint64 hashes are hashes[offsets[i]:offsets[i + 1]]; on the hashes of
+    `token_shingle_hashes_batch` the result equals `signatures` of the texts they came from.
     """
     params = MinHashParams(num_perm=num_perm, seed=seed)
     hashes = np.ascontiguousarray(hashes, dtype=np.uint64)
@@ -448,7 +451,7 @@ def measure_throughput(
     signatures(series.head(10))  # compile or load the cached kernels, build the tables
     exact_hashes(series.head(10))
     normed = pl.select(normalize_expr(pl.lit(series))).to_series()
-    hashes, offsets = shingle_hashes_batch(series)
+    hashes, offsets = token_shingle_hashes_batch(series)
 
     def polars_path() -> None:  # how signatures() worked before the numba normalisation
         expr = pl.select(normalize_expr(pl.lit(series))).to_series()

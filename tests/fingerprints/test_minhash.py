@@ -1,5 +1,6 @@
-"""Shingles, XXH64 and MinHash: bit-exact against the xxhash library, deterministic, and tracking
-the exact Jaccard similarity of real near-duplicate pairs."""
+"""Shingles, XXH64, the MinHash shingle hash and MinHash: bit-exact against the xxhash library and
+the plain-Python references, deterministic, and tracking the exact Jaccard similarity of real
+near-duplicate pairs."""
 
 import gzip
 import itertools
@@ -33,9 +34,13 @@ from thresher.fingerprints.minhash import (
 from thresher.fingerprints.normalize import normalize_expr
 from thresher.fingerprints.shingles import (
     DEFAULT_SEED,
+    MAX_TOKEN_NGRAM,
+    TOKEN_HASH,
     shingle_hashes,
     shingle_hashes_batch,
     shingles,
+    token_shingle_hashes,
+    token_shingle_hashes_batch,
     xxh64_bytes,
 )
 
@@ -128,12 +133,84 @@ def test_fast_shingle_hashes_equal_the_reference_on_any_text(texts, n):
         )
 
 
+# ---- the MinHash shingle hash: tokens hashed once, then combined ---------------------------------
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 5, 9])
+def test_fast_token_shingle_hashes_equal_the_reference_on_real_text(n):
+    texts = real_texts()
+    hashes, offsets = token_shingle_hashes_batch(pl.Series(texts), n)
+    for i, text in enumerate(texts):
+        want = token_shingle_hashes(text, n)
+        assert want.size == shingle_hashes(text, n).size  # one hash a shingle, as with XXH64
+        np.testing.assert_array_equal(hashes[offsets[i] : offsets[i + 1]], want)
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.lists(
+        # long words (over 8 and 16 bytes: the token hash's one- and two-word paths and its
+        # rounds) and texts that end within 16 bytes of the buffer (no load past it)
+        st.lists(
+            st.sampled_from(["ab", " ", "c", "中文", "한글", "ẞé1", ",", "\t", "x" * 9, "y" * 17])
+            | st.characters(codec="utf-8"),
+            max_size=30,
+        ).map("".join),
+        max_size=8,
+    ),
+    st.integers(1, 12),
+    st.integers(0, 2**64 - 1),
+)
+def test_fast_token_shingle_hashes_equal_the_reference_on_any_text(texts, n, seed):
+    hashes, offsets = token_shingle_hashes_batch(pl.Series(texts, dtype=pl.String), n, seed)
+    for i, text in enumerate(texts):
+        np.testing.assert_array_equal(
+            hashes[offsets[i] : offsets[i + 1]], token_shingle_hashes(text, n, seed)
+        )
+
+
+def test_token_shingle_hashes_tell_order_repeats_and_short_texts_apart():
+    seqs = [
+        "a b c d e",
+        "b a c d e",
+        "a b c d f",
+        "a a a a a",
+        "b b b b b",
+        "a b c d",  # a short text: one shingle of its four tokens
+        "x a b c d",
+        "abcdefghijklmnopq r s t u",  # a 17-byte token
+        "abcdefghijklmnopz r s t u",
+    ]
+    values = [int(token_shingle_hashes(t)[0]) for t in seqs]
+    assert len(set(values)) == len(values)
+    # A shingle's hash depends on its tokens only: the same window in two texts is one value.
+    assert token_shingle_hashes("z a b c d e")[1] == token_shingle_hashes("a b c d e y")[0]
+
+
+def test_token_shingles_of_many_distinct_words_do_not_collide():
+    letters = "abcdefghijklmnopqrstuvwxyz"  # not digits: normalisation makes every digit 0
+    words = ["".join(letters[i // 26**p % 26] for p in range(4)) for i in range(60_000)]
+    text = " ".join(words)
+    hashes, _ = token_shingle_hashes_batch(pl.Series([text, text[::-1]]), 3)
+    assert np.unique(hashes).size == hashes.size  # 2 x 59,998 distinct trigrams
+    # Every bit is about as often 1 as 0: no bit stuck or biased.
+    bits = (hashes[:, None] >> np.arange(64, dtype=np.uint64)) & np.uint64(1)
+    assert np.abs(bits.mean(axis=0) - 0.5).max() < 0.01
+
+
+def test_token_shingle_hashes_refuse_windows_wider_than_the_rotations():
+    with pytest.raises(ValueError, match="ngram"):
+        token_shingle_hashes_batch(pl.Series(["a b"]), MAX_TOKEN_NGRAM + 1)
+    with pytest.raises(ValidationError):
+        MinHashParams(ngram=MAX_TOKEN_NGRAM + 1)
+
+
 # ---- signatures ----------------------------------------------------------------------------------
 
 
 def reference_signature(text: str, num_perm: int, ngram: int, seed: int) -> np.ndarray:
     """The documented family in plain numpy: min over shingles of ((a*x + b) mod 2^64) >> 32."""
-    return reference_from_hashes(shingle_hashes(text, ngram, seed), num_perm, seed)
+    return reference_from_hashes(token_shingle_hashes(text, ngram, seed), num_perm, seed)
 
 
 def reference_from_hashes(x: np.ndarray, num_perm: int, seed: int) -> np.ndarray:
@@ -186,7 +263,7 @@ def test_fold_multiplies_eight_permutations_at_a_time_on_avx512():
 
 def test_kernel_alone_on_ready_hashes_equals_signatures_of_the_texts():
     texts = pl.Series(real_texts())
-    hashes, offsets = shingle_hashes_batch(texts, 5, 9)
+    hashes, offsets = token_shingle_hashes_batch(texts, 5, 9)
     np.testing.assert_array_equal(
         signatures_from_hashes(hashes, offsets, 64, 9), signatures(texts, 64, 5, 9)
     )
@@ -196,9 +273,9 @@ def test_signatures_fold_batches_of_hashes_across_their_boundaries():
     # More shingles than one batch of the raw and normalised kernels (_BATCH): documents before,
     # across and after a boundary get the signatures of the kernel alone (no batches).
     texts = pl.Series(real_texts())
-    hashes, _ = shingle_hashes_batch(texts)
+    hashes, _ = token_shingle_hashes_batch(texts)
     texts = pl.Series(texts.to_list() * (_BATCH // hashes.size + 2))
-    hashes, offsets = shingle_hashes_batch(texts)
+    hashes, offsets = token_shingle_hashes_batch(texts)
     assert hashes.size > _BATCH
     want = signatures_from_hashes(hashes, offsets, 24)
     np.testing.assert_array_equal(signatures(texts, 24), want)
@@ -264,7 +341,7 @@ def test_jaccard_estimate_shapes_and_values():
 
 def test_params_are_frozen_strict_and_round_trip_through_json():
     params = MinHashParams()
-    assert (params.num_perm, params.ngram, params.hash) == (112, 5, "xxh64")
+    assert (params.num_perm, params.ngram, params.hash) == (112, 5, TOKEN_HASH)
     assert MinHashParams.model_validate_json(params.model_dump_json()) == params
     assert MinHashParams(seed=1) != params
     with pytest.raises(ValidationError, match="num_prem"):
@@ -329,18 +406,31 @@ def test_estimate_tracks_exact_jaccard_on_clough_pairs(clough):
 
 @needs_fixtures
 def test_estimate_agrees_with_datasketch_on_the_same_shingles(clough):
-    ours = signatures(pl.Series(clough["texts"]), num_perm=112)
-    theirs = []
-    for s in clough["sets"]:
-        m = MinHash(num_perm=128, seed=1)
-        m.update_batch(list(s))
-        theirs.append(m)
+    """datasketch (SHA-1 of the shingle bytes, its own permutations) and thresher (token hashes
+    combined, multiply-shift) estimate the same Jaccard similarities: pair by pair within the
+    bound, and without a bias between them. One seed's mean difference over the 155 pairs of
+    middling similarity varies by about 0.01 from seed to seed (the pairs share documents and
+    permutations, so their errors go together), for thresher's old XXH64 shingles as for the
+    token hashes (-0.016 to +0.012 over seeds 0-5): the bias is checked on the mean over 16
+    seeds, both sides reseeded, to 3 of its standard errors (0.0025)."""
     exact = clough["exact"]
-    est = np.array([jaccard(ours[i], ours[j]) for i, j in clough["pairs"]])
-    ds = np.array([theirs[i].jaccard(theirs[j]) for i, j in clough["pairs"]])
-    assert (np.abs(est - ds) <= bound(exact, 1 / 112 + 1 / 128, 1 / 112 + 1 / 128)).all()
     mid = (exact > 0.05) & (exact < 0.95)
-    assert abs(np.mean(est[mid] - ds[mid])) < 0.01
+    i, j = (np.array(side) for side in zip(*clough["pairs"], strict=True))
+    bias = []
+    for seed in range(16):
+        ours = signatures(pl.Series(clough["texts"]), num_perm=112, seed=seed)
+        theirs = []
+        for s in clough["sets"]:
+            m = MinHash(num_perm=128, seed=seed)
+            m.update_batch(list(s))
+            theirs.append(m)
+        est = (ours[i] == ours[j]).mean(axis=1)
+        ds = np.array([theirs[a].jaccard(theirs[b]) for a, b in clough["pairs"]])
+        if seed == 0:
+            assert (np.abs(est - ds) <= bound(exact, 1 / 112 + 1 / 128, 1 / 112 + 1 / 128)).all()
+        bias.append(np.mean(est[mid] - ds[mid]))
+    assert abs(np.mean(bias)) < 3 * 0.01 / np.sqrt(len(bias))
+    assert np.std(bias) < 0.02  # the seed-to-seed spread is the one measured, not wider
 
 
 @needs_fixtures
