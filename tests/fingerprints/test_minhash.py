@@ -20,6 +20,7 @@ from llvmlite import binding as llvm
 from numba import njit
 from pydantic import ValidationError
 
+from thresher.fingerprints import lanes
 from thresher.fingerprints.minhash import (
     _BATCH,
     EMPTY,
@@ -209,7 +210,7 @@ def test_token_shingle_hashes_refuse_windows_wider_than_the_rotations():
 
 
 def reference_signature(text: str, num_perm: int, ngram: int, seed: int) -> np.ndarray:
-    """The documented family in plain numpy: min over shingles of ((a*x + b) mod 2^64) >> 32."""
+    """The documented family in plain numpy: min over shingles of ((a * x) mod 2^52) >> 20."""
     return reference_from_hashes(token_shingle_hashes(text, ngram, seed), num_perm, seed)
 
 
@@ -217,8 +218,9 @@ def reference_from_hashes(x: np.ndarray, num_perm: int, seed: int) -> np.ndarray
     """The family of reference_signature on given shingle hashes x (uint64)."""
     if x.size == 0:
         return np.full(num_perm, EMPTY, dtype=np.uint32)
-    a, b = permutations(num_perm, seed)
-    values = (a[:, None] * x[None, :] + b[:, None]) >> np.uint64(32)  # uint64 wraps mod 2^64
+    a = permutations(num_perm, seed)
+    assert (a % 2 == 1).all() and (a < 2**52).all()
+    values = ((a[:, None] * x[None, :]) & np.uint64(2**52 - 1)) >> np.uint64(20)  # wraps 2^64
     return values.min(axis=1).astype(np.uint32)
 
 
@@ -247,18 +249,46 @@ def test_kernel_alone_follows_the_documented_family(docs, num_perm, seed):
         np.testing.assert_array_equal(sig, want)
 
 
+def fresh_fold(monkeypatch: pytest.MonkeyPatch, ifma: bool):
+    """A fresh compile (a cached one cannot show its assembly) of the fold that every kernel
+    calls, with or without AVX-512 IFMA's 52-bit multiply."""
+    monkeypatch.setattr(lanes, "has_ifma", lambda: ifma)
+    fold = njit(_fold.py_func)
+    a = _lanes(20, 3)
+    fold(np.arange(9, dtype=np.uint64), 0, 9, a, np.zeros(a.size, dtype=np.uint64))
+    return fold
+
+
+@pytest.mark.skipif(not lanes.has_ifma(), reason="this CPU has no AVX-512 IFMA")
+def test_fold_multiplies_eight_permutations_in_one_instruction_with_ifma(monkeypatch):
+    asm = "".join(fresh_fold(monkeypatch, True).inspect_asm().values())
+    assert re.search(r"vpmadd52luq\s[^\n]*%zmm", asm)
+    assert not re.search(r"vpmullq", asm)
+
+
 @pytest.mark.skipif(
     "avx512dq" not in llvm.get_host_cpu_features(), reason="this CPU has no 512-bit vpmullq"
 )
-def test_fold_multiplies_eight_permutations_at_a_time_on_avx512():
-    # A fresh compile (the cached one cannot show its assembly) of the fold that every kernel
-    # calls: its multiplies must be 512-bit, not numba's usual 256-bit vectors.
-    fold = njit(_fold.py_func)
-    a, b = _lanes(20, 3)
-    fold(np.arange(9, dtype=np.uint64), 0, 9, a, b, np.zeros(a.size, dtype=np.uint64))
-    asm = "".join(fold.inspect_asm().values())
+def test_fold_without_ifma_multiplies_eight_permutations_at_a_time(monkeypatch):
+    asm = "".join(fresh_fold(monkeypatch, False).inspect_asm().values())
     assert re.search(r"vpmullq\s[^\n]*%zmm", asm)
     assert not re.search(r"vpmullq\s[^\n]*%ymm", asm)
+
+
+@pytest.mark.skipif(not lanes.has_ifma(), reason="this CPU has no AVX-512 IFMA")
+def test_fold_gives_the_same_minima_with_and_without_ifma(monkeypatch):
+    rng = np.random.default_rng(5)
+    hashes = rng.integers(0, 2**64, 1000, dtype=np.uint64)
+    a = _lanes(112, 9)
+    sigs = []
+    for ifma in (True, False):
+        sig = np.full(a.size, 2**64 - 1, dtype=np.uint64)
+        fresh_fold(monkeypatch, ifma)(hashes, 0, hashes.size, a, sig)
+        sigs.append(sig)
+    np.testing.assert_array_equal(*sigs)
+    np.testing.assert_array_equal(
+        sigs[0][:112] >> np.uint64(20), reference_from_hashes(hashes, 112, 9)
+    )
 
 
 def test_kernel_alone_on_ready_hashes_equals_signatures_of_the_texts():
@@ -347,7 +377,7 @@ def test_params_are_frozen_strict_and_round_trip_through_json():
     with pytest.raises(ValidationError, match="num_prem"):
         MinHashParams(num_prem=128)
     with pytest.raises(ValidationError):
-        MinHashParams(permutation="modular-mersenne-61")
+        MinHashParams(permutation="multiply-shift-64-hi32")  # the family before this one
     with pytest.raises(ValidationError):
         params.num_perm = 128
     texts = pl.Series(real_texts()[:5])
