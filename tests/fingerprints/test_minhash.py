@@ -574,3 +574,17 @@ def test_signatures_and_exact_equal_the_two_separately(texts):
     sigs, hashes = signatures_and_exact(series, 16, 3, 7)
     assert np.array_equal(sigs, signatures(series, 16, 3, 7))
     assert hashes.to_list() == exact_hashes(series).to_list()
+
+
+def test_an_index_of_the_previous_signature_scheme_is_refused(tmp_path):
+    """Signatures of XXH64 shingles and 64-bit permutations do not mix with these: an index
+    whose metadata names them is refused, naming the parameter."""
+    from thresher.fingerprints.index import FingerprintIndexError, open_index, write_meta
+
+    old = MinHashParams().model_dump() | {"hash": "xxh64"}
+    write_meta(tmp_path, old | {"permutation": "multiply-shift-64-hi32"})
+    with pytest.raises(FingerprintIndexError, match="parameter hash is 'xxh64' in the index"):
+        open_index(tmp_path, MinHashParams().model_dump())
+    write_meta(tmp_path, MinHashParams().model_dump() | {"permutation": "multiply-shift-64-hi32"})
+    with pytest.raises(FingerprintIndexError, match="parameter permutation is 'multiply-shift-64"):
+        open_index(tmp_path, MinHashParams().model_dump())
