@@ -20,8 +20,9 @@ out. The fold is written with explicit 8-lane vectors (`lanes.fold_lanes`: numba
 vectorises loops at most 256 bits wide on AVX-512 CPUs); without IFMA the same values come
 from 64-bit products masked to 52 bits. On the 2-core Xeon (AVX-512 IFMA) the fold alone on 5.9
 M shingles of English text at 112 permutations: 74-76 M shingles/s with the 64-bit family and
-vpmullq, 118-120 M/s now (1.6x; README, Performance; benchmarks/bench_kernel.py compares
-rensa's kernel, `digest_matrix_from_flat_token_hashes`, on the same hashes).
+vpmullq, 118-120 M/s with vpmadd52luq, 177-186 M/s with 16 shingles a pass held in registers
+(2.4x in all); rensa's kernel, `digest_matrix_from_flat_token_hashes`, 93 M/s on the same hashes
+(benchmarks/bench_kernel.py; README, Performance).
 
 Signatures are uint32: h_i keeps the top 32 bits, which halves memory and disk against uint64
 (448 bytes a document at 112 permutations) and changes the estimate by about 2^-32 (the chance that
@@ -155,11 +156,10 @@ def _fold(hashes: np.ndarray, lo: int, hi: int, a: np.ndarray, sig: np.ndarray) 
     The minimum is kept on the full 52-bit values; h_i's top 32 bits are taken once, in _finish
     (x >> 20 is monotone, so the minimum of the shifted values is the shifted minimum).
     """
-    # Eight shingles a pass over the permutations, eight permutations a vector (lanes.py: one
-    # 512-bit vpmadd52luq with AVX-512 IFMA): a and sig are loaded and stored an eighth as often.
+    # SHINGLES shingles a pass over the permutations, eight permutations a vector (lanes.py: one
+    # 512-bit vpmadd52luq with AVX-512 IFMA): a and sig are loaded and stored once a pass.
     for j in range(lo, hi, SHINGLES):
-        for i in range(0, a.shape[0], LANES):
-            fold_lanes(sig, a, i, hashes, j, hi)
+        fold_lanes(sig, a, hashes, j, hi)
 
 
 @njit(cache=True)

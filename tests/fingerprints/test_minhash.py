@@ -234,12 +234,12 @@ def test_signatures_follow_the_documented_family():
 
 @settings(max_examples=60, deadline=None)
 @given(
-    st.lists(st.lists(st.integers(0, 2**64 - 1), max_size=19), max_size=6),
+    st.lists(st.lists(st.integers(0, 2**64 - 1), max_size=40), max_size=6),
     st.integers(1, 40),
     st.integers(0, 2**64 - 1),
 )
 def test_kernel_alone_follows_the_documented_family(docs, num_perm, seed):
-    # 0 to 19 hashes a document: passes of eight shingles, the tail after them, no shingles at all
+    # 0 to 40 hashes a document: passes of 16 shingles, the tail after them, no shingles at all
     hashes = np.array([x for doc in docs for x in doc], dtype=np.uint64)
     offsets = np.cumsum([0] + [len(doc) for doc in docs])
     sigs = signatures_from_hashes(hashes, offsets, num_perm, seed)
