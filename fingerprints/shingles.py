@@ -45,7 +45,14 @@ import polars as pl
 import xxhash
 from numba import njit
 
-from thresher.fingerprints.normalize import CJK_RANGES, normalize, normalize_utf8, utf8_buffers
+from thresher.fingerprints.normalize import (
+    CJK_RANGES,
+    normalize,
+    normalize_utf8,
+    read_le,
+    utf8_buffers,
+)
+from thresher.fingerprints.normalize import read64 as _read64
 
 log = logging.getLogger(__name__)
 
@@ -100,27 +107,9 @@ def _rotl(x: np.uint64, r: np.uint64) -> np.uint64:
     return (x << r) | (x >> (_U64 - r))
 
 
-_U8 = np.uint64(8)
-
-
-@njit(cache=True)
-def _read64(d: np.ndarray, p: int) -> np.uint64:
-    # Little endian, byte by byte with an unsigned index: numba then emits no negative-index
-    # fix-up, and LLVM folds the eight loads into one unaligned 64-bit load.
-    q = np.uint64(p)
-    v = np.uint64(d[q + np.uint64(7)])
-    for k in range(6, -1, -1):
-        v = (v << _U8) | np.uint64(d[q + np.uint64(k)])
-    return v
-
-
 @njit(cache=True)
 def _read32(d: np.ndarray, p: int) -> np.uint64:
-    q = np.uint64(p)
-    v = np.uint64(d[q + np.uint64(3)])
-    for k in range(2, -1, -1):
-        v = (v << _U8) | np.uint64(d[q + np.uint64(k)])
-    return v
+    return read_le(d, p, 4)
 
 
 @njit(cache=True)
