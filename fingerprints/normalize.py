@@ -239,8 +239,9 @@ def normalize_doc(
                 and not lead
             ):
                 for i in range(8):
-                    is_space = (sp >> np.uint64(8 * i + 7)) & np.uint64(1) != _ZERO
                     out[np.uint64(o + i)] = (y >> np.uint64(8 * i)) & np.uint64(0xFF)
+                for i in range(8):
+                    is_space = (sp >> np.uint64(8 * i + 7)) & np.uint64(1) != _ZERO
                     ts[np.uint64(k)] = o + i
                     k += int(~is_space & ~intok)
                     te[np.uint64(k - 1 if ~is_space else idle)] = o + i + 1
