@@ -39,21 +39,20 @@ Text that already went through normalize_expr takes that kernel directly (`norma
 
 The kernels are serial: one Ray task per shard uses one core, and numba threads would compete
 with the other tasks. `python -m thresher.fingerprints.minhash [FILE...]` measures throughput:
-CPU time, NUMBA_NUM_THREADS=1 POLARS_MAX_THREADS=1, best (median) of 5 interleaved runs (HTML:
-3), MB/s:
+CPU time, NUMBA_NUM_THREADS=1 POLARS_MAX_THREADS=1, best (median) of 3 interleaved runs, MB/s,
+on the 2-core Xeon (AVX-512 IFMA, shared: load average 5-8), 2026-12-07, this code against the
+code before the token hashes, the 52-bit fold and the letters-and-spaces path (run alternately):
 
-| text (repeated to 32-64 MB)           | signatures | before: normalize_expr + kernel | kernel |
-|---------------------------------------|------------|---------------------------------|--------|
-| clough + articles_2500, English       | 187 (181)  | 48.8 (48.3)                     | 189    |
-| domains (all five sets)               | 206 (201)  | 38.1 (37.9)                     | 279    |
-| lid sentences (15 languages, short)   | 126 (123)  | 40.4 (39.8)                     | 154    |
-| raw HTML of html/ + dates/ (722 pages)| 238 (228)  | 38.4 (37.2)                     | 468    |
+| text (repeated to 16-32 MB)           | signatures before | signatures now      | normaliser now |
+|---------------------------------------|-------------------|---------------------|----------------|
+| clough + articles_2500, English (32)  | 135.1, 134.5      | 297.1, 293.0        | 594, 574       |
+| domains (all five sets) (16)          | 145.8             | 216.7 (211.9)       | 290            |
+| lid sentences, 15 languages (16)     | 84.4              | 104.6 (102.9)       | 164            |
 
-(2-core AMD EPYC shared with other jobs; "kernel" is signatures(normalised=True) on text already
-normalised.) rensa measured 11-13 MB/s/core with Python shingling (benchmarks/bench_dedup.py).
-On the 2-core Xeon at load average ~10 (2026-12-07), the 512-bit fold and its batches took the
-first row's signatures from 115.0 (114.8) to 119.7-125.4 (112.5-124.6), "kernel" from 111-116 to
-118-126 (old and new code run alternately, two runs each, --mb 32 --repeats 3).
+Per byte of the English row now: normalising and tokenising ~1.7 ns, token and shingle hashes
+with the fold at 8 permutations ~0.95 ns, the fold at 112 ~0.8 ns more (signatures at 8
+permutations 373-382 MB/s, the fold alone on ready hashes 1,058-1,163 MB/s). rensa measured
+11-13 MB/s/core with Python shingling (benchmarks/bench_dedup.py).
 """
 
 from __future__ import annotations
