@@ -77,7 +77,7 @@ What is printed, per implementation:
   rm recall      such correct removals / copies (the ideal removes exactly the copies).
   kernel alone   the permutation step by itself, 128 permutations, on ready uint64 shingle hashes
                  (no normalising, tokenising or shingle hashing): thresher's signatures_from_hashes
-                 on its XXH64 hashes vs rensa's digest_matrix_from_flat_token_hashes on the hashes
+                 on its shingle hashes vs rensa's digest_matrix_from_flat_token_hashes on the hashes
                  of its shingle lists; beside them rensa's whole job from ready shingle lists
                  (digest_matrix_from_token_sets: hashing the strings, then permuting). In million
                  shingles a second (the peers' Python shingling differs a little from thresher's
@@ -318,7 +318,7 @@ def print_details(results: dict[str, dict[str, Any]]) -> None:
         print(
             f"thresher components, one thread, {sig['mb']:,.0f} MB: signatures() "
             f"{sig['mb'] / sig['sig_s']:,.1f} MB/s (normalize_series alone "
-            f"{sig['mb'] / sig['normalise_s']:,.1f} MB/s; tokenising, XXH64 and permutations on "
+            f"{sig['mb'] / sig['normalise_s']:,.1f} MB/s; tokenising, hashing, permutations on "
             f"normalised text {sig['mb'] / sig['kernel_s']:,.1f} MB/s), band_hashes "
             f"{sig['docs'] / sig['band_s'] / 1e6:,.2f} M docs/s; the pipeline's exact fingerprint "
             f"(exact_hashes from raw text: numba normalisation, xxh3-128 per document) "
@@ -351,7 +351,7 @@ def kernel_alone(results: dict[str, dict[str, Any]]) -> None:
         return
     r = r | {"lists_s": min(r["matrix_s"], r["objects_s"])}  # as in sig MB/s/core
     rows = [
-        ("thresher", "signatures_from_hashes: permutations of ready XXH64 hashes", thr, "perm_s"),
+        ("thresher", "signatures_from_hashes: permutations of ready shingle hashes", thr, "perm_s"),
         ("rensa", "digest_matrix_from_flat_token_hashes: the same step", r, "perm_s"),
         ("rensa", "its faster path from shingle lists: hashing them + permutations", r, "lists_s"),
     ]

@@ -8,14 +8,14 @@ The input is a folder of Parquet shards with a `text` column (bench_dedup.py's c
 cut to about --mb MB of UTF-8. rensa (`.venv/bin/python -m pip install rensa`) runs in this
 process with one Rayon thread. What each side does, timed in CPU seconds of this process:
 
-  thresher kernel   signatures_from_hashes: the permutation kernel alone, on the XXH64 shingle
-                    hashes that shingle_hashes_batch made beforehand (one uint64 a shingle)
+  thresher kernel   signatures_from_hashes: the permutation kernel alone, on the MinHash shingle
+                    hashes that token_shingle_hashes_batch made beforehand (one uint64 a shingle)
   rensa kernel      RMinHash.digest_matrix_from_flat_token_hashes on the same uint64 hashes and
                     offsets: rensa's permutation kernel alone
   rensa lists       RMinHash.digest_matrix_from_token_sets on the same shingles as Python strings
                     (thresher's own shingles, decoded): rensa's whole job from ready shingle
                     lists, its string hashing included (what bench_dedup.py times as its hashing)
-  thresher text     signatures() from raw text: normalising, tokenising, XXH64, permutations
+  thresher text     signatures() from raw text: normalising, tokenising, hashing, permutations
 
 The runs interleave (each repeat times every variant once), so that load from other processes
 on a shared machine hits them alike; each figure is best (min-max) over --repeats, in million
@@ -41,7 +41,7 @@ import numpy as np
 import polars as pl
 
 from thresher.fingerprints.minhash import _read_texts, signatures, signatures_from_hashes
-from thresher.fingerprints.shingles import shingle_hashes_batch, shingles
+from thresher.fingerprints.shingles import shingles, token_shingle_hashes_batch
 
 FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures"
 DEFAULT_FILES = [
@@ -79,7 +79,7 @@ def measure(texts: pl.Series, num_perms: list[int], repeats: int) -> list[tuple[
     from rensa import RMinHash
 
     mb = float(texts.str.len_bytes().sum()) / 1e6
-    hashes, offsets = shingle_hashes_batch(texts)
+    hashes, offsets = token_shingle_hashes_batch(texts)
     lists = [[s.decode("utf-8") for s in shingles(t)] for t in texts.to_list()]
     n = hashes.size
     signatures(texts.head(10))

@@ -171,7 +171,7 @@ def worker_thresher_sig(corpus: Path, out: Path, workers: int) -> dict[str, Any]
     from thresher.fingerprints.lsh import band_hashes
     from thresher.fingerprints.minhash import signatures, signatures_from_hashes
     from thresher.fingerprints.normalize import normalize_series
-    from thresher.fingerprints.shingles import shingle_hashes_batch
+    from thresher.fingerprints.shingles import token_shingle_hashes_batch
     from thresher.stages.dedup_index import NearDedup
 
     near = NearDedup()
@@ -194,7 +194,7 @@ def worker_thresher_sig(corpus: Path, out: Path, workers: int) -> dict[str, Any]
         t4 = time.process_time()
         exact_hashes(texts)
         t5 = time.process_time()
-        hashes, offsets = shingle_hashes_batch(texts, near.ngram, near.seed)
+        hashes, offsets = token_shingle_hashes_batch(texts, near.ngram, near.seed)
         t6 = time.process_time()
         signatures_from_hashes(hashes, offsets, PEER_PERM, near.seed)  # rensa's permutations
         t7 = time.process_time()

@@ -1,25 +1,28 @@
 """MinHash signatures of a shard of texts, computed by one numba kernel over raw UTF-8 bytes.
 
 A document's signature is, for each of `num_perm` seeded hash functions h_i, the minimum of h_i
-over the XXH64 hashes of its shingles (`thresher.fingerprints.shingles`). Two documents agree in
+over the 64-bit hashes of its shingles: each token hashed once, the token hashes of a shingle
+combined (TOKEN_HASH, `shingles.token_shingle_hashes`; XXH64 of each shingle's bytes, as before,
+read every byte five times and cost as much as normalising). Two documents agree in
 position i with probability equal to the Jaccard similarity of their shingle sets, so the share of
 agreeing positions estimates it (`jaccard`), with standard error sqrt(J(1 - J) / num_perm).
 
-Permutation family, "multiply-shift-64-hi32": h_i(x) = ((a_i * x + b_i) mod 2^64) >> 32, x the
-64-bit XXH64 of a shingle, a_i odd and b_i any 64-bit integer (Dietzfelbinger's multiply-add-shift;
-universal up to a factor 2, and its input is already a strong hash, so minima behave as under
-random permutations: the tests check the estimate against exact Jaccard and datasketch). The a_i
-and b_i come from `np.random.default_rng(seed)` (PCG64): see `permutations`. It needs one 64-bit
-multiply-add per shingle and permutation, which SIMD units do 4 or 8 at a time, where the modular
-family (a*x + b) mod (2^61 - 1) needs a 128-bit product. The 64-bit multiplies bound the kernel.
-numba's LLVM vectorises loops at most 256 bits wide on AVX-512 CPUs (4 lanes a vpmullq), so the
-fold is written with explicit 8-lane vectors (`lanes.fold_lanes`: one 512-bit vpmullq for 8
-permutations where the CPU has AVX-512, two or four narrower ones elsewhere; same values). On the
-2-core Xeon (AVX-512) `signatures_from_hashes` alone went from 53 to 65-75 M shingles/s at 112
-permutations (1.2-1.4x); rensa's kernel (`digest_matrix_from_flat_token_hashes`, the same
-arithmetic in hand-written AVX-512 assembly) does 85-150 M/s in the same runs on the same hashes,
-and more on long documents, where it does not apply every permutation to every hash
-(benchmarks/bench_kernel.py --lengths; README, Performance).
+Permutation family, "multiply-shift-52-hi32": h_i(x) = ((a_i * x) mod 2^52) >> 20, x the 64-bit
+hash of a shingle (only its low 52 bits matter), a_i odd and below 2^52 (Dietzfelbinger's
+multiply-shift, universal up to a factor 2; its input is already a strong hash, so minima behave
+as under random permutations: the tests check the estimate against exact Jaccard and datasketch,
+and its calibration over 200 seeds equals the 64-bit family's). The a_i come from
+`np.random.default_rng(seed)` (PCG64): see `permutations`. One multiply per shingle and
+permutation bounds the kernel. 52 bits because AVX-512 IFMA multiplies 8 lanes of 52-bit
+integers in one instruction (vpmadd52luq), where the 64-bit product (vpmullq) is three; the
+offset b_i of multiply-add-shift would cost a mask per product to wrap mod 2^52, and is left
+out. The fold is written with explicit 8-lane vectors (`lanes.fold_lanes`: numba's LLVM
+vectorises loops at most 256 bits wide on AVX-512 CPUs); without IFMA the same values come
+from 64-bit products masked to 52 bits. On the 2-core Xeon (AVX-512 IFMA) the fold alone on 5.9
+M shingles of English text at 112 permutations: 74-76 M shingles/s with the 64-bit family and
+vpmullq, 118-120 M/s with vpmadd52luq, 177-186 M/s with 16 shingles a pass held in registers
+(2.4x in all); rensa's kernel, `digest_matrix_from_flat_token_hashes`, 93 M/s on the same hashes
+(benchmarks/bench_kernel.py; README, Performance).
 
 Signatures are uint32: h_i keeps the top 32 bits, which halves memory and disk against uint64
 (448 bytes a document at 112 permutations) and changes the estimate by about 2^-32 (the chance that
@@ -28,29 +31,28 @@ no shingles (empty, null, or nothing left after normalisation) has the signature
 0xFFFFFFFF (`EMPTY`); two such documents agree everywhere, so drop empty texts before LSH.
 
 From raw text, one kernel takes each document in turn through normalisation and tokenisation in
-one pass (`normalize.normalize_doc`: the bytes of normalize_expr) and XXH64 of its shingles while
-its bytes are in cache, and folds the hashes of 2^17 shingles at a time (`_BATCH`); the few
-documents that the table cannot
-normalise (`normalize` says which) go through normalize_expr and the kernel for normalised text.
+one pass (`normalize.normalize_doc`: the bytes of normalize_expr) and hashes its tokens and
+shingles while its bytes are in cache, and folds the hashes of 2^17 shingles at a time
+(`_BATCH`); the few documents that the table cannot normalise (`normalize` says which) go
+through normalize_expr and the kernel for normalised text.
 Text that already went through normalize_expr takes that kernel directly (`normalised=True`).
 
 The kernels are serial: one Ray task per shard uses one core, and numba threads would compete
 with the other tasks. `python -m thresher.fingerprints.minhash [FILE...]` measures throughput:
-CPU time, NUMBA_NUM_THREADS=1 POLARS_MAX_THREADS=1, best (median) of 5 interleaved runs (HTML:
-3), MB/s:
+CPU time, NUMBA_NUM_THREADS=1 POLARS_MAX_THREADS=1, best (median) of 3 interleaved runs, MB/s,
+on the 2-core Xeon (AVX-512 IFMA, shared: load average 5-8), 2026-12-07, this code against the
+code before the token hashes, the 52-bit fold and the letters-and-spaces path (run alternately):
 
-| text (repeated to 32-64 MB)           | signatures | before: normalize_expr + kernel | kernel |
-|---------------------------------------|------------|---------------------------------|--------|
-| clough + articles_2500, English       | 187 (181)  | 48.8 (48.3)                     | 189    |
-| domains (all five sets)               | 206 (201)  | 38.1 (37.9)                     | 279    |
-| lid sentences (15 languages, short)   | 126 (123)  | 40.4 (39.8)                     | 154    |
-| raw HTML of html/ + dates/ (722 pages)| 238 (228)  | 38.4 (37.2)                     | 468    |
+| text (repeated to 16-32 MB)           | signatures before | signatures now      | normaliser now |
+|---------------------------------------|-------------------|---------------------|----------------|
+| clough + articles_2500, English (32)  | 135.1, 134.5      | 297.1, 293.0        | 594, 574       |
+| domains (all five sets) (16)          | 145.8             | 216.7 (211.9)       | 290            |
+| lid sentences, 15 languages (16)     | 84.4              | 104.6 (102.9)       | 164            |
 
-(2-core AMD EPYC shared with other jobs; "kernel" is signatures(normalised=True) on text already
-normalised.) rensa measured 11-13 MB/s/core with Python shingling (benchmarks/bench_dedup.py).
-On the 2-core Xeon at load average ~10 (2026-12-07), the 512-bit fold and its batches took the
-first row's signatures from 115.0 (114.8) to 119.7-125.4 (112.5-124.6), "kernel" from 111-116 to
-118-126 (old and new code run alternately, two runs each, --mb 32 --repeats 3).
+Per byte of the English row now: normalising and tokenising ~1.7 ns, token and shingle hashes
+with the fold at 8 permutations ~0.95 ns, the fold at 112 ~0.8 ns more (signatures at 8
+permutations 373-382 MB/s, the fold alone on ready hashes 1,058-1,163 MB/s). rensa measured
+11-13 MB/s/core with Python shingling (benchmarks/bench_dedup.py).
 """
 
 from __future__ import annotations
@@ -70,7 +72,7 @@ from numba import njit
 from pydantic import BaseModel, ConfigDict, Field
 
 from thresher.fingerprints.exact import digests, exact_hashes
-from thresher.fingerprints.lanes import LANES, SHINGLES, fold_lanes
+from thresher.fingerprints.lanes import BITS, LANES, SHINGLES, fold_lanes
 from thresher.fingerprints.normalize import (
     NORMALISATION,
     SLOW,
@@ -86,19 +88,20 @@ from thresher.fingerprints.normalize import (
 from thresher.fingerprints.shingles import (
     DEFAULT_NGRAM,
     DEFAULT_SEED,
-    SHINGLE_HASH,
+    MAX_TOKEN_NGRAM,
     SHINGLING,
+    TOKEN_HASH,
     _doc_hashes,
-    _token_hashes,
     _tokens,
     normalised_utf8,
     scratch_size,
-    shingle_hashes_batch,
+    shingle_hashes_into,
+    token_shingle_hashes_batch,
 )
 
 log = logging.getLogger(__name__)
 
-PERMUTATION: Final = "multiply-shift-64-hi32"
+PERMUTATION: Final = "multiply-shift-52-hi32"
 DEFAULT_NUM_PERM = 112  # 14 bands x 8 rows, FineWeb's setting
 EMPTY = np.uint32(0xFFFFFFFF)  # every position of the signature of a text without shingles
 
@@ -109,10 +112,10 @@ class MinHashParams(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     num_perm: int = Field(DEFAULT_NUM_PERM, ge=1)
-    ngram: int = Field(DEFAULT_NGRAM, ge=1)
-    seed: int = Field(DEFAULT_SEED, ge=0, lt=2**64)  # XXH64 seed and permutation seed
-    hash: Literal["xxh64"] = SHINGLE_HASH
-    permutation: Literal["multiply-shift-64-hi32"] = PERMUTATION
+    ngram: int = Field(DEFAULT_NGRAM, ge=1, le=MAX_TOKEN_NGRAM)
+    seed: int = Field(DEFAULT_SEED, ge=0, lt=2**64)  # token hash seed and permutation seed
+    hash: Literal["token-xor-rotl23-splitmix64,v1"] = TOKEN_HASH
+    permutation: Literal["multiply-shift-52-hi32"] = PERMUTATION
     shingling: Literal["words+cjk-chars,slice-of-normalised,short-text-one-shingle,v1"] = SHINGLING
     normalisation: str = NORMALISATION
 
@@ -125,64 +128,57 @@ class MinHashParams(BaseModel):
         return signatures(texts, self.num_perm, self.ngram, self.seed)
 
 
-def permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """The multipliers a (odd) and offsets b (uint64, each of length num_perm) for `seed`.
+def permutations(num_perm: int, seed: int) -> np.ndarray:
+    """The multipliers a_i for `seed`: odd, below 2^52 (uint64, num_perm of them).
 
-    a = integers(0, 2^64, num_perm) | 1, then b = integers(0, 2^64, num_perm), both drawn in that
-    order from np.random.default_rng(seed) with dtype uint64.
+    a = integers(0, 2^52, num_perm) | 1, drawn from np.random.default_rng(seed), dtype uint64.
     """
     rng = np.random.default_rng(seed)
-    a = rng.integers(0, 2**64, size=num_perm, dtype=np.uint64, endpoint=False) | np.uint64(1)
-    b = rng.integers(0, 2**64, size=num_perm, dtype=np.uint64, endpoint=False)
-    return a, b
+    return rng.integers(0, 2**BITS, size=num_perm, dtype=np.uint64) | np.uint64(1)
 
 
-_SHIFT = np.uint64(32)
-_UNSET = np.uint64(0xFFFFFFFFFFFFFFFF)  # a fold's start: above every a*x + b
+_SHIFT = np.uint64(BITS - 32)  # h_i keeps the top 32 of the 52 bits
+_UNSET = np.uint64(0xFFFFFFFFFFFFFFFF)  # a fold's start: above every (a * x) mod 2^52
 
 
-def _lanes(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def _lanes(num_perm: int, seed: int) -> np.ndarray:
     """`permutations` padded to a whole number of vectors (LANES) for the fold; the padding's
     values are folded too and never read."""
-    a, b = permutations(num_perm, seed)
-    pad = -num_perm % LANES
-    return np.append(a, np.ones(pad, np.uint64)), np.append(b, np.zeros(pad, np.uint64))
+    return np.append(permutations(num_perm, seed), np.ones(-num_perm % LANES, np.uint64))
 
 
 @njit(cache=True)
-def _fold(
-    hashes: np.ndarray, lo: int, hi: int, a: np.ndarray, b: np.ndarray, sig: np.ndarray
-) -> None:
-    """sig[i] = min(sig[i], (a_i * x + b_i) mod 2^64) over the hashes x in hashes[lo:hi] (sig
-    uint64; a, b and sig of `_lanes`'s padded length).
+def _fold(hashes: np.ndarray, lo: int, hi: int, a: np.ndarray, sig: np.ndarray) -> None:
+    """sig[i] = min(sig[i], (a_i * x) mod 2^52) over the hashes x in hashes[lo:hi] (sig uint64;
+    a and sig of `_lanes`'s padded length).
 
-    The minimum is kept on the full 64-bit values; h_i's top 32 bits are taken once, in _finish
-    (x >> 32 is monotone, so the minimum of the shifted values is the shifted minimum).
+    The minimum is kept on the full 52-bit values; h_i's top 32 bits are taken once, in _finish
+    (x >> 20 is monotone, so the minimum of the shifted values is the shifted minimum).
     """
-    # Eight shingles a pass over the permutations, eight permutations a vector (lanes.py: a
-    # 512-bit vpmullq on AVX-512): a, b and sig are loaded and stored an eighth as often.
+    # SHINGLES shingles a pass over the permutations, eight permutations a vector (lanes.py: one
+    # 512-bit vpmadd52luq with AVX-512 IFMA): a and sig are loaded and stored once a pass.
     for j in range(lo, hi, SHINGLES):
-        for i in range(0, a.shape[0], LANES):
-            fold_lanes(sig, a, b, i, hashes, j, hi)
+        fold_lanes(sig, a, hashes, j, hi)
 
 
 @njit(cache=True)
 def _finish(sig: np.ndarray, out: np.ndarray, d: int) -> None:
-    """Row d of out is the signature folded into sig (EMPTY where nothing was folded)."""
+    """Row d of out is the signature folded into sig (EMPTY where nothing was folded: _UNSET
+    >> 20 keeps 44 one bits, and uint32 their low 32)."""
     for i in range(out.shape[1]):
         out[d, i] = np.uint32(sig[i] >> _SHIFT)
 
 
 @njit(cache=True)
 def _hashes_kernel(
-    hashes: np.ndarray, offsets: np.ndarray, a: np.ndarray, b: np.ndarray, num_perm: int
+    hashes: np.ndarray, offsets: np.ndarray, a: np.ndarray, num_perm: int
 ) -> np.ndarray:
     nd = offsets.shape[0] - 1
     out = np.empty((nd, num_perm), dtype=np.uint32)
     sig = np.empty(a.shape[0], dtype=np.uint64)
     for d in range(nd):
         sig[:] = _UNSET
-        _fold(hashes, offsets[d], offsets[d + 1], a, b, sig)
+        _fold(hashes, offsets[d], offsets[d + 1], a, sig)
         _finish(sig, out, d)
     return out
 
@@ -203,14 +199,13 @@ def _fold_rows(
     first: int,
     last: int,
     a: np.ndarray,
-    b: np.ndarray,
     sig: np.ndarray,
     out: np.ndarray,
 ) -> None:
     """Rows first..last-1 of out: the signatures of buf[h_lo[d]:h_hi[d]]."""
     for d in range(first, last):
         sig[:] = _UNSET
-        _fold(buf, h_lo[d], h_hi[d], a, b, sig)
+        _fold(buf, h_lo[d], h_hi[d], a, sig)
         _finish(sig, out, d)
 
 
@@ -222,7 +217,6 @@ def _signatures_kernel(
     n: int,
     seed: np.uint64,
     a: np.ndarray,
-    b: np.ndarray,
     cap: int,
     num_perm: int,
 ) -> np.ndarray:
@@ -239,12 +233,12 @@ def _signatures_kernel(
     first = 0
     for d in range(nd):
         if pos + cap > buf.shape[0]:
-            _fold_rows(buf, h_lo, h_hi, first, d, a, b, sig, out)
+            _fold_rows(buf, h_lo, h_hi, first, d, a, sig, out)
             first, pos = d, 0
         h_lo[d] = pos
-        pos += _doc_hashes(data, starts[d], ends[d], n, seed, ts, te, buf[pos:])
+        pos += _doc_hashes(data, starts[d], ends[d], n, seed, ts, te, buf[pos:], True)
         h_hi[d] = pos
-    _fold_rows(buf, h_lo, h_hi, first, nd, a, b, sig, out)
+    _fold_rows(buf, h_lo, h_hi, first, nd, a, sig, out)
     return out
 
 
@@ -256,7 +250,6 @@ def _raw_signatures_kernel(
     n: int,
     seed: np.uint64,
     a: np.ndarray,
-    b: np.ndarray,
     tables: Tables,
     keep_norm: bool,
     num_perm: int,
@@ -293,7 +286,7 @@ def _raw_signatures_kernel(
     for d in range(nd):
         norm, ts, te, m, k = normalize_into(data, starts[d], ends[d], norm, o, tables, ts, te)
         if pos + ts.shape[0] > buf.shape[0]:  # no room for this document's hashes: fold first
-            _fold_rows(buf, h_lo, h_hi, first, d, a, b, sig, out)
+            _fold_rows(buf, h_lo, h_hi, first, d, a, sig, out)
             first, pos = d, 0
             if buf.shape[0] < ts.shape[0]:  # ts grew for an expanding text
                 buf = np.empty(ts.shape[0], dtype=np.uint64)
@@ -304,12 +297,12 @@ def _raw_signatures_kernel(
         else:
             if k < 0:  # CJK mixed with other characters in one table entry: tokenise the output
                 k = _tokens(norm, o, m, ts, te)
-            pos += _token_hashes(norm, ts, te, k, n, seed, buf[pos:])
+            pos += shingle_hashes_into(norm, ts, te, k, n, seed, buf[pos:], True)
             h_hi[d] = pos
         if keep_norm:
             n_starts[d], n_ends[d] = o, m
             o = m
-    _fold_rows(buf, h_lo, h_hi, first, nd, a, b, sig, out)
+    _fold_rows(buf, h_lo, h_hi, first, nd, a, sig, out)
     return out, slow, norm[:o], n_starts, n_ends
 
 
@@ -329,10 +322,10 @@ def signatures(
     """
     params = MinHashParams(num_perm=num_perm, ngram=ngram, seed=seed)  # validates the arguments
     if normalised:
-        a, b = _lanes(params.num_perm, params.seed)
+        a = _lanes(params.num_perm, params.seed)
         data, starts, ends = normalised_utf8(texts, normalised=True)
         cap = scratch_size(starts, ends)
-        return _signatures_kernel(data, starts, ends, ngram, np.uint64(seed), a, b, cap, num_perm)
+        return _signatures_kernel(data, starts, ends, ngram, np.uint64(seed), a, cap, num_perm)
     return _from_raw(texts, params, keep_norm=False)[0]
 
 
@@ -357,8 +350,8 @@ def signatures_from_hashes(
 ) -> np.ndarray:
     """MinHash signatures of ready shingle hashes: the permutation kernel alone.
 
-    Document i's uint64 hashes are hashes[offsets[i]:offsets[i + 1]] (`shingle_hashes_batch`'s
-    layout); the result equals `signatures` of the texts those hashes came from.
+    Document i's uint64 hashes are hashes[offsets[i]:offsets[i + 1]]; on the hashes of
+    `token_shingle_hashes_batch` the result equals `signatures` of the texts they came from.
     """
     params = MinHashParams(num_perm=num_perm, seed=seed)
     hashes = np.ascontiguousarray(hashes, dtype=np.uint64)
@@ -368,8 +361,8 @@ def signatures_from_hashes(
         raise ValueError(
             f"offsets must run from 0 to len(hashes) ({hashes.size}) without decreasing"
         )
-    a, b = _lanes(params.num_perm, params.seed)
-    return _hashes_kernel(hashes, offsets, a, b, params.num_perm)
+    a = _lanes(params.num_perm, params.seed)
+    return _hashes_kernel(hashes, offsets, a, params.num_perm)
 
 
 def _from_raw(
@@ -377,17 +370,17 @@ def _from_raw(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(sigs, norm, n_starts, n_ends, valid): signatures and, with keep_norm, the normalised
     bytes of text i at norm[n_starts[i]:n_ends[i]] (valid[i] False for a null text)."""
-    a, b = _lanes(params.num_perm, params.seed)
+    a = _lanes(params.num_perm, params.seed)
     ngram, seed, num_perm = params.ngram, np.uint64(params.seed), params.num_perm
     data, starts, ends, valid = utf8_buffers(texts)
     sigs, slow, norm, n_starts, n_ends = _raw_signatures_kernel(
-        data, starts, ends, ngram, seed, a, b, normalize_tables(), keep_norm, num_perm
+        data, starts, ends, ngram, seed, a, normalize_tables(), keep_norm, num_perm
     )
     if slow.any():
         idx = np.flatnonzero(slow)
         r_data, r_starts, r_ends = normalize_utf8(texts.cast(pl.String).gather(idx))
         cap = scratch_size(r_starts, r_ends)
-        sigs[idx] = _signatures_kernel(r_data, r_starts, r_ends, ngram, seed, a, b, cap, num_perm)
+        sigs[idx] = _signatures_kernel(r_data, r_starts, r_ends, ngram, seed, a, cap, num_perm)
         n_starts[idx] = r_starts + norm.shape[0]
         n_ends[idx] = r_ends + norm.shape[0]
         norm = np.concatenate([norm, r_data])
@@ -448,7 +441,7 @@ def measure_throughput(
     signatures(series.head(10))  # compile or load the cached kernels, build the tables
     exact_hashes(series.head(10))
     normed = pl.select(normalize_expr(pl.lit(series))).to_series()
-    hashes, offsets = shingle_hashes_batch(series)
+    hashes, offsets = token_shingle_hashes_batch(series)
 
     def polars_path() -> None:  # how signatures() worked before the numba normalisation
         expr = pl.select(normalize_expr(pl.lit(series))).to_series()

@@ -36,8 +36,11 @@ which `minhash.signatures` also calls to normalise, tokenise and hash a text in 
   compose, from combining classes and decompositions, which Unicode never changes for an
   assigned character; one that it does not know (assigned later) is not simple.
 - The kernel maps a document character by character, turns whitespace into one space between
-  words and strips the ends. A document with any character it cannot map goes to normalize_expr
-  instead, as a whole.
+  words and strips the ends. Eight bytes that are all ASCII letters and single spaces (most of
+  English prose) go at once: one 64-bit load tells them (SWAR), they map to themselves ORed with
+  0x20, and their tokens come from bit masks (normalize_utf8 on English, 2-core Xeon: ~374 MB/s
+  bytewise, ~555-575 MB/s with it; 82% of the 8-byte blocks of clough + articles take it). A
+  document with any character it cannot map goes to normalize_expr instead, as a whole.
 
 Documents on that slow path, per fixture set (every text of each set is checked byte for byte
 against normalize_expr in tests/fingerprints/test_normalize.py, with random Unicode, sequences of
@@ -100,6 +103,33 @@ __all__ = [
 ]
 
 NO_ROOM: Final = -2  # normalize_doc's answer when the output buffer is too small
+
+# SWAR constants: each byte of a uint64 at once (no carries between bytes, as every byte < 0x80)
+_ZERO = np.uint64(0)
+_BYTE = np.uint64(8)
+_HIGH = np.uint64(0x8080808080808080)
+_LOW7 = np.uint64(0x7F7F7F7F7F7F7F7F)  # + 0x7F sets bit 7 of every nonzero byte
+_SPACES = np.uint64(0x2020202020202020)
+_LETTER_LO = np.uint64(0x1F1F1F1F1F1F1F1F)  # 0x80 - ord("a"): bit 7 set from "a" on
+_LETTER_HI = np.uint64(0x0505050505050505)  # 0x80 - ord("z") - 1: bit 7 set past "z"
+_LEAD = np.uint64(0x80)  # bit 7 of the first byte
+
+
+@njit(cache=True)
+def read_le(d: np.ndarray, p: int, n: int) -> np.uint64:
+    """The n <= 8 bytes d[p:p+n] as a little-endian unsigned integer."""
+    # Byte by byte with an unsigned index: numba then emits no negative-index fix-up, and LLVM
+    # folds the loads of a constant n into one unaligned load.
+    q = np.uint64(p)
+    v = _ZERO
+    for k in range(n - 1, -1, -1):
+        v = (v << _BYTE) | np.uint64(d[q + np.uint64(k)])
+    return v
+
+
+@njit(cache=True)
+def read64(d: np.ndarray, p: int) -> np.uint64:
+    return read_le(d, p, 8)
 
 
 @njit(cache=True)
@@ -192,7 +222,42 @@ def normalize_doc(
     mixed = False
     cap = out.shape[0]
     idle = te.shape[0] - 1
+    block = p  # where the next 8 bytes may go through the letters-and-spaces path
     while p < end:
+        if p >= block and p + 8 <= end:
+            # Eight bytes of ASCII letters and single spaces (most of English prose, ~82% of
+            # 8-byte blocks) map to themselves ORed with 0x20 (lowercase; a space stays) and
+            # all stay: no table, no dropping, o moves by 8. Found with one 64-bit load (SWAR).
+            x = read64(data, p)
+            sp = ~((x ^ _SPACES) + _LOW7) & _HIGH  # bit 7 of each byte that is a space
+            y = x | _SPACES
+            letter = (y + _LETTER_LO) & ~(y + _LETTER_HI) & _HIGH
+            lead = space & (sp & _LEAD != _ZERO)  # a space after a space (or the start)
+            if (
+                x & _HIGH == _ZERO
+                and letter | sp == _HIGH
+                and sp & (sp << _BYTE) == _ZERO
+                and not lead
+            ):
+                for i in range(8):
+                    out[np.uint64(o + i)] = (y >> np.uint64(8 * i)) & np.uint64(0xFF)
+                # A token starts at a letter after a space (or at the block's first byte outside
+                # a token). te[k - 1] = o + i + 1 at a letter; at a space, o + i: the end that
+                # the letter before it wrote (the token before a leading space ended at o).
+                starts = letter & ~((letter << _BYTE) | (_LEAD if intok else _ZERO))
+                for i in range(8):
+                    shift = np.uint64(8 * i + 7)
+                    ts[np.uint64(k)] = o + i
+                    k += int((starts >> shift) & np.uint64(1))
+                    te[np.uint64(k - 1)] = o + i + int((letter >> shift) & np.uint64(1))
+                intok = letter >> np.uint64(63) != _ZERO
+                space = ~intok
+                p += 8
+                o += 8
+                last = 0
+                block = p
+                continue
+            block = p + 8  # the bytewise path takes this block
         c = np.int64(data[np.uint64(p)])
         if c < 0x80:
             # Without branches (the kinds of byte mix unpredictably): always store, advance o

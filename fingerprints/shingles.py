@@ -17,11 +17,20 @@ CJK characters join with nothing ("中文文本处"), and mixed text keeps its o
 gives exactly one shingle, the whole normalised text, so short texts still get a fingerprint; an
 empty text (or null, or one that normalises to "") gives no shingles.
 
-Each shingle is hashed with 64-bit xxhash, XXH64, seeded: the value equals the `xxhash` library's
-`xxh64_intdigest(shingle_bytes, seed)`, so another tool can recompute it. `shingles` and
-`shingle_hashes` are the slow, plain-Python reference; `shingle_hashes_batch` is the fast path:
-a numba kernel over the raw UTF-8 bytes of a whole column, with its own XXH64 (`xxh64`). The
-tokens are defined here (`_tokens`); `normalize.normalize_doc` finds the same ones while it
+Two hashes of a shingle, for two uses:
+
+- XXH64 of its bytes, seeded: the value equals the `xxhash` library's
+  `xxh64_intdigest(shingle_bytes, seed)`, so another tool can recompute it (the decontamination
+  index and exact Jaccard checks). `shingles` and `shingle_hashes` are the slow, plain-Python
+  reference; `shingle_hashes_batch` is the fast path: a numba kernel over the raw UTF-8 bytes of
+  a whole column, with its own XXH64 (`xxh64`).
+- TOKEN_HASH, for MinHash: each token hashed once, a shingle's token hashes combined (below;
+  `token_shingle_hashes` the reference, `token_shingle_hashes_batch` the fast path), 3.2x
+  faster than XXH64 of the shingles (0.95 against 3.0 ns a byte of normalised English on the
+  2-core Xeon). Equal token sequences get equal values, so a CJK shingle and the same
+  characters with spaces between them are one shingle here.
+
+The tokens are defined here (`_tokens`); `normalize.normalize_doc` finds the same ones while it
 normalises (the tests compare the two).
 """
 
@@ -36,7 +45,14 @@ import polars as pl
 import xxhash
 from numba import njit
 
-from thresher.fingerprints.normalize import CJK_RANGES, normalize, normalize_utf8, utf8_buffers
+from thresher.fingerprints.normalize import (
+    CJK_RANGES,
+    normalize,
+    normalize_utf8,
+    read_le,
+    utf8_buffers,
+)
+from thresher.fingerprints.normalize import read64 as _read64
 
 log = logging.getLogger(__name__)
 
@@ -91,27 +107,9 @@ def _rotl(x: np.uint64, r: np.uint64) -> np.uint64:
     return (x << r) | (x >> (_U64 - r))
 
 
-_U8 = np.uint64(8)
-
-
-@njit(cache=True)
-def _read64(d: np.ndarray, p: int) -> np.uint64:
-    # Little endian, byte by byte with an unsigned index: numba then emits no negative-index
-    # fix-up, and LLVM folds the eight loads into one unaligned 64-bit load.
-    q = np.uint64(p)
-    v = np.uint64(d[q + np.uint64(7)])
-    for k in range(6, -1, -1):
-        v = (v << _U8) | np.uint64(d[q + np.uint64(k)])
-    return v
-
-
 @njit(cache=True)
 def _read32(d: np.ndarray, p: int) -> np.uint64:
-    q = np.uint64(p)
-    v = np.uint64(d[q + np.uint64(3)])
-    for k in range(2, -1, -1):
-        v = (v << _U8) | np.uint64(d[q + np.uint64(k)])
-    return v
+    return read_le(d, p, 4)
 
 
 @njit(cache=True)
@@ -179,6 +177,119 @@ def xxh64(data: np.ndarray, start: int, length: int, seed: np.uint64) -> np.uint
 def xxh64_bytes(b: bytes, seed: int = DEFAULT_SEED) -> int:
     """The numba XXH64 of a bytes object (for tests; use xxhash for single values)."""
     return int(xxh64(np.frombuffer(b, dtype=np.uint8), 0, len(b), np.uint64(seed)))
+
+
+# ---- the MinHash shingle hash: each token hashed once, the hashes of a shingle combined ---------
+#
+# XXH64 of a shingle's bytes reads every byte five times (once per shingle it is in) and costs
+# about as much as normalising. MinHash needs only a strong 64-bit hash of the shingle, equal for
+# equal token sequences, so each token is hashed once (`_token_hash`: two 64-bit words for most
+# tokens, without branches, one multiply a word and an avalanche) and a shingle's hash combines
+# its n token hashes:
+# x = rotl(t_1, R(n-1)) ^ ... ^ rotl(t_{n-1}, R) ^ t_n, the cyclic polynomial ("buzhash";
+# Cohen 1997, Lemire and Kaser 2010), which slides by one token with two rotations and two
+# XORs; then the finaliser again, so that every bit of the result depends on every bit of x.
+# Two different token sequences of one length collide only where their XORed, rotated token
+# hashes cancel: for random token hashes, with probability 2^-63 (R odd: the n <= 63 positions
+# of a window rotate by different amounts). The count of tokens is mixed in, so a short text's
+# one shingle (its k < n tokens) differs from an n-gram that ends the same way.
+
+TOKEN_HASH: Final = "token-xor-rotl23-splitmix64,v1"  # MinHashParams.hash
+# The n positions of a window rotate by different amounts, and the leaving token's by a nonzero
+# one (R odd, 64-bit words: R * n mod 64 != 0), for n up to 63.
+MAX_TOKEN_NGRAM: Final = 63
+_R = np.uint64(23)  # the cyclic polynomial's rotation; odd
+_M1 = np.uint64(0xBF58476D1CE4E5B9)  # SplitMix64's finaliser (Stafford's Mix13)
+_M2 = np.uint64(0x94D049BB133111EB)
+_ALL = np.uint64(0xFFFFFFFFFFFFFFFF)
+_MASK64 = (1 << 64) - 1
+
+
+@njit(cache=True)
+def _mix64(x: np.uint64) -> np.uint64:
+    x = (x ^ (x >> np.uint64(30))) * _M1
+    x = (x ^ (x >> np.uint64(27))) * _M2
+    return x ^ (x >> np.uint64(31))
+
+
+@njit(cache=True)
+def _token_rounds(data: np.ndarray, s: int, e: int, h: np.uint64) -> np.uint64:
+    """_token_hash's rounds byte by byte: a token longer than 16 bytes, or near the buffer's end."""
+    p = s
+    i = 0
+    while p < e or i < 2:
+        c = _U0
+        for q in range(max(min(e - p, 8), 0)):
+            c |= np.uint64(data[np.uint64(p + q)]) << np.uint64(8 * q)
+        if i > 0:
+            h = _rotl(h, np.uint64(31))
+        h = (h ^ c) * _P2
+        p += 8
+        i += 1
+    return h
+
+
+@njit(cache=True)
+def _token_hash(data: np.ndarray, s: int, e: int, seed: np.uint64) -> np.uint64:
+    """The hash of the token data[s:e]: its bytes zero-padded to 8-byte words c_0, c_1, ... (little
+    endian; two words at least), h = seed ^ (e - s) * P1, then h = (h ^ c_0) * P2 and for each
+    further word h = (rotl(h, 31) ^ c_i) * P2; then XXH64's last avalanche steps,
+    h ^= h >> 29, h *= P3, h ^= h >> 32. Every step is a bijection of h for a given length, so
+    two different tokens of one length up to 8 bytes never collide."""
+    n = e - s
+    h = seed ^ (np.uint64(n) * _P1)
+    if n <= 16 and s + 16 <= data.shape[0]:
+        # Most tokens: two 64-bit loads, the bytes past the token masked off, no branches.
+        c0 = _read64(data, s) & (_ALL >> np.uint64(64 - 8 * min(n, 8)))
+        tail = np.uint64(8 * max(n - 8, 0))
+        c1 = _read64(data, s + 8) & (_ALL >> (_U64 - tail)) if tail != _U0 else _U0
+        h = (_rotl((h ^ c0) * _P2, np.uint64(31)) ^ c1) * _P2
+    else:
+        h = _token_rounds(data, s, e, h)
+    h = (h ^ (h >> np.uint64(29))) * _P3
+    return h ^ (h >> np.uint64(32))
+
+
+@njit(cache=True)
+def _finish_shingle(x: np.uint64, tokens: int) -> np.uint64:
+    return _mix64(x + np.uint64(tokens) * _P3)
+
+
+def _rotl_py(x: int, r: int) -> int:
+    r %= 64
+    return ((x << r) | (x >> (64 - r))) & _MASK64 if r else x
+
+
+def _mix64_py(x: int) -> int:
+    x = ((x ^ (x >> 30)) * int(_M1)) & _MASK64
+    x = ((x ^ (x >> 27)) * int(_M2)) & _MASK64
+    return x ^ (x >> 31)
+
+
+def _token_hash_py(b: bytes, seed: int) -> int:
+    h = seed ^ ((len(b) * int(_P1)) & _MASK64)
+    for i in range(max(2, -(-len(b) // 8))):
+        c = int.from_bytes(b[8 * i : 8 * i + 8], "little")
+        h = ((_rotl_py(h, 31 if i else 0) ^ c) * int(_P2)) & _MASK64
+    h = ((h ^ (h >> 29)) * int(_P3)) & _MASK64
+    return h ^ (h >> 32)
+
+
+def token_shingle_hashes(text: str, n: int = DEFAULT_NGRAM, seed: int = DEFAULT_SEED) -> np.ndarray:
+    """The MinHash shingle hashes (TOKEN_HASH) of one text, in order (uint64): the slow
+    reference, in plain Python and by the formula, of `shingle_hashes_into`."""
+    if not 1 <= n <= MAX_TOKEN_NGRAM:
+        raise ValueError(f"ngram must be in 1..{MAX_TOKEN_NGRAM}, got {n}")
+    tokens = [m.group().encode("utf-8") for m in _TOKEN.finditer(normalize(text))]
+    th = [_token_hash_py(t, seed) for t in tokens]
+    w = min(len(th), n)
+    out = []
+    for i in range(len(th) - w + 1 if th else 0):
+        x = 0
+        for j, t in enumerate(th[i : i + w]):
+            x ^= _rotl_py(t, int(_R) * (w - 1 - j))
+        out.append(_mix64_py((x + w * int(_P3)) & _MASK64))
+    return np.array(out, dtype=np.uint64)
 
 
 # ---- the fast path: tokens and shingle hashes over raw UTF-8 bytes ------------------------------
@@ -260,7 +371,7 @@ def _tokens(data: np.ndarray, start: int, end: int, ts: np.ndarray, te: np.ndarr
 
 
 @njit(cache=True)
-def _token_hashes(
+def shingle_hashes_into(
     data: np.ndarray,
     ts: np.ndarray,
     te: np.ndarray,
@@ -268,16 +379,33 @@ def _token_hashes(
     n: int,
     seed: np.uint64,
     out: np.ndarray,
+    by_tokens: bool,
 ) -> int:
-    """Write the XXH64 of each shingle of the k tokens ts/te of data into out; return the count."""
+    """Write the hash of each shingle of the k tokens ts/te of data into out; return the count.
+
+    The hash is XXH64 of the shingle's bytes, or with by_tokens the MinHash shingle hash
+    (TOKEN_HASH; out then needs room for k values: the token hashes wait there first).
+    """
     if k == 0:
         return 0
-    if k < n:
-        out[0] = xxh64(data, ts[0], te[k - 1] - ts[0], seed)
-        return 1
-    m = k - n + 1
-    for i in range(m):
-        out[i] = xxh64(data, ts[i], te[i + n - 1] - ts[i], seed)
+    w = min(k, n)  # a text of fewer than n tokens: one shingle of all of them
+    m = k - w + 1
+    if not by_tokens:
+        for i in range(m):
+            out[i] = xxh64(data, ts[i], te[i + w - 1] - ts[i], seed)
+        return m
+    for j in range(k):
+        out[j] = _token_hash(data, ts[j], te[j], seed)
+    x = _U0
+    for j in range(w):
+        x = _rotl(x, _R) ^ out[j]
+    gone = np.uint64((int(_R) * w) % 64)  # rotation of the token that leaves the window
+    old = out[0]  # token i's hash, kept before shingle i's hash takes its place
+    out[0] = _finish_shingle(x, w)
+    for i in range(1, m):
+        x = _rotl(x, _R) ^ out[i + w - 1] ^ _rotl(old, gone)
+        old = out[i]
+        out[i] = _finish_shingle(x, w)
     return m
 
 
@@ -291,10 +419,12 @@ def _doc_hashes(
     ts: np.ndarray,
     te: np.ndarray,
     out: np.ndarray,
+    by_tokens: bool,
 ) -> int:
-    """Write the XXH64 of each shingle of data[start:end] into out; return their count."""
+    """Write the hash of each shingle of data[start:end] into out (`shingle_hashes_into`);
+    return their count."""
     k = _tokens(data, start, end, ts, te)
-    return _token_hashes(data, ts, te, k, n, seed, out)
+    return shingle_hashes_into(data, ts, te, k, n, seed, out, by_tokens)
 
 
 def scratch_size(starts: np.ndarray, ends: np.ndarray) -> int:
@@ -305,7 +435,13 @@ def scratch_size(starts: np.ndarray, ends: np.ndarray) -> int:
 
 @njit(cache=True)
 def _batch_hashes(
-    data: np.ndarray, starts: np.ndarray, ends: np.ndarray, n: int, seed: np.uint64, cap: int
+    data: np.ndarray,
+    starts: np.ndarray,
+    ends: np.ndarray,
+    n: int,
+    seed: np.uint64,
+    cap: int,
+    by_tokens: bool,
 ) -> tuple[np.ndarray, np.ndarray]:
     ts = np.empty(cap, dtype=np.int64)
     te = np.empty(cap, dtype=np.int64)
@@ -315,11 +451,11 @@ def _batch_hashes(
     # case (one token per two bytes, 4x the text).
     total = 0
     for d in range(starts.shape[0]):
-        total += _doc_hashes(data, starts[d], ends[d], n, seed, ts, te, buf)
+        total += _doc_hashes(data, starts[d], ends[d], n, seed, ts, te, buf, by_tokens)
     out = np.empty(total, dtype=np.uint64)
     pos = 0
     for d in range(starts.shape[0]):
-        m = _doc_hashes(data, starts[d], ends[d], n, seed, ts, te, buf)
+        m = _doc_hashes(data, starts[d], ends[d], n, seed, ts, te, buf, by_tokens)
         out[pos : pos + m] = buf[:m]
         pos += m
         offsets[d + 1] = pos
@@ -346,7 +482,23 @@ def shingle_hashes_batch(
 
     Document i's hashes are hashes[offsets[i]:offsets[i + 1]], in the order of `shingle_hashes`.
     """
-    if n < 1:
-        raise ValueError(f"ngram must be >= 1, got {n}")
+    return _hashes_of(texts, n, seed, by_tokens=False)
+
+
+def token_shingle_hashes_batch(
+    texts: pl.Series, n: int = DEFAULT_NGRAM, seed: int = DEFAULT_SEED
+) -> tuple[np.ndarray, np.ndarray]:
+    """The MinHash shingle hash (TOKEN_HASH) of every shingle of every text, laid out as by
+    `shingle_hashes_batch`, in the order of `token_shingle_hashes`."""
+    return _hashes_of(texts, n, seed, by_tokens=True)
+
+
+def _hashes_of(
+    texts: pl.Series, n: int, seed: int, *, by_tokens: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    if n < 1 or (by_tokens and n > MAX_TOKEN_NGRAM):
+        top = f" and <= {MAX_TOKEN_NGRAM}" if by_tokens else ""
+        raise ValueError(f"ngram must be >= 1{top}, got {n}")
     data, starts, ends = normalised_utf8(texts)
-    return _batch_hashes(data, starts, ends, n, np.uint64(seed), scratch_size(starts, ends))
+    cap = scratch_size(starts, ends)
+    return _batch_hashes(data, starts, ends, n, np.uint64(seed), cap, by_tokens)

@@ -197,6 +197,27 @@ def kernel_tokens(text: str) -> tuple[bytes, list[tuple[int, int]] | None] | Non
     )
 )
 def test_tokens_found_while_normalising_are_those_of_the_tokeniser(text):
+    assert_tokens_of_the_tokeniser(text)
+
+
+# Runs of ASCII letters and single spaces, 8 bytes of which take the kernel's SWAR path, broken
+# by what it leaves to the bytewise path (double spaces, punctuation, digits, tabs, non-ASCII).
+PROSE = st.lists(
+    st.sampled_from(["the", "Quick", "bROWN", "a", "fox", " ", " ", " ", "  ", ".", ",", "1"])
+    | st.sampled_from(["\t", "é", "中", "\n ", "@", "[", "`", "{", "\x00"]),
+    max_size=30,
+).map("".join)
+
+
+@settings(max_examples=400, deadline=None)
+@given(PROSE)
+def test_eight_byte_blocks_of_letters_and_spaces_normalise_and_tokenise_alike(text):
+    assert_same_as_expr([text, " " + text, "x" + text, text + " " + text])
+    assert_tokens_of_the_tokeniser(text)
+    assert_tokens_of_the_tokeniser(" " + text + " ")
+
+
+def assert_tokens_of_the_tokeniser(text: str) -> None:
     from thresher.fingerprints.shingles import _tokens
 
     got = kernel_tokens(text)
