@@ -32,6 +32,9 @@ Formats:
              and the body, one line each
   latex      a LaTeX file (Open Logic Project): the body, comments and environment markers
              left out, command names dropped and their arguments kept, math kept as written
+  unarxive   a .tar.gz of unarXive JSONL files (one paper a line): title, abstract and body
+             paragraphs, one line each; formulas as their LaTeX, citation markers left out;
+             `genre` the archive of the paper's first arXiv category (hep-ph, astro-ph, math)
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ import logging
 import re
 import subprocess
 import sys
+import tarfile
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
@@ -60,7 +64,7 @@ log = logging.getLogger(__name__)
 
 Format = Literal[
     "text", "markdown", "cnxml", "conllu", "gum_xml", "csv_text", "csv_rows", "regtree", "xml",
-    "jats", "latex",
+    "jats", "latex", "unarxive",
 ]  # fmt: skip
 
 
@@ -73,7 +77,7 @@ class DataSource(Frozen):
     paths: tuple[str, ...] = Field(min_length=1)  # fnmatch patterns over the commit's files
     exclude: tuple[str, ...] = ()  # patterns of files left out
     format: Format
-    genres: tuple[str, ...] = ()  # keep only documents of these genres (conllu, gum_xml)
+    genres: tuple[str, ...] = ()  # keep only documents of these genres (conllu, gum_xml, unarxive)
     last_per_folder: bool = False  # one file per folder: the last by name (newest version)
     group_by: str = ""  # csv_text: the column whose value makes a document
     columns: tuple[str, ...] = ("text",)  # csv_rows: the columns that make a row's text
@@ -283,6 +287,37 @@ def latex_text(data: bytes) -> str:
     return "\n".join(lines)
 
 
+_UNARXIVE_REF = re.compile(r"\{\{(formula|cite|figure|table|float):([^}]*)\}\}")
+
+
+def unarxive_docs(data: bytes, path: str) -> Iterator[Doc]:
+    """The papers of a .tar.gz of unarXive JSONL files, in member order: title, abstract and
+    body paragraphs one line each; a formula marker becomes its LaTeX, other markers go."""
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
+        for member in sorted(tar.getmembers(), key=lambda m: m.name):
+            if not (member.isfile() and member.name.endswith(".jsonl")):
+                continue
+            handle = tar.extractfile(member)
+            assert handle is not None  # a regular file
+            for line in handle.read().decode("utf-8").splitlines():
+                paper = json.loads(line)
+                refs = paper.get("ref_entries") or {}
+
+                def ref(m: re.Match[str], refs: dict[str, Any] = refs) -> str:
+                    entry = refs.get(m.group(2)) or {}
+                    return f" {entry.get('latex', '')} " if m.group(1) == "formula" else " "
+
+                meta = paper["metadata"]
+                paras = [meta.get("title") or "", (paper.get("abstract") or {}).get("text", "")]
+                paras += [p.get("text") or "" for p in paper.get("body_text") or []]
+                lines = [" ".join(_UNARXIVE_REF.sub(ref, p).split()) for p in paras]
+                yield {
+                    "text": "\n".join(t for t in lines if t),
+                    "doc": f"{path}#{member.name}#{paper['paper_id']}",
+                    "genre": meta["categories"].split()[0].split(".")[0],
+                }
+
+
 def csv_docs(data: bytes, path: str, group_by: str) -> Iterator[Doc]:
     rows = list(csv.DictReader(io.StringIO(data.decode("utf-8"))))
     if rows and ("text" not in rows[0] or group_by not in rows[0]):
@@ -326,6 +361,8 @@ def file_docs(src: DataSource, path: str, data: bytes) -> Iterator[Doc]:
         yield {"text": jats_text(data), "doc": path}
     elif src.format == "latex":
         yield {"text": latex_text(data), "doc": path}
+    elif src.format == "unarxive":
+        yield from unarxive_docs(data, path)
     else:  # regtree
         yield from regtree_docs(data, path)
 

@@ -4,8 +4,10 @@ check, on a small git repository made in the test."""
 from __future__ import annotations
 
 import gzip
+import io
 import json
 import subprocess
+import tarfile
 from pathlib import Path
 
 import pytest
@@ -21,6 +23,7 @@ from thresher.pipeline.train.domain_sources import (
     jats_text,
     latex_text,
     regtree_docs,
+    unarxive_docs,
     xml_text,
 )
 
@@ -159,6 +162,44 @@ Not in the body."""
         "100\\% so.",
         "Second paragraph.",
     ]
+
+
+def _tar_gz(files: dict[str, str]) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        for name, text in files.items():
+            data = text.encode("utf-8")
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def test_unarxive_papers_with_formulas_as_latex_and_no_citations() -> None:
+    paper = {
+        "paper_id": "2212.00001",
+        "metadata": {"title": "Dark  matter halos", "categories": "astro-ph.CO hep-ph"},
+        "abstract": {"text": " We model\nhalos. "},
+        "body_text": [
+            {"text": "Mass {{formula:f1}} grows, as shown {{cite:abc}} before."},
+            {"text": "{{figure:g1}}"},
+        ],
+        "ref_entries": {"f1": {"latex": "M \\propto r", "type": "formula"}},
+    }
+    other = {"paper_id": "2212.00002", "metadata": {"title": "T", "categories": "math.PR"}}
+    lines = "\n".join(json.dumps(p) for p in (paper, other))
+    data = _tar_gz({"s/README": "not a paper", "s/arXiv_src_2212_001.jsonl": lines})
+    docs = list(unarxive_docs(data, "sample.tar.gz"))
+    assert [(d["doc"], d["genre"]) for d in docs] == [
+        ("sample.tar.gz#s/arXiv_src_2212_001.jsonl#2212.00001", "astro-ph"),
+        ("sample.tar.gz#s/arXiv_src_2212_001.jsonl#2212.00002", "math"),
+    ]
+    assert docs[0]["text"].splitlines() == [
+        "Dark matter halos",
+        "We model halos.",
+        "Mass M \\propto r grows, as shown before.",
+    ]
+    assert docs[1]["text"] == "T"
 
 
 def _repo(tmp_path: Path) -> tuple[Path, str]:
