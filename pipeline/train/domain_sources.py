@@ -24,6 +24,8 @@ Formats:
              one line per paragraph, head or sentence group; `genre` from the file name
   csv_text   a CSV's `text` column, rows grouped into one document per value of `group_by`
   csv_rows   one document per CSV row: the `columns` joined by newlines (arXiv title, abstract)
+  jsonl_rows one document per JSON line: the `columns` joined by newlines, a list value's items
+             joined by spaces (AQuA question, options, rationale)
   regtree    eCFR-style JSON trees (cfpb/regulations-stub): the text of every node, one
              document per section (the first two label parts)
   xml        any XML file (DC Code sections, USLM bills): one line per block (an element with
@@ -64,7 +66,7 @@ log = logging.getLogger(__name__)
 
 Format = Literal[
     "text", "markdown", "cnxml", "conllu", "gum_xml", "csv_text", "csv_rows", "regtree", "xml",
-    "jats", "latex", "unarxive",
+    "jats", "latex", "unarxive", "jsonl_rows",
 ]  # fmt: skip
 
 
@@ -80,7 +82,7 @@ class DataSource(Frozen):
     genres: tuple[str, ...] = ()  # keep only documents of these genres (conllu, gum_xml, unarxive)
     last_per_folder: bool = False  # one file per folder: the last by name (newest version)
     group_by: str = ""  # csv_text: the column whose value makes a document
-    columns: tuple[str, ...] = ("text",)  # csv_rows: the columns that make a row's text
+    columns: tuple[str, ...] = ("text",)  # csv_rows, jsonl_rows: the fields of a row's text
     mathml: bool = False  # cnxml: keep MathML as its tokens (math books); else leave it out
     max_docs: int | None = Field(default=None, ge=1)  # the first n by sha256 of their `doc`
     licence: str
@@ -338,6 +340,20 @@ def csv_row_docs(data: bytes, path: str, columns: tuple[str, ...]) -> Iterator[D
         yield {"text": "\n".join(r[c].strip() for c in columns), "doc": f"{path}#{i}"}
 
 
+def jsonl_row_docs(data: bytes, path: str, columns: tuple[str, ...]) -> Iterator[Doc]:
+    for i, line in enumerate(data.decode("utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        row = json.loads(line)
+        missing = [c for c in columns if c not in row]
+        if missing:
+            raise ValueError(f"{path}:{i}: needs fields {', '.join(missing)}")
+        parts = (
+            " ".join(map(str, v)) if isinstance(v, list) else str(v) for v in map(row.get, columns)
+        )
+        yield {"text": "\n".join(p.strip() for p in parts), "doc": f"{path}#{i}"}
+
+
 def file_docs(src: DataSource, path: str, data: bytes) -> Iterator[Doc]:
     """The documents of one file in the source's format."""
     if src.format == "text":
@@ -355,6 +371,8 @@ def file_docs(src: DataSource, path: str, data: bytes) -> Iterator[Doc]:
         yield from csv_docs(data, path, src.group_by)
     elif src.format == "csv_rows":
         yield from csv_row_docs(data, path, src.columns)
+    elif src.format == "jsonl_rows":
+        yield from jsonl_row_docs(data, path, src.columns)
     elif src.format == "xml":
         yield {"text": xml_text(data), "doc": path}
     elif src.format == "jats":

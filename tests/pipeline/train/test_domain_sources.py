@@ -21,6 +21,7 @@ from thresher.pipeline.train.domain_sources import (
     csv_row_docs,
     gum_text,
     jats_text,
+    jsonl_row_docs,
     latex_text,
     regtree_docs,
     unarxive_docs,
@@ -122,6 +123,18 @@ def test_csv_rows_one_document_per_row() -> None:
     ]
     with pytest.raises(ValueError, match=r"a\.csv: needs columns summary"):
         list(csv_row_docs(data, "a.csv", ("title", "summary")))
+
+
+def test_jsonl_rows_one_document_per_line_lists_joined() -> None:
+    data = b'{"question": "Two trains?", "options": ["A)1", "B)2"], "rationale": "Add."}\n\n'
+    data += b'{"question": "Q2", "options": [], "rationale": "R2"}\n'
+    cols = ("question", "options", "rationale")
+    assert list(jsonl_row_docs(data, "dev.json", cols)) == [
+        {"text": "Two trains?\nA)1 B)2\nAdd.", "doc": "dev.json#1"},
+        {"text": "Q2\n\nR2", "doc": "dev.json#3"},
+    ]
+    with pytest.raises(ValueError, match=r"dev\.json:1: needs fields answer"):
+        list(jsonl_row_docs(data, "dev.json", ("question", "answer")))
 
 
 def test_jats_title_abstract_and_body_paragraphs() -> None:
