@@ -24,6 +24,8 @@ Formats:
              one line per paragraph, head or sentence group; `genre` from the file name
   csv_text   a CSV's `text` column, rows grouped into one document per value of `group_by`
   csv_rows   one document per CSV row: the `columns` joined by newlines (arXiv title, abstract)
+  jsonl_rows one document per JSON line: the `columns` joined by newlines, a list value's items
+             joined by spaces (AQuA question, options, rationale)
   regtree    eCFR-style JSON trees (cfpb/regulations-stub): the text of every node, one
              document per section (the first two label parts)
   xml        any XML file (DC Code sections, USLM bills): one line per block (an element with
@@ -32,6 +34,9 @@ Formats:
              and the body, one line each
   latex      a LaTeX file (Open Logic Project): the body, comments and environment markers
              left out, command names dropped and their arguments kept, math kept as written
+  unarxive   a .tar.gz of unarXive JSONL files (one paper a line): title, abstract and body
+             paragraphs, one line each; formulas as their LaTeX, citation markers left out;
+             `genre` the archive of the paper's first arXiv category (hep-ph, astro-ph, math)
 """
 
 from __future__ import annotations
@@ -47,6 +52,7 @@ import logging
 import re
 import subprocess
 import sys
+import tarfile
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
@@ -60,7 +66,7 @@ log = logging.getLogger(__name__)
 
 Format = Literal[
     "text", "markdown", "cnxml", "conllu", "gum_xml", "csv_text", "csv_rows", "regtree", "xml",
-    "jats", "latex",
+    "jats", "latex", "unarxive", "jsonl_rows",
 ]  # fmt: skip
 
 
@@ -73,10 +79,10 @@ class DataSource(Frozen):
     paths: tuple[str, ...] = Field(min_length=1)  # fnmatch patterns over the commit's files
     exclude: tuple[str, ...] = ()  # patterns of files left out
     format: Format
-    genres: tuple[str, ...] = ()  # keep only documents of these genres (conllu, gum_xml)
+    genres: tuple[str, ...] = ()  # keep only documents of these genres (conllu, gum_xml, unarxive)
     last_per_folder: bool = False  # one file per folder: the last by name (newest version)
     group_by: str = ""  # csv_text: the column whose value makes a document
-    columns: tuple[str, ...] = ("text",)  # csv_rows: the columns that make a row's text
+    columns: tuple[str, ...] = ("text",)  # csv_rows, jsonl_rows: the fields of a row's text
     mathml: bool = False  # cnxml: keep MathML as its tokens (math books); else leave it out
     max_docs: int | None = Field(default=None, ge=1)  # the first n by sha256 of their `doc`
     licence: str
@@ -283,6 +289,37 @@ def latex_text(data: bytes) -> str:
     return "\n".join(lines)
 
 
+_UNARXIVE_REF = re.compile(r"\{\{(formula|cite|figure|table|float):([^}]*)\}\}")
+
+
+def unarxive_docs(data: bytes, path: str) -> Iterator[Doc]:
+    """The papers of a .tar.gz of unarXive JSONL files, in member order: title, abstract and
+    body paragraphs one line each; a formula marker becomes its LaTeX, other markers go."""
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
+        for member in sorted(tar.getmembers(), key=lambda m: m.name):
+            if not (member.isfile() and member.name.endswith(".jsonl")):
+                continue
+            handle = tar.extractfile(member)
+            assert handle is not None  # a regular file
+            for line in handle.read().decode("utf-8").splitlines():
+                paper = json.loads(line)
+                refs = paper.get("ref_entries") or {}
+
+                def ref(m: re.Match[str], refs: dict[str, Any] = refs) -> str:
+                    entry = refs.get(m.group(2)) or {}
+                    return f" {entry.get('latex', '')} " if m.group(1) == "formula" else " "
+
+                meta = paper["metadata"]
+                paras = [meta.get("title") or "", (paper.get("abstract") or {}).get("text", "")]
+                paras += [p.get("text") or "" for p in paper.get("body_text") or []]
+                lines = [" ".join(_UNARXIVE_REF.sub(ref, p).split()) for p in paras]
+                yield {
+                    "text": "\n".join(t for t in lines if t),
+                    "doc": f"{path}#{member.name}#{paper['paper_id']}",
+                    "genre": meta["categories"].split()[0].split(".")[0],
+                }
+
+
 def csv_docs(data: bytes, path: str, group_by: str) -> Iterator[Doc]:
     rows = list(csv.DictReader(io.StringIO(data.decode("utf-8"))))
     if rows and ("text" not in rows[0] or group_by not in rows[0]):
@@ -303,6 +340,20 @@ def csv_row_docs(data: bytes, path: str, columns: tuple[str, ...]) -> Iterator[D
         yield {"text": "\n".join(r[c].strip() for c in columns), "doc": f"{path}#{i}"}
 
 
+def jsonl_row_docs(data: bytes, path: str, columns: tuple[str, ...]) -> Iterator[Doc]:
+    for i, line in enumerate(data.decode("utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        row = json.loads(line)
+        missing = [c for c in columns if c not in row]
+        if missing:
+            raise ValueError(f"{path}:{i}: needs fields {', '.join(missing)}")
+        parts = (
+            " ".join(map(str, v)) if isinstance(v, list) else str(v) for v in map(row.get, columns)
+        )
+        yield {"text": "\n".join(p.strip() for p in parts), "doc": f"{path}#{i}"}
+
+
 def file_docs(src: DataSource, path: str, data: bytes) -> Iterator[Doc]:
     """The documents of one file in the source's format."""
     if src.format == "text":
@@ -320,12 +371,16 @@ def file_docs(src: DataSource, path: str, data: bytes) -> Iterator[Doc]:
         yield from csv_docs(data, path, src.group_by)
     elif src.format == "csv_rows":
         yield from csv_row_docs(data, path, src.columns)
+    elif src.format == "jsonl_rows":
+        yield from jsonl_row_docs(data, path, src.columns)
     elif src.format == "xml":
         yield {"text": xml_text(data), "doc": path}
     elif src.format == "jats":
         yield {"text": jats_text(data), "doc": path}
     elif src.format == "latex":
         yield {"text": latex_text(data), "doc": path}
+    elif src.format == "unarxive":
+        yield from unarxive_docs(data, path)
     else:  # regtree
         yield from regtree_docs(data, path)
 

@@ -4,8 +4,10 @@ check, on a small git repository made in the test."""
 from __future__ import annotations
 
 import gzip
+import io
 import json
 import subprocess
+import tarfile
 from pathlib import Path
 
 import pytest
@@ -19,8 +21,10 @@ from thresher.pipeline.train.domain_sources import (
     csv_row_docs,
     gum_text,
     jats_text,
+    jsonl_row_docs,
     latex_text,
     regtree_docs,
+    unarxive_docs,
     xml_text,
 )
 
@@ -121,6 +125,18 @@ def test_csv_rows_one_document_per_row() -> None:
         list(csv_row_docs(data, "a.csv", ("title", "summary")))
 
 
+def test_jsonl_rows_one_document_per_line_lists_joined() -> None:
+    data = b'{"question": "Two trains?", "options": ["A)1", "B)2"], "rationale": "Add."}\n\n'
+    data += b'{"question": "Q2", "options": [], "rationale": "R2"}\n'
+    cols = ("question", "options", "rationale")
+    assert list(jsonl_row_docs(data, "dev.json", cols)) == [
+        {"text": "Two trains?\nA)1 B)2\nAdd.", "doc": "dev.json#1"},
+        {"text": "Q2\n\nR2", "doc": "dev.json#3"},
+    ]
+    with pytest.raises(ValueError, match=r"dev\.json:1: needs fields answer"):
+        list(jsonl_row_docs(data, "dev.json", ("question", "answer")))
+
+
 def test_jats_title_abstract_and_body_paragraphs() -> None:
     data = b"""<article><front><article-meta><title-group><article-title>Salt <italic>and</italic>
     sea</article-title></title-group><abstract><p>Salinity   matters.</p></abstract></article-meta>
@@ -159,6 +175,44 @@ Not in the body."""
         "100\\% so.",
         "Second paragraph.",
     ]
+
+
+def _tar_gz(files: dict[str, str]) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        for name, text in files.items():
+            data = text.encode("utf-8")
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def test_unarxive_papers_with_formulas_as_latex_and_no_citations() -> None:
+    paper = {
+        "paper_id": "2212.00001",
+        "metadata": {"title": "Dark  matter halos", "categories": "astro-ph.CO hep-ph"},
+        "abstract": {"text": " We model\nhalos. "},
+        "body_text": [
+            {"text": "Mass {{formula:f1}} grows, as shown {{cite:abc}} before."},
+            {"text": "{{figure:g1}}"},
+        ],
+        "ref_entries": {"f1": {"latex": "M \\propto r", "type": "formula"}},
+    }
+    other = {"paper_id": "2212.00002", "metadata": {"title": "T", "categories": "math.PR"}}
+    lines = "\n".join(json.dumps(p) for p in (paper, other))
+    data = _tar_gz({"s/README": "not a paper", "s/arXiv_src_2212_001.jsonl": lines})
+    docs = list(unarxive_docs(data, "sample.tar.gz"))
+    assert [(d["doc"], d["genre"]) for d in docs] == [
+        ("sample.tar.gz#s/arXiv_src_2212_001.jsonl#2212.00001", "astro-ph"),
+        ("sample.tar.gz#s/arXiv_src_2212_001.jsonl#2212.00002", "math"),
+    ]
+    assert docs[0]["text"].splitlines() == [
+        "Dark matter halos",
+        "We model halos.",
+        "Mass M \\propto r grows, as shown before.",
+    ]
+    assert docs[1]["text"] == "T"
 
 
 def _repo(tmp_path: Path) -> tuple[Path, str]:
