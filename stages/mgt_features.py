@@ -36,7 +36,7 @@ weights, means and scales are written in the model card ("combiner"); it is fit 
 (`thresher.pipeline.train.mgt`, its config's `features`) with `fit_logistic` and applied by
 `combined_scores`. The shipped combiner reads `BASE_FEATURES` (all but the markers from
 `assistant` to `sentence_words`); configs/mgt-markers-train.toml is a candidate that reads them
-all (better on every unseen generator family, worse on unseen human ones: its header).
+all (better on four of five unseen generator families, worse on unseen human ones: its header).
 """
 
 from __future__ import annotations
