@@ -13,12 +13,30 @@ in `pipeline/data/mgt/mgt.json` measures how far):
   function_words  share of the words that are among the 50 commonest English function words
   commas          commas per word
   log_words       log(1 + words): the others read differently on short and long texts
+  assistant       log(1 + matches of chat-assistant phrasing: "Sure!", "Certainly,", "Here's",
+                  "I hope this helps", "Let me know if", "feel free to", "As an AI", "In
+                  conclusion"): the leftovers of a prompt that web pages keep
+  connectives     share of sentences that open with a discourse connective ("However,",
+                  "Additionally,", "Overall,", "Ultimately,", "In conclusion", ...)
+  ai_words        share of the words in `AI_WORDS`, words that grew in use with LLM writing
+                  (Kobak et al. 2024, "Delving into ChatGPT usage in academic writing through
+                  excess vocabulary"; Liang et al. 2024 on peer reviews): "delve", "pivotal",
+                  "showcasing", "intricate", "vibrant", "seamless", ...
+  exclaim         exclamation marks per sentence
+  digits          digits per character: people quote figures, dates and prices more
+  first_person    share of the words that are I, me, my, I'm, I've
+  contractions    share of the words with an apostrophe (don't, it's)
+  lower_start     share of sentences that open in lower case: hasty human typing
+  sentence_words  log of words per sentence
   lm_*            the statistics of a small language model of human text (`thresher.stages.mgt_lm`:
                   mean surprise, its spread over sentences, share of predictable tokens, word
                   rarity), when the model has one (`mgt.lm.gz` beside `mgt.ftz`)
-The combination is a logistic regression over the standardized features whose weights, means
-and scales are written in the model card ("combiner"); it is fit by the trainer
-(`thresher.pipeline.train.mgt`) with `fit_logistic` and applied by `combined_scores`.
+The combination is a logistic regression over the standardized features the card names, whose
+weights, means and scales are written in the model card ("combiner"); it is fit by the trainer
+(`thresher.pipeline.train.mgt`, its config's `features`) with `fit_logistic` and applied by
+`combined_scores`. The shipped combiner reads `BASE_FEATURES` (all but the markers from
+`assistant` to `sentence_words`); configs/mgt-markers-train.toml is a candidate that reads them
+all (better on four of five unseen generator families, worse on unseen human ones: its header).
 """
 
 from __future__ import annotations
@@ -39,6 +57,17 @@ from thresher.stages.mgt import (
 )
 from thresher.stages.mgt_lm import LM_FEATURES, BigramLM
 
+MARKER_FEATURES = (
+    "assistant",
+    "connectives",
+    "ai_words",
+    "exclaim",
+    "digits",
+    "first_person",
+    "contractions",
+    "lower_start",
+    "sentence_words",
+)
 FEATURES = (
     "ft_mean",
     "ft_spread",
@@ -48,13 +77,40 @@ FEATURES = (
     "function_words",
     "commas",
     "log_words",
+    *MARKER_FEATURES,
     *LM_FEATURES,
 )
+# the features of the shipped combiner: MARKER_FEATURES are computed for every document but
+# read only by a combiner whose card names them (a train config's `features`)
+BASE_FEATURES = tuple(f for f in FEATURES if f not in MARKER_FEATURES)
 TTR_WORDS = 150  # a fixed window: the ratio falls with length, so compare equal lengths
 _EPS = 1e-4  # P(machine) is clipped to [eps, 1 - eps] before the logit
 _WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*")
 _SENTENCES = re.compile(r"[^.!?\n]+")
 _FUNCTION = frozenset(FUNCTION_WORDS)
+# The lists below were written from the literature and common knowledge of chat-model output
+# before any leave-one-family-out run, and were not pruned or grown on one.
+_ASSISTANT = re.compile(
+    r"(?i)\b(?:sure|certainly|absolutely|of course|great question)\b[!,.]|\bhere(?:'s| is| are)\b"
+    r"|i hope (?:this|that) helps|let me know if|feel free to|as an ai\b|language model"
+    r"|in (?:conclusion|summary)\b|happy to help"
+)
+_CONNECTIVE = re.compile(
+    r"(?i)\s*(?:however|additionally|moreover|furthermore|overall|ultimately|in addition"
+    r"|as a result|finally|first(?:ly)?|second(?:ly)?|third(?:ly)?|in conclusion|for example"
+    r"|for instance|instead|meanwhile|consequently|therefore|thus|in short|importantly|notably"
+    r"|similarly|in fact)\b"
+)
+AI_WORDS = frozenset(
+    """delve delves delving showcasing showcase showcases underscores underscore underscoring
+    comprehensive crucial intricate intricacies pivotal notably additionally insights enhance
+    enhancing enhances garnered realm meticulous meticulously commendable invaluable noteworthy
+    versatile tapestry testament vibrant foster fostering seamless seamlessly navigate navigating
+    landscape multifaceted nuanced paramount unwavering embark elevate boasts robust essential
+    vital ensure ensuring overall ultimately various valuable""".split()  # noqa: SIM905
+)
+_FIRST_PERSON = frozenset(("i", "me", "my", "i'm", "i've", "i’m", "i’ve"))
+_DIGIT = re.compile(r"\d")
 
 
 def style_features(text: str) -> list[float]:
@@ -79,6 +135,27 @@ def style_features(text: str) -> list[float]:
     ]
 
 
+def marker_features(text: str) -> list[float]:
+    """The MARKER_FEATURES of one text (its first `SCAN_CHARS` characters)."""
+    text = text[:SCAN_CHARS]
+    words = _WORD.findall(text)
+    lower = [w.lower() for w in words]
+    n = max(len(words), 1)
+    sentences = [s for s in _SENTENCES.findall(text) if _WORD.search(s)]
+    k = max(len(sentences), 1)
+    return [
+        math.log1p(len(_ASSISTANT.findall(text))),
+        sum(bool(_CONNECTIVE.match(s)) for s in sentences) / k,
+        sum(w in AI_WORDS for w in lower) / n,
+        text.count("!") / k,
+        len(_DIGIT.findall(text)) / max(len(text), 1),
+        sum(w in _FIRST_PERSON for w in lower) / n,
+        sum("'" in w or "’" in w for w in words) / n,
+        sum(s.lstrip()[:1].islower() for s in sentences) / k,
+        math.log(n / k),
+    ]
+
+
 def document_features(
     model: Any,
     lm: BigramLM,
@@ -94,27 +171,41 @@ def document_features(
         got = np.array([next(scores) for _ in lines])
         p = float(np.clip(got.mean(), _EPS, 1 - _EPS))
         text = text or ""
-        style = style_features(text)
+        style = [*style_features(text), *marker_features(text)]
         rows.append([math.log(p / (1 - p)), float(got.std()), *style, *lm.features(text)])
     return np.array(rows, dtype=np.float64).reshape(len(texts), len(FEATURES))
 
 
+def feature_columns(names: list[str] | tuple[str, ...]) -> list[int]:
+    """The columns of `document_features` that hold the named features (an error names any
+    feature this version does not compute)."""
+    unknown = [n for n in names if n not in FEATURES]
+    if unknown:
+        raise ValueError(f"combiner features {unknown} are not this version's {list(FEATURES)}")
+    return [FEATURES.index(n) for n in names]
+
+
 def combined_scores(features: np.ndarray, combiner: dict[str, Any]) -> np.ndarray:
-    """P(machine) of each row: sigmoid(bias + sum of weight * (x - mean) / scale)."""
-    names = list(combiner["features"])
-    if names != list(FEATURES):
-        raise ValueError(f"combiner features {names} are not this version's {list(FEATURES)}")
-    z = (features - np.array(combiner["mean"])) / np.array(combiner["scale"])
+    """P(machine) of each row of `document_features`: sigmoid(bias + sum of weight * (x - mean)
+    / scale) over the features the combiner names."""
+    x = features[:, feature_columns(combiner["features"])]
+    z = (x - np.array(combiner["mean"])) / np.array(combiner["scale"])
     return 1.0 / (1.0 + np.exp(-(z @ np.array(combiner["weights"]) + combiner["bias"])))
 
 
 def fit_logistic(
-    x: np.ndarray, y: np.ndarray, l2: float = 1.0, iterations: int = 50
+    x: np.ndarray,
+    y: np.ndarray,
+    l2: float = 1.0,
+    iterations: int = 50,
+    names: tuple[str, ...] = FEATURES,
 ) -> dict[str, Any]:
     """A logistic regression of y (0/1) on the standardized columns of x by Newton's method with
     an L2 penalty on the weights (not the bias); classes weighted to equal total weight. Returns
-    the combiner (features, mean, scale, weights, bias), rounded to 6 places as the card stores
-    it."""
+    the combiner (features: `names`, one per column of x; mean, scale, weights, bias), rounded to
+    6 places as the card stores it."""
+    if x.shape[1] != len(names):
+        raise ValueError(f"{x.shape[1]} feature columns but {len(names)} names")
     mean = x.mean(axis=0)
     scale = np.where(x.std(axis=0) > 0, x.std(axis=0), 1.0)
     z = np.hstack([(x - mean) / scale, np.ones((len(x), 1))])
@@ -132,7 +223,7 @@ def fit_logistic(
         if np.abs(step).max() < 1e-10:
             break
     return {
-        "features": list(FEATURES),
+        "features": list(names),
         "mean": [round(float(v), 6) for v in mean],
         "scale": [round(float(v), 6) for v in scale],
         "weights": [round(float(v), 6) for v in beta[:-1]],

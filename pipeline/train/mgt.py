@@ -86,7 +86,14 @@ from thresher.stages.mgt import (
     load_lm,
     model_input,
 )
-from thresher.stages.mgt_features import combined_scores, document_features, fit_logistic
+from thresher.stages.mgt_features import (
+    BASE_FEATURES,
+    FEATURES,
+    combined_scores,
+    document_features,
+    feature_columns,
+    fit_logistic,
+)
 from thresher.stages.mgt_lm import BigramLM
 
 __all__ = [
@@ -165,6 +172,9 @@ class MgtTrainConfig(SupervisedParams, TrainConfig):
     # sources when empty): exam questions and formulas are easy and would lower it
     fpr_sources: tuple[str, ...] = ()
     l2: float = Field(1.0, ge=0)  # the combiner's penalty on standardized weights
+    # the features the combiner reads (thresher.stages.mgt_features.FEATURES); the shipped model:
+    # BASE_FEATURES (configs/mgt-markers-train.toml adds MARKER_FEATURES)
+    features: tuple[str, ...] = BASE_FEATURES
     # the step scores documents of `score_min_words` (20) words and more only; shorter ones are
     # neither trained on nor judged (a 12-word L2R reply is as human as it is machine)
     min_words: int = Field(20, ge=1)
@@ -197,6 +207,14 @@ class MgtTrainConfig(SupervisedParams, TrainConfig):
         if {s.label for s in sources} != set(LABELS):
             raise ValueError("sources need both labels, machine and human")
         return sources
+
+    @field_validator("features")
+    @classmethod
+    def _known_features(cls, names: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = [n for n in names if n not in FEATURES]
+        if unknown or len(set(names)) != len(names) or not names:
+            raise ValueError(f"features: {list(names)} must be distinct names of {list(FEATURES)}")
+        return names
 
     @model_validator(mode="after")
     def _fpr_sources_are_human(self) -> MgtTrainConfig:
@@ -329,7 +347,8 @@ def fit_detector(
     lm_path_of(model_path).write_bytes(lm.to_bytes())
     val = dataset.filter(pl.col("split") == "validation")
     y = (val["label"] == "machine").to_numpy().astype(np.float64)
-    combiner = fit_logistic(document_features(model, lm, val["text"].to_list()), y, cfg.l2)
+    features = document_features(model, lm, val["text"].to_list())[:, feature_columns(cfg.features)]
+    combiner = fit_logistic(features, y, cfg.l2, names=cfg.features)
     val = val.with_columns(score=detector_scores(model, lm, combiner, val["text"].to_list()))
     names = cfg.fpr_sources or [s.name for s in cfg.sources if s.label == "human"]
     judge = val.filter((pl.col("label") == "machine") | pl.col("source").is_in(names))

@@ -15,9 +15,11 @@ from thresher.stages.langid import load_fasttext
 from thresher.stages.mgt import default_card_path, default_model_path
 from thresher.stages.mgt_features import (
     FEATURES,
+    MARKER_FEATURES,
     combined_scores,
     document_features,
     fit_logistic,
+    marker_features,
     style_features,
 )
 from thresher.stages.mgt_lm import LM_FEATURES, BigramLM
@@ -42,6 +44,28 @@ def test_document_features_are_the_chunks_style_and_language_model_columns() -> 
     assert list(FEATURES[-len(LM_FEATURES) :]) == list(LM_FEATURES)
     assert got[0, -len(LM_FEATURES) :].tolist() == lm.features(texts[0])
     assert got[0, 2 : 2 + 6].tolist() == style_features(texts[0])
+    markers = got[0, 8 : 8 + len(MARKER_FEATURES)].tolist()
+    assert markers == marker_features(texts[0])
+
+
+def test_marker_features_read_assistant_leftovers_and_informal_typing() -> None:
+    chat = (
+        "Certainly! Here's a quick overview. Additionally, it is crucial to foster a vibrant "
+        "community. I hope this helps!"
+    )
+    forum = "lol i tried that too. didn't work for me, my router is from 2014 i think"
+    got = dict(zip(MARKER_FEATURES, marker_features(chat), strict=True))
+    other = dict(zip(MARKER_FEATURES, marker_features(forum), strict=True))
+    assert got["assistant"] == pytest.approx(np.log1p(3))  # Certainly! / Here's / I hope this helps
+    assert got["connectives"] == pytest.approx(1 / 4)  # "Additionally," opens one of 4 sentences
+    assert got["ai_words"] == pytest.approx(4 / 18)  # additionally, crucial, foster, vibrant
+    assert got["exclaim"] == pytest.approx(2 / 4)
+    assert other["assistant"] == other["ai_words"] == other["exclaim"] == 0.0
+    assert other["lower_start"] == 1.0 > got["lower_start"] == 0.0
+    assert other["digits"] > got["digits"] == 0.0
+    assert other["first_person"] > got["first_person"] > 0.0  # "I hope" against "i", "me", "my"
+    assert other["contractions"] > got["contractions"] > 0.0
+    assert marker_features("") == [0.0] * len(MARKER_FEATURES)
 
 
 def test_fit_logistic_separates_and_combined_scores_follow_its_weights() -> None:

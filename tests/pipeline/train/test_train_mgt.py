@@ -24,6 +24,7 @@ from thresher.pipeline.train.mgt import (
     write_split,
 )
 from thresher.stages.mgt import default_card_path, default_model_path, lm_path_of
+from thresher.stages.mgt_features import BASE_FEATURES, FEATURES
 
 CARD: dict = json.loads(default_card_path().read_text()) if default_card_path().is_file() else {}
 CONFIG = REPO / "configs" / "mgt-train.toml"
@@ -55,6 +56,14 @@ def test_the_shipped_train_config_loads_with_its_documented_paths() -> None:
     assert set(cfg.fpr_sources) == {"l2r-human", "ccnet"}  # the threshold's human web-like text
 
 
+def test_the_markers_candidate_config_reads_every_feature_and_its_own_output() -> None:
+    """configs/mgt-markers-train.toml: the candidate that adds the style markers (not shipped)."""
+    cfg = load_train_config(REPO / "configs" / "mgt-markers-train.toml")
+    assert cfg.features == FEATURES and cfg.output != load_train_config(CONFIG).output
+    assert load_train_config(CONFIG).features == BASE_FEATURES  # what the shipped card reads
+    assert {s.name for s in load_train_config(CONFIG).sources} < {s.name for s in cfg.sources}
+
+
 def test_train_config_errors_name_the_file_and_the_field(tmp_path: Path) -> None:
     bad = tmp_path / "bad.toml"
     bad.write_text(CONFIG.read_text().replace("seed = 0", "sede = 0"))
@@ -66,6 +75,9 @@ def test_train_config_errors_name_the_file_and_the_field(tmp_path: Path) -> None
         load_train_config(bad)
     bad.write_text(CONFIG.read_text().replace('"data/self-claude.jsonl.gz" =', '"data/x" ='))
     with pytest.raises(ConfigError, match="no sha256"):
+        load_train_config(bad)
+    bad.write_text(CONFIG.read_text().replace("l2 = 1.0", 'l2 = 1.0\nfeatures = ["ft_mean", "x"]'))
+    with pytest.raises(ConfigError, match=r"features: \['ft_mean', 'x'\] must be distinct names"):
         load_train_config(bad)
     bad.write_text(CONFIG.read_text().replace("target_fpr = 0.015", "target_fpr = 2"))
     with pytest.raises(ConfigError, match="target_fpr"):
