@@ -73,6 +73,14 @@ def read_corpus_arrow(corpus: Path) -> tuple[list[str], list[str]]:
     return ids, texts
 
 
+def read_corpus_timed(corpus: Path) -> tuple[list[str], list[str], float, float]:
+    """`read_corpus_arrow`, with the seconds it took and the MB of UTF-8 text read."""
+    t0 = time.perf_counter()
+    ids, texts = read_corpus_arrow(corpus)
+    read_s = time.perf_counter() - t0
+    return ids, texts, read_s, sum(len(t.encode("utf-8")) for t in texts) / 1e6
+
+
 def write_decisions_arrow(path: Path, rows: dict[str, list[Any]]) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -217,10 +225,7 @@ def worker_thresher_sig(corpus: Path, out: Path, workers: int) -> dict[str, Any]
 def worker_datasketch(corpus: Path, out: Path, workers: int) -> dict[str, Any]:
     from datasketch import MinHash, MinHashLSH
 
-    t_read = time.perf_counter()
-    ids, texts = read_corpus_arrow(corpus)
-    read_s = time.perf_counter() - t_read
-    mb = sum(len(t.encode("utf-8")) for t in texts) / 1e6
+    ids, texts, read_s, mb = read_corpus_timed(corpus)
     shingle = PyShingler()
     t0 = time.perf_counter()
     sketches = list(
@@ -265,10 +270,7 @@ def worker_rensa(corpus: Path, out: Path, workers: int) -> dict[str, Any]:
     import numpy as np
     from rensa import RMinHash, RMinHashLSH
 
-    t_read = time.perf_counter()
-    ids, texts = read_corpus_arrow(corpus)
-    read_s = time.perf_counter() - t_read
-    mb = sum(len(t.encode("utf-8")) for t in texts) / 1e6
+    ids, texts, read_s, mb = read_corpus_timed(corpus)
     shingle = PyShingler()
     sketches = []
     shingle_s = matrix_s = objects_s = perm_s = 0.0
