@@ -403,9 +403,13 @@ class MachineText(BaseModel):
     listing_repeat: int = Field(5, ge=2)  # a shape counts as a listing from this many lines on
     listing_min_lines: int = Field(20, ge=2)
 
+    def model_file(self) -> Path:
+        """The fastText classifier's file: `model_path`, or the shipped one."""
+        return Path(self.model_path) if self.model_path else default_model_path()
+
     def model(self) -> Any:
         """The fastText classifier, loaded once per process."""
-        path = Path(self.model_path) if self.model_path else default_model_path()
+        path = self.model_file()
         if not path.is_file():
             raise FileNotFoundError(
                 f"{path}: machine-text model not found; set model_path or run train_mgt "
@@ -416,22 +420,17 @@ class MachineText(BaseModel):
     def combiner(self) -> dict[str, Any] | None:
         """The card's combiner (`thresher.stages.mgt_features`) beside the model, or None (a
         model without a card, or a card without one: the score is the fastText mean)."""
-        path = Path(self.model_path) if self.model_path else default_model_path()
-        return load_combiner(str(path.with_suffix(".json")))
+        return load_combiner(str(self.model_file().with_suffix(".json")))
 
     def scores(self, texts: list[str]) -> list[float]:
         """P(machine) of each text: the combiner over its features when the card has one,
         else the mean fastText P(machine) over its chunks."""
-        combiner = self.combiner()
-        if combiner is None:
-            got = document_scores(self.model(), list(texts), self.max_chunks, self.max_chars)
-            return [s if s is not None else 0.0 for s in got]
-        from thresher.stages.mgt_features import combined_scores, document_features
+        from thresher.stages.mgt_features import detector_scores  # it imports this module
 
-        path = Path(self.model_path) if self.model_path else default_model_path()
-        lm = load_lm(str(lm_path_of(path)))
-        feats = document_features(self.model(), lm, texts, self.max_chunks, self.max_chars)
-        return combined_scores(feats, combiner).tolist()
+        combiner = self.combiner()
+        lm = load_lm(str(lm_path_of(self.model_file()))) if combiner is not None else None
+        got = detector_scores(self.model(), lm, combiner, texts, self.max_chunks, self.max_chars)
+        return got.tolist()
 
     def signals(self, df: pl.DataFrame) -> pl.DataFrame:
         """The `mgt_*` columns for every row of df (same height, same order)."""

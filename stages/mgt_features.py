@@ -43,7 +43,7 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -53,6 +53,7 @@ from thresher.stages.mgt import (
     MAX_CHUNKS,
     SCAN_CHARS,
     document_lines,
+    document_scores,
     machine_scores,
 )
 from thresher.stages.mgt_lm import LM_FEATURES, BigramLM
@@ -113,13 +114,28 @@ _FIRST_PERSON = frozenset(("i", "me", "my", "i'm", "i've", "i’m", "i’ve"))
 _DIGIT = re.compile(r"\d")
 
 
-def style_features(text: str) -> list[float]:
+class _Parsed(NamedTuple):
+    """A text's first `SCAN_CHARS` characters, their words (as written and lowercased) and
+    sentence spans: read once for both feature groups."""
+
+    text: str
+    words: list[str]
+    lower: list[str]
+    spans: list[str]
+
+
+def _parse(text: str) -> _Parsed:
+    text = text[:SCAN_CHARS]
+    words = _WORD.findall(text)
+    return _Parsed(text, words, [w.lower() for w in words], _SENTENCES.findall(text))
+
+
+def style_features(text: str, parsed: _Parsed | None = None) -> list[float]:
     """burstiness, ttr, word_length, function_words, commas, log_words of one text (its first
     `SCAN_CHARS` characters)."""
-    text = text[:SCAN_CHARS]
-    words = [w.lower() for w in _WORD.findall(text)]
+    text, _, words, spans = parsed or _parse(text)
     n = len(words)
-    lengths = [k for s in _SENTENCES.findall(text) if (k := len(_WORD.findall(s))) >= 2]
+    lengths = [k for s in spans if (k := len(_WORD.findall(s))) >= 2]
     burst = 0.0
     if len(lengths) >= 3:
         mean = sum(lengths) / len(lengths)
@@ -135,13 +151,11 @@ def style_features(text: str) -> list[float]:
     ]
 
 
-def marker_features(text: str) -> list[float]:
+def marker_features(text: str, parsed: _Parsed | None = None) -> list[float]:
     """The MARKER_FEATURES of one text (its first `SCAN_CHARS` characters)."""
-    text = text[:SCAN_CHARS]
-    words = _WORD.findall(text)
-    lower = [w.lower() for w in words]
+    text, words, lower, spans = parsed or _parse(text)
     n = max(len(words), 1)
-    sentences = [s for s in _SENTENCES.findall(text) if _WORD.search(s)]
+    sentences = [s for s in spans if _WORD.search(s)]
     k = max(len(sentences), 1)
     return [
         math.log1p(len(_ASSISTANT.findall(text))),
@@ -165,13 +179,14 @@ def document_features(
 ) -> np.ndarray:
     """The FEATURES of each text, one row each (float64), from one batched fastText predict."""
     per_doc = [document_lines(t, max_chunks, max_chars) or [" "] for t in texts]
-    scores = iter(machine_scores(model, [line for lines in per_doc for line in lines]))
+    scores = np.asarray(machine_scores(model, [line for lines in per_doc for line in lines]))
+    ends = np.cumsum([len(lines) for lines in per_doc])
     rows = []
-    for text, lines in zip(texts, per_doc, strict=True):
-        got = np.array([next(scores) for _ in lines])
+    for text, got in zip(texts, np.split(scores, ends[:-1]), strict=True):
         p = float(np.clip(got.mean(), _EPS, 1 - _EPS))
         text = text or ""
-        style = [*style_features(text), *marker_features(text)]
+        parsed = _parse(text)
+        style = [*style_features(text, parsed), *marker_features(text, parsed)]
         rows.append([math.log(p / (1 - p)), float(got.std()), *style, *lm.features(text)])
     return np.array(rows, dtype=np.float64).reshape(len(texts), len(FEATURES))
 
@@ -191,6 +206,22 @@ def combined_scores(features: np.ndarray, combiner: dict[str, Any]) -> np.ndarra
     x = features[:, feature_columns(combiner["features"])]
     z = (x - np.array(combiner["mean"])) / np.array(combiner["scale"])
     return 1.0 / (1.0 + np.exp(-(z @ np.array(combiner["weights"]) + combiner["bias"])))
+
+
+def detector_scores(
+    model: Any,
+    lm: BigramLM | None,
+    combiner: dict[str, Any] | None,
+    texts: list[str],
+    max_chunks: int = MAX_CHUNKS,
+    max_chars: int = MAX_CHARS,
+) -> np.ndarray:
+    """P(machine) of each document: the combiner over its features, or (no combiner) the mean
+    fastText P(machine) over its chunks (0 for a text without any)."""
+    if combiner is None or lm is None:
+        got = document_scores(model, list(texts), max_chunks, max_chars)
+        return np.array([s if s is not None else 0.0 for s in got], dtype=np.float64)
+    return combined_scores(document_features(model, lm, texts, max_chunks, max_chars), combiner)
 
 
 def fit_logistic(

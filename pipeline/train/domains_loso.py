@@ -63,7 +63,7 @@ def balance_sources(train: pl.DataFrame, max_repeat: int) -> pl.DataFrame:
     if max_repeat <= 1:
         return train
     n = pl.len().over("source", "label")
-    times = (pl.len().over("label", "source").max().over("label") / n).round().clip(1, max_repeat)
+    times = (n.max().over("label") / n).round().clip(1, max_repeat)
     return train.with_columns(times=times.cast(pl.Int64)).select(
         pl.exclude("times").repeat_by(pl.col("times")).explode()
     )

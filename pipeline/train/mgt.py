@@ -81,7 +81,6 @@ from thresher.stages.mgt import (
     default_card_path,
     default_model_path,
     document_lines,
-    document_scores,
     lm_path_of,
     load_lm,
     model_input,
@@ -89,7 +88,7 @@ from thresher.stages.mgt import (
 from thresher.stages.mgt_features import (
     BASE_FEATURES,
     FEATURES,
-    combined_scores,
+    detector_scores,
     document_features,
     feature_columns,
     fit_logistic,
@@ -299,17 +298,6 @@ def metrics(is_machine: list[bool], flagged: list[bool]) -> dict[str, float | in
     figures = binary_metrics(is_machine, flagged)
     del figures["support"]
     return figures
-
-
-def detector_scores(
-    model: Any, lm: BigramLM | None, combiner: dict[str, Any] | None, texts: list[str]
-) -> np.ndarray:
-    """P(machine) of each document: the combiner over its features, or (no combiner) the mean
-    fastText P(machine) over its chunks."""
-    if combiner is None or lm is None:
-        got = document_scores(model, list(texts))
-        return np.array([s if s is not None else 0.0 for s in got], dtype=np.float64)
-    return combined_scores(document_features(model, lm, texts), combiner)
 
 
 def choose_threshold(
