@@ -119,6 +119,15 @@ def union_find_decisions(ids: list[str], pairs: list[tuple[int, int]]) -> dict[s
     }
 
 
+def cluster_and_write(out: Path, ids: list[str], pairs: list[tuple[int, int]], t0: float) -> float:
+    """Union-find over the pairs, out/decisions.parquet written; the seconds since t0 up to the
+    clusters (the LSH-and-clustering time, writing excluded)."""
+    rows = union_find_decisions(ids, pairs)
+    lsh_s = time.perf_counter() - t0
+    write_decisions_arrow(out / "decisions.parquet", rows)
+    return lsh_s
+
+
 # ---------------------------------------------------------------------------------------------
 # Workers (each runs in a subprocess: `--worker NAME --corpus DIR --out DIR`)
 
@@ -249,9 +258,7 @@ def worker_datasketch(corpus: Path, out: Path, workers: int) -> dict[str, Any]:
     for i, m in enumerate(sketches):
         lsh.insert(i, m)
     pairs = [(i, j) for i, m in enumerate(sketches) for j in lsh.query(m) if j != i]
-    rows = union_find_decisions(ids, pairs)
-    lsh_s = time.perf_counter() - t0
-    write_decisions_arrow(out / "decisions.parquet", rows)
+    lsh_s = cluster_and_write(out, ids, pairs, t0)
     return {
         "docs": len(ids),
         "mb": mb,
@@ -301,9 +308,7 @@ def worker_rensa(corpus: Path, out: Path, workers: int) -> dict[str, Any]:
     lsh.insert_pairs(list(enumerate(sketches)))
     found = lsh.query_all(sketches)
     pairs = [(i, j) for i, cands in enumerate(found) for j in cands if j != i]
-    rows = union_find_decisions(ids, pairs)
-    lsh_s = time.perf_counter() - t0
-    write_decisions_arrow(out / "decisions.parquet", rows)
+    lsh_s = cluster_and_write(out, ids, pairs, t0)
     return {
         "docs": len(ids),
         "mb": mb,
