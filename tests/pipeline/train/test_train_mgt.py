@@ -171,6 +171,11 @@ def test_train_mgt_reproduces_the_shipped_model(tmp_path: Path) -> None:
         CARD["versions"],
     )
     assert (tmp_path / "mgt.lm.gz").read_bytes() == lm_path_of(default_model_path()).read_bytes()
-    expected = {k: v for k, v in CARD.items() if k != "leave_one_family_out"}
-    assert card == expected
-    assert json.loads((tmp_path / "mgt.json").read_text()) == expected
+    # `versions` records the environment that trained it (a registry's newer polars gives the
+    # same bytes): the same packages are named, their versions may move
+    volatile = ("leave_one_family_out", "versions")
+    expected = {k: v for k, v in CARD.items() if k not in volatile}
+    assert {k: v for k, v in card.items() if k not in volatile} == expected
+    assert card["versions"].keys() == CARD["versions"].keys()
+    written = json.loads((tmp_path / "mgt.json").read_text())
+    assert {k: v for k, v in written.items() if k not in volatile} == expected
