@@ -147,8 +147,10 @@ class Extractor(BaseModel):
         """Main text, metadata and date decision of one page; None when it cannot be parsed.
 
         The page is parsed once by lxml: trafilatura gets the tree (and copies it before
-        cleaning); title, page type and the date evidence are read from the same tree (the
-        Resiliparse engine parses the decoded page a second time, with lexbor, for the text).
+        cleaning); title, page type and the date evidence are read from the same tree. The
+        Resiliparse engine parses the page with lexbor, and lxml parses only a skeleton of it
+        for title, page type and markup dates, and the whole page where htmldate searches it
+        (stages/extract_fast.py).
         `published`, `date_source` and `date_confidence` are filled even when there is no main
         text (`text` is then None and the caller drops the row). htmldate searches the page
         only where its answer can change the decision (stages/dates.py `needs_search`), and the
@@ -179,13 +181,24 @@ class Extractor(BaseModel):
         from trafilatura.utils import decode_file, load_html  # heavy: paid once, on first use
 
         decoded = decode_file(html)  # load_html would decode bytes the same way
-        tree = load_html(decoded)
-        if tree is None:
-            return None, None
-        meta = page_metadata(tree, url)  # title, og:type; none of our reads changes the tree
-        if self.engine == "resiliparse":
+        page: Any = None  # the whole page's lxml tree, parsed where something reads it
+        tree: Any = None
+        text: str | None = None
+        if self.engine == "resiliparse" and not all_evidence and not _dubious(decoded):
+            lexbor = extract_fast.parse(decoded)
+            # title, page type and markup dates off a skeleton: the page's full lxml parse
+            # only where htmldate searches it (stages/extract_fast.py)
+            if (bones := extract_fast.skeleton(lexbor)) is not None:
+                tree = load_html(bones)
+            text = extract_fast.resiliparse_text(lexbor, self.include_comments)
+        elif self.engine == "resiliparse":
             text = extract_fast.resiliparse_text(decoded, self.include_comments)
-        else:
+        if tree is None:  # the default engine, an odd page, or no skeleton for it
+            tree = page = load_html(decoded)
+            if tree is None:
+                return None, None
+        meta = page_metadata(tree, url)  # title, og:type; none of our reads changes the tree
+        if self.engine != "resiliparse":
             text = self._trafilatura_text(tree, url)
         # the labelled-text dates only where a rule reads them (or eval-dates weighs them all)
         labelled = all_evidence or "text" in RULES
@@ -197,7 +210,9 @@ class Extractor(BaseModel):
             }
             if (bound := htmldate_max(crawl_date, url)) is not None:
                 params["max_date"] = bound  # htmldate then skips dates after the crawl
-            found = _parse_date(htmldate_date(tree, meta, params))
+            if page is None:
+                page = load_html(decoded)
+            found = _parse_date(htmldate_date(page, meta, params)) if page is not None else None
             evidence = replace(evidence, htmldate=found)
         decision = decide_date(evidence)
         return {
@@ -356,6 +371,13 @@ def _fast_text_doubtful(text: str | None, tree: Any) -> bool:
 
 
 # what a child process imports before it takes pages: their import time is not a page's
+def _dubious(decoded: str) -> bool:
+    """trafilatura's doubt that a page is HTML at all (no "html" in its first 50 characters),
+    under which load_html may refuse the page: the fast engine then parses it whole, as the
+    default does, so both refuse the same pages."""
+    return "html" not in decoded[:50].lower()
+
+
 _PRELOAD = (
     "thresher.stages.extract",
     "trafilatura",
