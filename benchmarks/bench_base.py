@@ -322,15 +322,7 @@ def worker(job: dict[str, Any]) -> dict[str, Any]:
     import pyarrow.parquet as pq
     from datatrove.data import Document
     from datatrove.pipeline.extractors import Trafilatura
-    from datatrove.pipeline.filters import (
-        C4QualityFilter,
-        FineWebQualityFilter,
-        GopherQualityFilter,
-        GopherRepetitionFilter,
-        LanguageFilter,
-    )
     from datatrove.pipeline.readers import WarcReader
-    from fasttext.FastText import _FastText
 
     repeat = max(job["repeat"], 1)
     results: dict[str, dict[str, Any]] = {}
@@ -364,26 +356,8 @@ def worker(job: dict[str, Any]) -> dict[str, Any]:
         table = table.slice(0, job["datatrove_docs"])
     rows = table.to_pylist()
 
-    lang = LanguageFilter(languages=KEEP_LANGS)
-    lang.model._model = _FastText(job["lid_model"])  # instead of downloading lid.176.bin
-    filters = {
-        "lang": lang,
-        "gopher_repetition": GopherRepetitionFilter(),
-        "gopher_quality": GopherQualityFilter(),
-        "c4": C4QualityFilter(filter_no_terminal_punct=False),  # FineWeb's setting, and ours
-        "fineweb": FineWebQualityFilter(),
-    }
-    warm = "The cat sat on the mat. It was warm, and that was good.\nThe end of it."
-    for f in filters.values():  # warm-up: spaCy and fastText load on first use
-        f.filter(Document(text=warm, id="warm-up"))
-
-    def verdict(f: Any, doc: Any) -> tuple[bool, str]:
-        result = f.filter(doc)
-        if isinstance(result, tuple):
-            return bool(result[0]), str(result[1])
-        if not result and "language" in doc.metadata:  # LanguageFilter gives no reason
-            return False, f"lang={doc.metadata['language']}"
-        return bool(result), "dropped"
+    filters = datatrove_filters(job["lid_model"])
+    verdict = filter_verdict
 
     def alone(f: Any) -> Callable[[list[Any]], Verdicts]:
         def run(docs: list[Any]) -> Verdicts:
@@ -424,6 +398,43 @@ def worker(job: dict[str, Any]) -> dict[str, Any]:
         results[name] = {"docs": len(rows), "seconds": best, "kept": kept, "dropped": dropped}
     packages = ("datatrove", "spacy", "trafilatura", "warcio", "fasttext-numpy2-wheel")
     return {"versions": {p: version(p) for p in packages}, "results": results}
+
+
+def datatrove_filters(lid_model: str) -> dict[str, Any]:
+    """datatrove's five filters with bench_base's settings, warmed up (spaCy, fastText)."""
+    from datatrove.data import Document
+    from datatrove.pipeline.filters import (
+        C4QualityFilter,
+        FineWebQualityFilter,
+        GopherQualityFilter,
+        GopherRepetitionFilter,
+        LanguageFilter,
+    )
+    from fasttext.FastText import _FastText
+
+    lang = LanguageFilter(languages=KEEP_LANGS)
+    lang.model._model = _FastText(lid_model)  # instead of downloading lid.176.bin
+    filters = {
+        "lang": lang,
+        "gopher_repetition": GopherRepetitionFilter(),
+        "gopher_quality": GopherQualityFilter(),
+        "c4": C4QualityFilter(filter_no_terminal_punct=False),  # FineWeb's setting, and ours
+        "fineweb": FineWebQualityFilter(),
+    }
+    warm = "The cat sat on the mat. It was warm, and that was good.\nThe end of it."
+    for f in filters.values():  # warm-up: spaCy and fastText load on first use
+        f.filter(Document(text=warm, id="warm-up"))
+    return filters
+
+
+def filter_verdict(f: Any, doc: Any) -> tuple[bool, str]:
+    """A datatrove filter's verdict on a document: kept, and the reason when dropped."""
+    result = f.filter(doc)
+    if isinstance(result, tuple):
+        return bool(result[0]), str(result[1])
+    if not result and "language" in doc.metadata:  # LanguageFilter gives no reason
+        return False, f"lang={doc.metadata['language']}"
+    return bool(result), "dropped"
 
 
 def _decode(html: bytes) -> str:
