@@ -14,7 +14,10 @@ in one process per side on one core (POLARS_MAX_THREADS=1), timed in CPU seconds
                     does) -> its five filters, document by document, a document leaving at the
                     first filter that drops it (bench_base.py's settings)
 The engines also run with `[extract] htmldate = false` and `extensive_date_search = false`
-(--variants), what the fast engine's dates cost. Each side makes --passes passes over all the
+(--variants), what the fast engine's dates cost. The fixture files are small (9 HTML pages a file
+on average), so each shard's fixed costs (polars plans, regexes compiled per call: a few ms per
+step) weigh more than on a real WARC file of thousands of pages; --one-shard gives thresher all
+files' records as one shard. Each side makes --passes passes over all the
 files (after one warm-up pass: model loads, numba compilation, dateparser's first use); the
 median pass counts. The thresher passes alternate engine by engine; datatrove's side runs after
 them, in its venv. "pages/s" is HTML pages read (the documents the extractor was given) per
@@ -64,8 +67,9 @@ def warc_files(fixtures: Path) -> list[str]:
     return files
 
 
-def ours(files: list[str], settings: dict[str, Any]) -> Any:
-    """One pass of thresher's path: (HTML pages, documents kept)."""
+def ours(files: list[str], settings: dict[str, Any], one_shard: bool = False) -> Any:
+    """One pass of thresher's path: (HTML pages, documents kept). Each file is a shard, as in
+    the runner; with `one_shard` the records of all files are one (a shard of 54 pages)."""
     import polars as pl
     from bench_base import our_steps
 
@@ -76,16 +80,22 @@ def ours(files: list[str], settings: dict[str, Any]) -> Any:
     steps = our_steps()
     cfg = readers.ReadConfig()
 
+    def shards() -> Any:
+        for path in files:
+            frames = [
+                f.filter(pl.col("reject").is_null()) for f in readers.read_records(path, cfg, {})
+            ]
+            yield pl.concat(frames, how="diagonal_relaxed")
+
     def one_pass() -> tuple[int, int]:
         pages = kept = 0
-        for path in files:
-            for frame in readers.read_records(path, cfg, {}):
-                frame = frame.filter(pl.col("reject").is_null())
-                pages += int(frame["html"].is_not_null().sum())
-                batch, _, _ = extract(frame)
-                for step in steps.values():
-                    batch, _, _ = step(batch)
-                kept += batch.height
+        frames = list(shards())
+        for frame in [pl.concat(frames, how="diagonal_relaxed")] if one_shard else frames:
+            pages += int(frame["html"].is_not_null().sum())
+            batch, _, _ = extract(frame)
+            for step in steps.values():
+                batch, _, _ = step(batch)
+            kept += batch.height
         return pages, kept
 
     return one_pass
@@ -97,8 +107,10 @@ def cpu(fn: Any) -> tuple[float, Any]:
     return time.process_time() - start, out
 
 
-def run_ours(files: list[str], engines: dict[str, dict[str, Any]], passes: int) -> dict:
-    runs = {name: ours(files, settings) for name, settings in engines.items()}
+def run_ours(
+    files: list[str], engines: dict[str, dict[str, Any]], passes: int, one_shard: bool
+) -> dict:
+    runs = {name: ours(files, settings, one_shard) for name, settings in engines.items()}
     results: dict[str, dict[str, Any]] = {}
     for name, run in runs.items():  # warm-up pass each
         pages, kept = run()
@@ -165,6 +177,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--passes", type=int, default=5, help="timed passes per side (median)")
     ap.add_argument("--variants", action="store_true", help="also the fast engine's date settings")
+    ap.add_argument(
+        "--one-shard", action="store_true", help="thresher: all files' records as one shard"
+    )
     peer_arguments(ap)
     args = ap.parse_args()
     if args.worker:
@@ -174,7 +189,7 @@ def main() -> None:
     files = warc_files(args.fixtures)
     load_before = os.getloadavg()
     engines = ENGINES | (VARIANTS if args.variants else {})
-    results = run_ours(files, engines, args.passes)
+    results = run_ours(files, engines, args.passes, args.one_shard)
     versions = "not run"
     if args.datatrove_python.exists():
         dt = run_datatrove(args.datatrove_python, files, args.passes)
