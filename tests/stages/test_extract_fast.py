@@ -158,3 +158,34 @@ def test_the_fast_engine_parses_a_whole_page_with_lxml_only_where_htmldate_searc
     assert all(undated.extract_one(*page) for page in pages)
     assert len(parses) == len(pages) and len(skeletons) >= 650
     assert set(map(id, skeletons)) <= set(map(id, parses))  # every skeleton page: no other parse
+
+
+def test_a_page_is_read_in_the_charset_it_declares():
+    page = '<html><head><meta charset="gbk"><title>新闻</title></head><body>北京</body></html>'
+    assert extract_fast.decode(page.encode("gbk")) == page
+    assert extract_fast.decode(page.encode("utf-8")) == page  # UTF-8 first, whatever it says
+    latin = page.replace("gbk", "windows-1252").replace("新闻", "Café").replace("北京", "über")
+    assert extract_fast.decode(latin.encode("cp1252")) == latin
+    # a declaration that cannot decode the bytes: trafilatura's guess, as the default engine
+    wrong = latin.replace("windows-1252", "ascii").encode("cp1252")
+    from trafilatura.utils import decode_file
+
+    assert extract_fast.decode(wrong) == decode_file(wrong)
+
+
+@needs_fixtures
+def test_the_declared_charset_changes_only_pages_where_trafilatura_guessed_otherwise():
+    from trafilatura.utils import decode_file
+
+    differ = {}
+    for name, html, _, _ in every_fixture_page():
+        if (ours := extract_fast.decode(html)) != (guess := decode_file(html)):
+            differ[name] = sum(a != b for a, b in zip(ours, guess, strict=False))
+    # the same page declaring gb2312 in html/ and dates/ (guessed gb18030: 3 characters apart),
+    # and a page declaring gbk that charset_normalizer read as cp1250 (mojibake)
+    assert differ.keys() == {
+        "html/0126.html.gz",
+        "dates/0175.html.gz",
+        "warc/http://041696.com/15477/list_6_4.html",
+    }
+    assert differ["html/0126.html.gz"] == differ["dates/0175.html.gz"] == 3
