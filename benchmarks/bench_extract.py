@@ -155,14 +155,14 @@ def worker(job: dict[str, Any]) -> dict[str, Any]:
     from importlib.metadata import version
 
     import pyarrow.parquet as pq
-    from bench_base import _decode  # bytes to str as datatrove's WarcReader does it
     from datatrove.pipeline.extractors import Trafilatura
+    from datatrove_side import decode  # bytes to str as datatrove's WarcReader does it
 
     extractor = Trafilatura()  # FineWeb's settings: favour_precision=True, deduplicate=True
     out: dict[str, Any] = {"versions": {p: version(p) for p in ("datatrove", "trafilatura")}}
     for name, path in job["pages"].items():
         pages: list[Page] = [(row["html"], None) for row in pq.read_table(path).to_pylist()]
-        out[name] = timed(lambda p: extractor.extract(_decode(p[0])), pages, job["repeat"])
+        out[name] = timed(lambda p: extractor.extract(decode(p[0])), pages, job["repeat"])
     return out
 
 

@@ -130,13 +130,14 @@ def run_ours(
 def worker(job: dict[str, Any]) -> dict[str, Any]:
     from importlib.metadata import version
 
-    from bench_base import datatrove_filters, filter_verdict
+    from bench_base import KEEP_LANGS
     from datatrove.pipeline.extractors import Trafilatura
     from datatrove.pipeline.readers import WarcReader
+    from datatrove_side import datatrove_filters, filter_verdict
 
     readers = [(WarcReader(os.path.dirname(p)), os.path.basename(p)) for p in job["files"]]
     extractor = Trafilatura()  # FineWeb's settings: favour_precision=True, deduplicate=True
-    filters = datatrove_filters(job["lid_model"])
+    filters = datatrove_filters(job["lid_model"], KEEP_LANGS)
 
     def one_pass() -> tuple[int, int]:
         pages = kept = 0
