@@ -322,15 +322,8 @@ def worker(job: dict[str, Any]) -> dict[str, Any]:
     import pyarrow.parquet as pq
     from datatrove.data import Document
     from datatrove.pipeline.extractors import Trafilatura
-    from datatrove.pipeline.filters import (
-        C4QualityFilter,
-        FineWebQualityFilter,
-        GopherQualityFilter,
-        GopherRepetitionFilter,
-        LanguageFilter,
-    )
     from datatrove.pipeline.readers import WarcReader
-    from fasttext.FastText import _FastText
+    from datatrove_side import datatrove_filters, decode, filter_verdict
 
     repeat = max(job["repeat"], 1)
     results: dict[str, dict[str, Any]] = {}
@@ -350,10 +343,10 @@ def worker(job: dict[str, Any]) -> dict[str, Any]:
     if pages:
         extractor = Trafilatura()  # FineWeb's: favour_precision=True, timeout 1 s
         # once outside the sandbox: there a failed import would only show as a timeout per page
-        extractor.extract(_decode(pages[0]["html"]))
+        extractor.extract(decode(pages[0]["html"]))
         best, kept = float("inf"), []
         for _ in range(repeat):
-            docs = [Document(text=_decode(p["html"]), id=p["id"]) for p in pages]
+            docs = [Document(text=decode(p["html"]), id=p["id"]) for p in pages]
             start = time.perf_counter()
             kept = [d.id for d in extractor.run(iter(docs))]
             best = min(best, time.perf_counter() - start)
@@ -364,26 +357,8 @@ def worker(job: dict[str, Any]) -> dict[str, Any]:
         table = table.slice(0, job["datatrove_docs"])
     rows = table.to_pylist()
 
-    lang = LanguageFilter(languages=KEEP_LANGS)
-    lang.model._model = _FastText(job["lid_model"])  # instead of downloading lid.176.bin
-    filters = {
-        "lang": lang,
-        "gopher_repetition": GopherRepetitionFilter(),
-        "gopher_quality": GopherQualityFilter(),
-        "c4": C4QualityFilter(filter_no_terminal_punct=False),  # FineWeb's setting, and ours
-        "fineweb": FineWebQualityFilter(),
-    }
-    warm = "The cat sat on the mat. It was warm, and that was good.\nThe end of it."
-    for f in filters.values():  # warm-up: spaCy and fastText load on first use
-        f.filter(Document(text=warm, id="warm-up"))
-
-    def verdict(f: Any, doc: Any) -> tuple[bool, str]:
-        result = f.filter(doc)
-        if isinstance(result, tuple):
-            return bool(result[0]), str(result[1])
-        if not result and "language" in doc.metadata:  # LanguageFilter gives no reason
-            return False, f"lang={doc.metadata['language']}"
-        return bool(result), "dropped"
+    filters = datatrove_filters(job["lid_model"], KEEP_LANGS)
+    verdict = filter_verdict
 
     def alone(f: Any) -> Callable[[list[Any]], Verdicts]:
         def run(docs: list[Any]) -> Verdicts:
@@ -424,16 +399,6 @@ def worker(job: dict[str, Any]) -> dict[str, Any]:
         results[name] = {"docs": len(rows), "seconds": best, "kept": kept, "dropped": dropped}
     packages = ("datatrove", "spacy", "trafilatura", "warcio", "fasttext-numpy2-wheel")
     return {"versions": {p: version(p) for p in packages}, "results": results}
-
-
-def _decode(html: bytes) -> str:
-    """Bytes to str as datatrove's WarcReader does it: UTF-8, else the charset cchardet finds."""
-    import cchardet
-
-    try:
-        return html.decode("utf-8")
-    except UnicodeDecodeError:
-        return html.decode(cchardet.detect(html)["encoding"] or "utf-8", errors="replace")
 
 
 def run_datatrove(python: Path, job: dict[str, Any], tmp: Path) -> dict[str, Any] | None:

@@ -155,14 +155,14 @@ def worker(job: dict[str, Any]) -> dict[str, Any]:
     from importlib.metadata import version
 
     import pyarrow.parquet as pq
-    from bench_base import _decode  # bytes to str as datatrove's WarcReader does it
     from datatrove.pipeline.extractors import Trafilatura
+    from datatrove_side import decode  # bytes to str as datatrove's WarcReader does it
 
     extractor = Trafilatura()  # FineWeb's settings: favour_precision=True, deduplicate=True
     out: dict[str, Any] = {"versions": {p: version(p) for p in ("datatrove", "trafilatura")}}
     for name, path in job["pages"].items():
         pages: list[Page] = [(row["html"], None) for row in pq.read_table(path).to_pylist()]
-        out[name] = timed(lambda p: extractor.extract(_decode(p[0])), pages, job["repeat"])
+        out[name] = timed(lambda p: extractor.extract(decode(p[0])), pages, job["repeat"])
     return out
 
 
@@ -177,14 +177,31 @@ def run_datatrove(python: Path, pages: dict[str, list[Page]], repeat: int) -> di
                 path
             )
             job["pages"][name] = str(path)
-        job_path = Path(tmp) / "job.json"
-        job_path.write_text(json.dumps(job))
-        cmd = [str(python), str(Path(__file__).resolve()), "--worker", str(job_path)]
-        env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")}
-        proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+        return run_worker(python, Path(__file__), job, Path(tmp))
+
+
+def run_worker(python: Path, script: Path, job: dict[str, Any], tmp: Path) -> dict[str, Any]:
+    """`script --worker JOB.json` run by datatrove's venv `python`: its last line, as JSON."""
+    job_path = tmp / "job.json"
+    job_path.write_text(json.dumps(job))
+    cmd = [str(python), str(script.resolve()), "--worker", str(job_path)]
+    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")}
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
     if proc.returncode != 0:
         sys.exit(f"datatrove worker failed (exit {proc.returncode}):\n{proc.stderr[-3000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def peer_arguments(ap: argparse.ArgumentParser) -> None:
+    """The options every benchmark against datatrove takes: its venv, the fixtures, --worker."""
+    ap.add_argument(
+        "--datatrove-python",
+        type=Path,
+        default=DEFAULT_DT_PYTHON,
+        help="python of the venv with datatrove (%(default)s; missing: no datatrove row)",
+    )
+    ap.add_argument("--fixtures", type=Path, default=FIXTURES, help="the shared fixtures folder")
+    ap.add_argument("--worker", type=Path, help=argparse.SUPPRESS)  # datatrove's side
 
 
 # ---------------------------------------------------------------------------------------------
@@ -194,14 +211,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=2, help="timed passes; the best counts")
     ap.add_argument("--variants", action="store_true", help="also trafilatura's other settings")
-    ap.add_argument(
-        "--datatrove-python",
-        type=Path,
-        default=DEFAULT_DT_PYTHON,
-        help="python of the venv with datatrove (%(default)s; missing: no datatrove row)",
-    )
-    ap.add_argument("--fixtures", type=Path, default=FIXTURES, help="the shared fixtures folder")
-    ap.add_argument("--worker", type=Path, help=argparse.SUPPRESS)  # datatrove's side
+    peer_arguments(ap)
     args = ap.parse_args()
     if args.worker:
         print(json.dumps(worker(json.loads(args.worker.read_text()))))

@@ -110,7 +110,9 @@ class Extractor(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
     # "trafilatura": its main-text rules; "resiliparse": Resiliparse's, ~10x faster at a lower F1
-    # (stages/extract_fast.py; the optional package resiliparse). Both date and name pages alike.
+    # (stages/extract_fast.py; the optional package resiliparse). Both date and name pages alike
+    # (but for a non-UTF-8 page whose declared charset the fast engine reads and trafilatura's
+    # guess overrides: 3 of 770 fixture pages).
     engine: Literal["trafilatura", "resiliparse"] = "trafilatura"
     timeout_s: float = Field(10.0, ge=0)  # per page; 0 turns the limit off
     # "process": pages are extracted in a child process, killed at timeout_s (a hard limit);
@@ -147,8 +149,10 @@ class Extractor(BaseModel):
         """Main text, metadata and date decision of one page; None when it cannot be parsed.
 
         The page is parsed once by lxml: trafilatura gets the tree (and copies it before
-        cleaning); title, page type and the date evidence are read from the same tree (the
-        Resiliparse engine parses the decoded page a second time, with lexbor, for the text).
+        cleaning); title, page type and the date evidence are read from the same tree. The
+        Resiliparse engine parses the page with lexbor, and lxml parses only a skeleton of it
+        for title, page type and markup dates, and the whole page where htmldate searches it
+        (stages/extract_fast.py).
         `published`, `date_source` and `date_confidence` are filled even when there is no main
         text (`text` is then None and the caller drops the row). htmldate searches the page
         only where its answer can change the decision (stages/dates.py `needs_search`), and the
@@ -178,14 +182,28 @@ class Extractor(BaseModel):
     ) -> tuple[dict[str, Any] | None, DateEvidence | None]:
         from trafilatura.utils import decode_file, load_html  # heavy: paid once, on first use
 
-        decoded = decode_file(html)  # load_html would decode bytes the same way
-        tree = load_html(decoded)
-        if tree is None:
-            return None, None
-        meta = page_metadata(tree, url)  # title, og:type; none of our reads changes the tree
-        if self.engine == "resiliparse":
+        # load_html would decode bytes as decode_file does; the fast engine reads a page's
+        # declared charset before guessing one (stages/extract_fast.py `decode`)
+        fast = self.engine == "resiliparse"
+        decoded = extract_fast.decode(html) if fast else decode_file(html)
+        page: Any = None  # the whole page's lxml tree, parsed where something reads it
+        tree: Any = None
+        text: str | None = None
+        if fast and not all_evidence and not _dubious(decoded):
+            lexbor = extract_fast.parse(decoded)
+            # title, page type and markup dates off a skeleton: the page's full lxml parse
+            # only where htmldate searches it (stages/extract_fast.py)
+            if (bones := extract_fast.skeleton(lexbor)) is not None:
+                tree = load_html(bones)
+            text = extract_fast.resiliparse_text(lexbor, self.include_comments)
+        elif fast:
             text = extract_fast.resiliparse_text(decoded, self.include_comments)
-        else:
+        if tree is None:  # the default engine, an odd page, or no skeleton for it
+            tree = page = load_html(decoded)
+            if tree is None:
+                return None, None
+        meta = page_metadata(tree, url)  # title, og:type; none of our reads changes the tree
+        if not fast:
             text = self._trafilatura_text(tree, url)
         # the labelled-text dates only where a rule reads them (or eval-dates weighs them all)
         labelled = all_evidence or "text" in RULES
@@ -197,7 +215,9 @@ class Extractor(BaseModel):
             }
             if (bound := htmldate_max(crawl_date, url)) is not None:
                 params["max_date"] = bound  # htmldate then skips dates after the crawl
-            found = _parse_date(htmldate_date(tree, meta, params))
+            if page is None:
+                page = load_html(decoded)
+            found = _parse_date(htmldate_date(page, meta, params)) if page is not None else None
             evidence = replace(evidence, htmldate=found)
         decision = decide_date(evidence)
         return {
@@ -356,6 +376,13 @@ def _fast_text_doubtful(text: str | None, tree: Any) -> bool:
 
 
 # what a child process imports before it takes pages: their import time is not a page's
+def _dubious(decoded: str) -> bool:
+    """trafilatura's doubt that a page is HTML at all (no "html" in its first 50 characters),
+    under which load_html may refuse the page: the fast engine then parses it whole, as the
+    default does, so both refuse the same pages."""
+    return "html" not in decoded[:50].lower()
+
+
 _PRELOAD = (
     "thresher.stages.extract",
     "trafilatura",

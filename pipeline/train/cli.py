@@ -71,6 +71,14 @@ def add_model_verbs(verb: Callable[..., argparse.ArgumentParser]) -> None:
     ed.add_argument(
         "--htmldate", action="store_true", help="also score htmldate alone, for comparison"
     )
+    ed.add_argument(
+        "--extract",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="an [extract] setting to evaluate with, a TOML value (repeatable), e.g. "
+        "--extract engine=resiliparse --extract extensive_date_search=false",
+    )
 
 
 def _print_json_or(args: argparse.Namespace, result: dict[str, Any], text: str) -> None:
@@ -127,20 +135,39 @@ def _eval_quality(args: argparse.Namespace) -> int:
     return 0
 
 
+def _extract_settings(pairs: list[str]) -> Any:
+    """The Extractor of `--extract KEY=VALUE` settings (values in TOML; a bare word is a string)."""
+    import tomllib
+
+    from thresher.stages.extract import Extractor
+
+    settings: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"--extract {pair!r}: expected KEY=VALUE, e.g. engine=resiliparse")
+        try:
+            settings[key.strip()] = tomllib.loads(f"v = {value}")["v"]
+        except tomllib.TOMLDecodeError:
+            settings[key.strip()] = value
+    return Extractor(**settings)
+
+
 def _eval_dates(args: argparse.Namespace) -> int:
     from thresher.pipeline.train.dates import evaluate_dates, format_report
 
+    extractor = _extract_settings(args.extract) if args.extract else None
     if args.sets:
         from thresher.pipeline.train.dates import evaluate_sets, format_sets_table, write_card
 
-        result = evaluate_sets(args.directory)
+        result = evaluate_sets(args.directory, extractor)
         if args.card:
             write_card(args.card, result)
         _print_json_or(args, result, format_sets_table(result))
         return 0
     if len(args.directory) != 1 or args.card:
         raise ValueError("several folders or --card need --sets")
-    r = evaluate_dates(args.directory[0], compare_htmldate=args.htmldate)
+    r = evaluate_dates(args.directory[0], extractor, compare_htmldate=args.htmldate)
     _print_json_or(args, r, format_report(r))
     return 0
 

@@ -163,3 +163,21 @@ def test_the_decision_is_what_the_recorded_page_sets_justify():
         assert set(r["helps_on"]) == {n for n, k in r["unseen_gain"].items() if k > 0}, rule
     assert {"dates", "html", "fundus", "misinfo", "metascraper", "omnivore"} <= set(card["sets"])
     assert card["sets"]["html"]["shared"]["dates"] == 172  # not independent of `dates`
+
+
+def test_eval_dates_scores_with_the_extract_settings_given(tmp_path, capsys):
+    from thresher.pipeline.cli import main
+
+    meta = '<meta property="article:published_time" content="2021-03-04T10:00:00Z">'
+    write_cases(
+        tmp_path,
+        [{"file": "a.html.gz", "url": "https://x.org/a", "date": "2021-03-04"}],
+        {"a.html.gz": PAGE.format(head=meta)},
+    )
+    argv = ["eval-dates", str(tmp_path), "--json", "--extract", "isolation=none"]
+    assert main([*argv, "--extract", "htmldate=false"]) == 0
+    assert json.loads(capsys.readouterr().out)["by_source"]["meta"]["exact_day"] == 1.0
+    assert main([*argv, "--extract", "extensive_date_searh=false"]) == 2  # a typo: named
+    assert "extensive_date_searh" in capsys.readouterr().err
+    assert main([*argv, "--extract", "htmldate"]) == 2
+    assert "KEY=VALUE" in capsys.readouterr().err
