@@ -375,7 +375,6 @@ def _fast_text_doubtful(text: str | None, tree: Any) -> bool:
     return not FALLBACK_SHARE[0] <= share <= FALLBACK_SHARE[1]
 
 
-# what a child process imports before it takes pages: their import time is not a page's
 def _dubious(decoded: str) -> bool:
     """trafilatura's doubt that a page is HTML at all (no "html" in its first 50 characters),
     under which load_html may refuse the page: the fast engine then parses it whole, as the
@@ -383,6 +382,7 @@ def _dubious(decoded: str) -> bool:
     return "html" not in decoded[:50].lower()
 
 
+# what a child process imports before it takes pages: their import time is not a page's
 _PRELOAD = (
     "thresher.stages.extract",
     "trafilatura",
