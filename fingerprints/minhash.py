@@ -72,11 +72,15 @@ from numba import njit
 from pydantic import BaseModel, ConfigDict, Field
 
 from thresher.fingerprints.exact import digests, exact_hashes
+from thresher.fingerprints.kernel_cache import refresh_kernel_cache
 from thresher.fingerprints.lanes import BITS, LANES, SHINGLES, fold_lanes
 from thresher.fingerprints.normalize import (
+    NO_ROOM,
     NORMALISATION,
     SLOW,
     Tables,
+    helper,
+    normalize_doc,
     normalize_expr,
     normalize_into,
     normalize_series,
@@ -147,7 +151,7 @@ def _lanes(num_perm: int, seed: int) -> np.ndarray:
     return np.append(permutations(num_perm, seed), np.ones(-num_perm % LANES, np.uint64))
 
 
-@njit(cache=True)
+@helper
 def _fold(hashes: np.ndarray, lo: int, hi: int, a: np.ndarray, sig: np.ndarray) -> None:
     """sig[i] = min(sig[i], (a_i * x) mod 2^52) over the hashes x in hashes[lo:hi] (sig uint64;
     a and sig of `_lanes`'s padded length).
@@ -161,7 +165,7 @@ def _fold(hashes: np.ndarray, lo: int, hi: int, a: np.ndarray, sig: np.ndarray) 
         fold_lanes(sig, a, hashes, j, hi)
 
 
-@njit(cache=True)
+@helper
 def _finish(sig: np.ndarray, out: np.ndarray, d: int) -> None:
     """Row d of out is the signature folded into sig (EMPTY where nothing was folded: _UNSET
     >> 20 keeps 44 one bits, and uint32 their low 32)."""
@@ -191,7 +195,7 @@ def _hashes_kernel(
 _BATCH = 1 << 17
 
 
-@njit(cache=True)
+@helper
 def _fold_rows(
     buf: np.ndarray,
     h_lo: np.ndarray,
@@ -236,7 +240,7 @@ def _signatures_kernel(
             _fold_rows(buf, h_lo, h_hi, first, d, a, sig, out)
             first, pos = d, 0
         h_lo[d] = pos
-        pos += _doc_hashes(data, starts[d], ends[d], n, seed, ts, te, buf[pos:], True)
+        pos += _doc_hashes(data, starts[d], ends[d], n, seed, ts, te, buf, pos, True)
         h_hi[d] = pos
     _fold_rows(buf, h_lo, h_hi, first, nd, a, sig, out)
     return out
@@ -284,7 +288,11 @@ def _raw_signatures_kernel(
     pos = 0
     first = 0  # the first document whose hashes wait in buf
     for d in range(nd):
-        norm, ts, te, m, k = normalize_into(data, starts[d], ends[d], norm, o, tables, ts, te)
+        m = k = NO_ROOM  # ts and te fit any text that does not expand; norm may not, after one
+        if norm.shape[0] - o >= ends[d] - starts[d]:
+            m, k = normalize_doc(data, starts[d], ends[d], norm, o, tables, ts, te)
+        if m == NO_ROOM:  # normalize_into grows the buffers (rare: a text that expands)
+            norm, ts, te, m, k = normalize_into(data, starts[d], ends[d], norm, o, tables, ts, te)
         if pos + ts.shape[0] > buf.shape[0]:  # no room for this document's hashes: fold first
             _fold_rows(buf, h_lo, h_hi, first, d, a, sig, out)
             first, pos = d, 0
@@ -297,7 +305,7 @@ def _raw_signatures_kernel(
         else:
             if k < 0:  # CJK mixed with other characters in one table entry: tokenise the output
                 k = _tokens(norm, o, m, ts, te)
-            pos += shingle_hashes_into(norm, ts, te, k, n, seed, buf[pos:], True)
+            pos += shingle_hashes_into(norm, ts, te, k, n, seed, buf, pos, True)
             h_hi[d] = pos
         if keep_norm:
             n_starts[d], n_ends[d] = o, m
@@ -397,6 +405,9 @@ def jaccard(sig_a: np.ndarray, sig_b: np.ndarray) -> np.ndarray | float:
         raise ValueError(f"signatures differ in length: {sig_a.shape[-1]} vs {sig_b.shape[-1]}")
     est = np.mean(sig_a == sig_b, axis=-1)
     return float(est) if np.ndim(est) == 0 else est
+
+
+refresh_kernel_cache(__name__)  # numba keys its cache on this file alone: see kernel_cache.py
 
 
 # ---- throughput ----------------------------------------------------------------------------------
