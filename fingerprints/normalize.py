@@ -244,26 +244,28 @@ def normalize_doc(
             # with 0x20 (lowercase; a space stays) and all stay: no table, no dropping. Eight
             # bytes are told with one 64-bit load (SWAR; bit 7 of each byte flags it in a mask),
             # and the run of such bytes at their start goes at once (96% of the bytes of clough
-            # + articles; 82% when only whole blocks of eight went).
-            x = read64(data, p)
-            sp = ~((x ^ _SPACES) + _LOW7) & _HIGH  # bit 7 of each byte that is a space
-            y = x | _SPACES
-            letter = (y + _LETTER_LO) & ~(y + _LETTER_HI) & _HIGH
-            # The bytes the bytewise path must take: not ASCII, neither letter nor space, or a
-            # space after a space (or at the start). Flags are exact up to the first byte that
-            # is not ASCII (the carries of its sums may spill into the bytes after it).
-            twice = sp & ((sp << _BYTE) | (_LEAD if space else _ZERO))
-            bad = ((x | ~(letter | sp)) & _HIGH) | twice
+            # + articles; 82% when only whole blocks of eight went). An inner loop takes block
+            # after block, with few values live (the bytewise path's stay out of its registers).
             g = 8  # the good bytes before the first bad one
-            if bad != _ZERO:
-                # The bytewise path takes the bytes from the first bad one to the last; the
-                # next block starts after that.
-                block = p + ((71 - np.int64(leading_zeros(bad))) >> 3)
-                g = np.int64(trailing_zeros(bad) >> _3)
-                keep = (_ONE << np.uint64(8 * g)) - _ONE
-                letter &= keep
-                sp &= keep
-            if g > 0:
+            while g == 8 and p + 8 <= end:
+                x = read64(data, p)
+                sp = ~((x ^ _SPACES) + _LOW7) & _HIGH  # bit 7 of each byte that is a space
+                y = x | _SPACES
+                letter = (y + _LETTER_LO) & ~(y + _LETTER_HI) & _HIGH
+                # The bytes the bytewise path must take: not ASCII, neither letter nor space,
+                # or a space after a space (or at the start). Flags are exact up to the first
+                # byte that is not ASCII (the carries of its sums may spill into the next ones).
+                twice = sp & ((sp << _BYTE) | (_LEAD if space else _ZERO))
+                bad = ((x | ~(letter | sp)) & _HIGH) | twice
+                if bad != _ZERO:
+                    # The bytewise path takes the bytes from the first bad one to the last; the
+                    # next block starts after that.
+                    block = p + ((71 - np.int64(leading_zeros(bad))) >> 3)
+                    g = np.int64(trailing_zeros(bad) >> _3)
+                    if g == 0:
+                        break
+                    keep = (_ONE << np.uint64(8 * g)) - _ONE
+                    letter &= keep
                 # All 8 bytes are stored; those past g are overwritten later (out has room for
                 # end - p bytes after o).
                 for i in range(8):
@@ -288,6 +290,7 @@ def normalize_doc(
                 p += g
                 o += g
                 last = 0
+            if g != 0:
                 continue
         c = np.int64(data[np.uint64(p)])
         if c < 0x80:
