@@ -204,6 +204,7 @@ _R = np.uint64(23)  # the cyclic polynomial's rotation; odd
 _M1 = np.uint64(0xBF58476D1CE4E5B9)  # SplitMix64's finaliser (Stafford's Mix13)
 _M2 = np.uint64(0x94D049BB133111EB)
 _ALL = np.uint64(0xFFFFFFFFFFFFFFFF)
+_63 = np.uint64(63)
 _MASK64 = (1 << 64) - 1
 
 
@@ -243,8 +244,12 @@ def _token_hash(data: np.ndarray, s: int, e: int, seed: np.uint64) -> np.uint64:
     if n <= 16 and s + 16 <= data.shape[0]:
         # Most tokens: two 64-bit loads, the bytes past the token masked off, no branches.
         c0 = _read64(data, s) & (_ALL >> np.uint64(64 - 8 * min(n, 8)))
+        # The second word's bits: none for a token of up to 8 bytes (a shift by 64 is not
+        # defined, so (64 - tail) & 63 = 0 keeps all and the product with 0 clears them; a
+        # conditional instead was a branch that a fifth of English tokens took, unpredictably).
         tail = np.uint64(8 * max(n - 8, 0))
-        c1 = _read64(data, s + 8) & (_ALL >> (_U64 - tail)) if tail != _U0 else _U0
+        keep = (_ALL >> ((_U64 - tail) & _63)) * np.uint64(tail != _U0)
+        c1 = _read64(data, s + 8) & keep
         h = (_rotl((h ^ c0) * _P2, np.uint64(31)) ^ c1) * _P2
     else:
         h = _token_rounds(data, s, e, h)
