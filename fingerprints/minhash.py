@@ -39,20 +39,24 @@ Text that already went through normalize_expr takes that kernel directly (`norma
 
 The kernels are serial: one Ray task per shard uses one core, and numba threads would compete
 with the other tasks. `python -m thresher.fingerprints.minhash [FILE...]` measures throughput:
-CPU time, NUMBA_NUM_THREADS=1 POLARS_MAX_THREADS=1, best (median) of 3 interleaved runs, MB/s,
-on the 2-core Xeon (AVX-512 IFMA, shared: load average 5-8), 2026-12-07, this code against the
-code before the token hashes, the 52-bit fold and the letters-and-spaces path (run alternately):
+CPU time, NUMBA_NUM_THREADS=1 POLARS_MAX_THREADS=1, median of 3 interleaved runs, MB/s, on the
+2-core Xeon (AVX-512 IFMA, shared), 2026-12-07, this code against main before issue 19's speed
+change (run alternately in separate processes from a clean numba cache; load average in brackets):
 
-| text (repeated to 16-32 MB)           | signatures before | signatures now      | normaliser now |
-|---------------------------------------|-------------------|---------------------|----------------|
-| clough + articles_2500, English (32)  | 135.1, 134.5      | 297.1, 293.0        | 594, 574       |
-| domains (all five sets) (16)          | 145.8             | 216.7 (211.9)       | 290            |
-| lid sentences, 15 languages (16)     | 84.4              | 104.6 (102.9)       | 164            |
+| text (repeated to 16-32 MB)                 | signatures before  | signatures now    |
+|---------------------------------------------|--------------------|-------------------|
+| clough + articles_2500, English (32) [1-2]  | 297.1, 289.9       | 324.4, 321.2      |
+| the same [7-9]                              | 281.4, 272.6, 289.5| 321.0, 309.3, 305.2|
+| lid sentences, 15 languages (16) [3]        | 94.7               | 131.8             |
+| domains (all five sets) (16) [2]            | 208.6              | 201.5             |
 
-Per byte of the English row now: normalising and tokenising ~1.7 ns, token and shingle hashes
-with the fold at 8 permutations ~0.95 ns, the fold at 112 ~0.8 ns more (signatures at 8
-permutations 373-382 MB/s, the fold alone on ready hashes 1,058-1,163 MB/s). rensa measured
-11-13 MB/s/core with Python shingling (benchmarks/bench_dedup.py).
+Per byte of the English row, main: normalising and tokenising ~1.45 ns, token hashes ~0.52,
+combining them ~0.32, the fold at 8 permutations ~0.15 and at 112 ~0.40 more, polars to Arrow
+~0.18. Now the normaliser runs at ~1.35 ns a byte (main ~1.49: `normalize.normalize_doc`), the
+token hashes at ~0.45 (`shingles._token_hash`), and short documents no longer pay ~150 ns each
+for reference counting (`normalize.helper`). Code text normalises ~14% slower than before (short
+runs of letters between symbols: README, Performance). rensa measured 11-13 MB/s/core with
+Python shingling (benchmarks/bench_dedup.py).
 """
 
 from __future__ import annotations

@@ -36,10 +36,11 @@ which `minhash.signatures` also calls to normalise, tokenise and hash a text in 
   compose, from combining classes and decompositions, which Unicode never changes for an
   assigned character; one that it does not know (assigned later) is not simple.
 - The kernel maps a document character by character, turns whitespace into one space between
-  words and strips the ends. Eight bytes that are all ASCII letters and single spaces (most of
-  English prose) go at once: one 64-bit load tells them (SWAR), they map to themselves ORed with
-  0x20, and their tokens come from bit masks (normalize_utf8 on English, 2-core Xeon: ~374 MB/s
-  bytewise, ~555-575 MB/s with it; 82% of the 8-byte blocks of clough + articles take it). A
+  words and strips the ends. ASCII letters and single spaces (most of English prose) go up to
+  eight at once: one 64-bit load tells them (SWAR), the run of them at the start of the eight
+  maps to itself ORed with 0x20, and its tokens come from bit masks (normalize_utf8 on English,
+  2-core Xeon: ~374 MB/s bytewise, ~555-575 MB/s with whole blocks of eight only, 82% of the
+  bytes of clough + articles; ~595-630 MB/s with runs, 96% of the bytes). A
   document with any character it cannot map goes to normalize_expr instead, as a whole.
 
 Documents on that slow path, per fixture set (every text of each set is checked byte for byte
