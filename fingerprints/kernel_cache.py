@@ -61,10 +61,12 @@ def sources_digest(module_names: list[str]) -> str:
     """sha256 over the names and source bytes of the modules."""
     digest = hashlib.sha256()
     for name in module_names:
-        source = getattr(sys.modules[name], "__file__", None)
+        module = sys.modules[name]
         digest.update(name.encode() + b"\0")
-        if source:
-            digest.update(Path(source).read_bytes())
+        try:
+            digest.update(Path(module.__file__ or "").read_bytes())
+        except (OSError, TypeError):  # no file of its own (a zip import, a namespace package)
+            digest.update(repr(getattr(module, "__version__", None)).encode())
     return digest.hexdigest()
 
 
