@@ -18,10 +18,10 @@ lane by lane: the same signatures on every CPU.
 
 `fold_lanes` is a numba intrinsic: the vector IR is emitted into the njit function that calls it.
 numba's on-disk cache (`@njit(cache=True)` in minhash.py) is keyed on the calling file's
-timestamp, not on this one: after editing this file, touch minhash.py (or delete the .nbi/.nbc
-files in fingerprints/__pycache__), or the previous version's compiled code is loaded. An
-installed release has fresh files either way. The cache also records the CPU it compiled for,
-so a machine with IFMA and one without each get their own code.
+timestamp, not on this one; `kernel_cache.refresh_kernel_cache` (called as minhash.py is
+imported) empties minhash.py's cache when this file or another it depends on changes. The cache
+also records the CPU it compiled for, so a machine with IFMA and one without each get their own
+code.
 """
 
 from __future__ import annotations

@@ -24,6 +24,7 @@ import logging
 import numpy as np
 from numba import njit
 
+from thresher.fingerprints.kernel_cache import refresh_kernel_cache
 from thresher.fingerprints.shingles import xxh64
 
 log = logging.getLogger(__name__)
@@ -111,3 +112,6 @@ def band_hashes(
     little = np.ascontiguousarray(sigs, dtype=sigs.dtype.newbyteorder("<"))
     raw = little.reshape(-1).view(np.uint8)
     return _band_hashes_kernel(raw, sigs.shape[0], sigs.shape[1] * item, rows * item, bands)
+
+
+refresh_kernel_cache(__name__)  # numba keys its cache on this file alone: see kernel_cache.py

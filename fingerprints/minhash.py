@@ -39,20 +39,24 @@ Text that already went through normalize_expr takes that kernel directly (`norma
 
 The kernels are serial: one Ray task per shard uses one core, and numba threads would compete
 with the other tasks. `python -m thresher.fingerprints.minhash [FILE...]` measures throughput:
-CPU time, NUMBA_NUM_THREADS=1 POLARS_MAX_THREADS=1, best (median) of 3 interleaved runs, MB/s,
-on the 2-core Xeon (AVX-512 IFMA, shared: load average 5-8), 2026-12-07, this code against the
-code before the token hashes, the 52-bit fold and the letters-and-spaces path (run alternately):
+CPU time, NUMBA_NUM_THREADS=1 POLARS_MAX_THREADS=1, median of 3 interleaved runs, MB/s, on the
+2-core Xeon (AVX-512 IFMA, shared), 2026-12-07, this code against main before issue 19's speed
+change (run alternately in separate processes from a clean numba cache; load average in brackets):
 
-| text (repeated to 16-32 MB)           | signatures before | signatures now      | normaliser now |
-|---------------------------------------|-------------------|---------------------|----------------|
-| clough + articles_2500, English (32)  | 135.1, 134.5      | 297.1, 293.0        | 594, 574       |
-| domains (all five sets) (16)          | 145.8             | 216.7 (211.9)       | 290            |
-| lid sentences, 15 languages (16)     | 84.4              | 104.6 (102.9)       | 164            |
+| text (repeated to 16-32 MB)                 | signatures before  | signatures now    |
+|---------------------------------------------|--------------------|-------------------|
+| clough + articles_2500, English (32) [1-2]  | 297.1, 289.9       | 324.4, 321.2      |
+| the same [7-9]                              | 281.4, 272.6, 289.5| 321.0, 309.3, 305.2|
+| lid sentences, 15 languages (16) [3]        | 94.7               | 131.8             |
+| domains (all five sets) (16) [2]            | 208.6              | 201.5             |
 
-Per byte of the English row now: normalising and tokenising ~1.7 ns, token and shingle hashes
-with the fold at 8 permutations ~0.95 ns, the fold at 112 ~0.8 ns more (signatures at 8
-permutations 373-382 MB/s, the fold alone on ready hashes 1,058-1,163 MB/s). rensa measured
-11-13 MB/s/core with Python shingling (benchmarks/bench_dedup.py).
+Per byte of the English row, main: normalising and tokenising ~1.45 ns, token hashes ~0.52,
+combining them ~0.32, the fold at 8 permutations ~0.15 and at 112 ~0.40 more, polars to Arrow
+~0.18. Now the normaliser runs at ~1.35 ns a byte (main ~1.49: `normalize.normalize_doc`), the
+token hashes at ~0.45 (`shingles._token_hash`), and short documents no longer pay ~150 ns each
+for reference counting (`normalize.helper`). Code text normalises ~14% slower than before (short
+runs of letters between symbols: README, Performance). rensa measured 11-13 MB/s/core with
+Python shingling (benchmarks/bench_dedup.py).
 """
 
 from __future__ import annotations
@@ -72,11 +76,15 @@ from numba import njit
 from pydantic import BaseModel, ConfigDict, Field
 
 from thresher.fingerprints.exact import digests, exact_hashes
+from thresher.fingerprints.kernel_cache import refresh_kernel_cache
 from thresher.fingerprints.lanes import BITS, LANES, SHINGLES, fold_lanes
 from thresher.fingerprints.normalize import (
+    NO_ROOM,
     NORMALISATION,
     SLOW,
     Tables,
+    helper,
+    normalize_doc,
     normalize_expr,
     normalize_into,
     normalize_series,
@@ -147,7 +155,7 @@ def _lanes(num_perm: int, seed: int) -> np.ndarray:
     return np.append(permutations(num_perm, seed), np.ones(-num_perm % LANES, np.uint64))
 
 
-@njit(cache=True)
+@helper
 def _fold(hashes: np.ndarray, lo: int, hi: int, a: np.ndarray, sig: np.ndarray) -> None:
     """sig[i] = min(sig[i], (a_i * x) mod 2^52) over the hashes x in hashes[lo:hi] (sig uint64;
     a and sig of `_lanes`'s padded length).
@@ -161,7 +169,7 @@ def _fold(hashes: np.ndarray, lo: int, hi: int, a: np.ndarray, sig: np.ndarray) 
         fold_lanes(sig, a, hashes, j, hi)
 
 
-@njit(cache=True)
+@helper
 def _finish(sig: np.ndarray, out: np.ndarray, d: int) -> None:
     """Row d of out is the signature folded into sig (EMPTY where nothing was folded: _UNSET
     >> 20 keeps 44 one bits, and uint32 their low 32)."""
@@ -191,7 +199,7 @@ def _hashes_kernel(
 _BATCH = 1 << 17
 
 
-@njit(cache=True)
+@helper
 def _fold_rows(
     buf: np.ndarray,
     h_lo: np.ndarray,
@@ -236,7 +244,7 @@ def _signatures_kernel(
             _fold_rows(buf, h_lo, h_hi, first, d, a, sig, out)
             first, pos = d, 0
         h_lo[d] = pos
-        pos += _doc_hashes(data, starts[d], ends[d], n, seed, ts, te, buf[pos:], True)
+        pos += _doc_hashes(data, starts[d], ends[d], n, seed, ts, te, buf, pos, True)
         h_hi[d] = pos
     _fold_rows(buf, h_lo, h_hi, first, nd, a, sig, out)
     return out
@@ -284,7 +292,11 @@ def _raw_signatures_kernel(
     pos = 0
     first = 0  # the first document whose hashes wait in buf
     for d in range(nd):
-        norm, ts, te, m, k = normalize_into(data, starts[d], ends[d], norm, o, tables, ts, te)
+        m = k = NO_ROOM  # ts and te fit any text that does not expand; norm may not, after one
+        if norm.shape[0] - o >= ends[d] - starts[d]:
+            m, k = normalize_doc(data, starts[d], ends[d], norm, o, tables, ts, te)
+        if m == NO_ROOM:  # normalize_into grows the buffers (rare: a text that expands)
+            norm, ts, te, m, k = normalize_into(data, starts[d], ends[d], norm, o, tables, ts, te)
         if pos + ts.shape[0] > buf.shape[0]:  # no room for this document's hashes: fold first
             _fold_rows(buf, h_lo, h_hi, first, d, a, sig, out)
             first, pos = d, 0
@@ -297,7 +309,7 @@ def _raw_signatures_kernel(
         else:
             if k < 0:  # CJK mixed with other characters in one table entry: tokenise the output
                 k = _tokens(norm, o, m, ts, te)
-            pos += shingle_hashes_into(norm, ts, te, k, n, seed, buf[pos:], True)
+            pos += shingle_hashes_into(norm, ts, te, k, n, seed, buf, pos, True)
             h_hi[d] = pos
         if keep_norm:
             n_starts[d], n_ends[d] = o, m
@@ -397,6 +409,9 @@ def jaccard(sig_a: np.ndarray, sig_b: np.ndarray) -> np.ndarray | float:
         raise ValueError(f"signatures differ in length: {sig_a.shape[-1]} vs {sig_b.shape[-1]}")
     est = np.mean(sig_a == sig_b, axis=-1)
     return float(est) if np.ndim(est) == 0 else est
+
+
+refresh_kernel_cache(__name__)  # numba keys its cache on this file alone: see kernel_cache.py
 
 
 # ---- throughput ----------------------------------------------------------------------------------

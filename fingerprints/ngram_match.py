@@ -28,6 +28,7 @@ import numpy as np
 import polars as pl
 from numba import njit
 
+from thresher.fingerprints.kernel_cache import refresh_kernel_cache
 from thresher.fingerprints.shingles import shingle_hashes_batch
 
 NO_UNIT: Final = -1
@@ -163,3 +164,6 @@ class NgramTable:
             min_ngrams,
             float(min_fraction),
         )
+
+
+refresh_kernel_cache(__name__)  # numba keys its cache on this file alone: see kernel_cache.py

@@ -45,8 +45,10 @@ import polars as pl
 import xxhash
 from numba import njit
 
+from thresher.fingerprints.kernel_cache import refresh_kernel_cache
 from thresher.fingerprints.normalize import (
     CJK_RANGES,
+    helper,
     normalize,
     normalize_utf8,
     read_le,
@@ -102,30 +104,30 @@ _U0 = np.uint64(0)
 _U64 = np.uint64(64)
 
 
-@njit(cache=True)
+@helper
 def _rotl(x: np.uint64, r: np.uint64) -> np.uint64:
     return (x << r) | (x >> (_U64 - r))
 
 
-@njit(cache=True)
+@helper
 def _read32(d: np.ndarray, p: int) -> np.uint64:
     return read_le(d, p, 4)
 
 
-@njit(cache=True)
+@helper
 def _round(acc: np.uint64, lane: np.uint64) -> np.uint64:
     acc = acc + lane * _P2
     acc = _rotl(acc, np.uint64(31))
     return acc * _P1
 
 
-@njit(cache=True)
+@helper
 def _merge(acc: np.uint64, v: np.uint64) -> np.uint64:
     acc = acc ^ _round(_U0, v)
     return acc * _P1 + _P4
 
 
-@njit(cache=True)
+@helper
 def xxh64(data: np.ndarray, start: int, length: int, seed: np.uint64) -> np.uint64:
     """XXH64 of data[start:start+length] (uint8 array), equal to xxhash.xxh64_intdigest."""
     p = start
@@ -202,17 +204,18 @@ _R = np.uint64(23)  # the cyclic polynomial's rotation; odd
 _M1 = np.uint64(0xBF58476D1CE4E5B9)  # SplitMix64's finaliser (Stafford's Mix13)
 _M2 = np.uint64(0x94D049BB133111EB)
 _ALL = np.uint64(0xFFFFFFFFFFFFFFFF)
+_63 = np.uint64(63)
 _MASK64 = (1 << 64) - 1
 
 
-@njit(cache=True)
+@helper
 def _mix64(x: np.uint64) -> np.uint64:
     x = (x ^ (x >> np.uint64(30))) * _M1
     x = (x ^ (x >> np.uint64(27))) * _M2
     return x ^ (x >> np.uint64(31))
 
 
-@njit(cache=True)
+@helper
 def _token_rounds(data: np.ndarray, s: int, e: int, h: np.uint64) -> np.uint64:
     """_token_hash's rounds byte by byte: a token longer than 16 bytes, or near the buffer's end."""
     p = s
@@ -229,7 +232,7 @@ def _token_rounds(data: np.ndarray, s: int, e: int, h: np.uint64) -> np.uint64:
     return h
 
 
-@njit(cache=True)
+@helper
 def _token_hash(data: np.ndarray, s: int, e: int, seed: np.uint64) -> np.uint64:
     """The hash of the token data[s:e]: its bytes zero-padded to 8-byte words c_0, c_1, ... (little
     endian; two words at least), h = seed ^ (e - s) * P1, then h = (h ^ c_0) * P2 and for each
@@ -241,8 +244,12 @@ def _token_hash(data: np.ndarray, s: int, e: int, seed: np.uint64) -> np.uint64:
     if n <= 16 and s + 16 <= data.shape[0]:
         # Most tokens: two 64-bit loads, the bytes past the token masked off, no branches.
         c0 = _read64(data, s) & (_ALL >> np.uint64(64 - 8 * min(n, 8)))
+        # The second word's bits: none for a token of up to 8 bytes (a shift by 64 is not
+        # defined, so (64 - tail) & 63 = 0 keeps all and the product with 0 clears them; a
+        # conditional instead was a branch that a fifth of English tokens took, unpredictably).
         tail = np.uint64(8 * max(n - 8, 0))
-        c1 = _read64(data, s + 8) & (_ALL >> (_U64 - tail)) if tail != _U0 else _U0
+        keep = (_ALL >> ((_U64 - tail) & _63)) * np.uint64(tail != _U0)
+        c1 = _read64(data, s + 8) & keep
         h = (_rotl((h ^ c0) * _P2, np.uint64(31)) ^ c1) * _P2
     else:
         h = _token_rounds(data, s, e, h)
@@ -250,7 +257,7 @@ def _token_hash(data: np.ndarray, s: int, e: int, seed: np.uint64) -> np.uint64:
     return h ^ (h >> np.uint64(32))
 
 
-@njit(cache=True)
+@helper
 def _finish_shingle(x: np.uint64, tokens: int) -> np.uint64:
     return _mix64(x + np.uint64(tokens) * _P3)
 
@@ -298,7 +305,7 @@ _CJK_LO = np.array([lo for lo, _ in CJK_RANGES], dtype=np.int64)
 _CJK_HI = np.array([hi for _, hi in CJK_RANGES], dtype=np.int64)
 
 
-@njit(cache=True)
+@helper
 def _is_cjk(cp: int) -> bool:
     for i in range(_CJK_LO.shape[0]):
         if cp < _CJK_LO[i]:
@@ -308,12 +315,12 @@ def _is_cjk(cp: int) -> bool:
     return False
 
 
-@njit(cache=True)
+@helper
 def _byte(d: np.ndarray, p: int) -> int:
     return d[np.uint64(p)]  # unsigned index: no negative-index fix-up in the hot loops
 
 
-@njit(cache=True)
+@helper
 def _char(d: np.ndarray, p: int, c: int) -> tuple[int, int]:
     """Width and code point of the 3- or 4-byte UTF-8 character at p (lead byte c >= 0xE0)."""
     if c < 0xF0:
@@ -328,7 +335,7 @@ def _char(d: np.ndarray, p: int, c: int) -> tuple[int, int]:
     return 4, cp
 
 
-@njit(cache=True)
+@helper
 def _tokens(data: np.ndarray, start: int, end: int, ts: np.ndarray, te: np.ndarray) -> int:
     """Write the byte spans of the tokens of data[start:end] into ts/te; return their count.
 
@@ -370,7 +377,7 @@ def _tokens(data: np.ndarray, start: int, end: int, ts: np.ndarray, te: np.ndarr
     return k
 
 
-@njit(cache=True)
+@helper
 def shingle_hashes_into(
     data: np.ndarray,
     ts: np.ndarray,
@@ -379,9 +386,11 @@ def shingle_hashes_into(
     n: int,
     seed: np.uint64,
     out: np.ndarray,
+    at: int,
     by_tokens: bool,
 ) -> int:
-    """Write the hash of each shingle of the k tokens ts/te of data into out; return the count.
+    """Write the hash of each shingle of the k tokens ts/te of data into out from index `at` on;
+    return the count.
 
     The hash is XXH64 of the shingle's bytes, or with by_tokens the MinHash shingle hash
     (TOKEN_HASH; out then needs room for k values: the token hashes wait there first).
@@ -390,26 +399,27 @@ def shingle_hashes_into(
         return 0
     w = min(k, n)  # a text of fewer than n tokens: one shingle of all of them
     m = k - w + 1
+    h = np.uint64(at)  # out[h + i]: an unsigned index, so no negative-index fix-up
     if not by_tokens:
         for i in range(m):
-            out[i] = xxh64(data, ts[i], te[i + w - 1] - ts[i], seed)
+            out[h + np.uint64(i)] = xxh64(data, ts[i], te[i + w - 1] - ts[i], seed)
         return m
     for j in range(k):
-        out[j] = _token_hash(data, ts[j], te[j], seed)
+        out[h + np.uint64(j)] = _token_hash(data, ts[j], te[j], seed)
     x = _U0
     for j in range(w):
-        x = _rotl(x, _R) ^ out[j]
+        x = _rotl(x, _R) ^ out[h + np.uint64(j)]
     gone = np.uint64((int(_R) * w) % 64)  # rotation of the token that leaves the window
-    old = out[0]  # token i's hash, kept before shingle i's hash takes its place
-    out[0] = _finish_shingle(x, w)
+    old = out[h]  # token i's hash, kept before shingle i's hash takes its place
+    out[h] = _finish_shingle(x, w)
     for i in range(1, m):
-        x = _rotl(x, _R) ^ out[i + w - 1] ^ _rotl(old, gone)
-        old = out[i]
-        out[i] = _finish_shingle(x, w)
+        x = _rotl(x, _R) ^ out[h + np.uint64(i + w - 1)] ^ _rotl(old, gone)
+        old = out[h + np.uint64(i)]
+        out[h + np.uint64(i)] = _finish_shingle(x, w)
     return m
 
 
-@njit(cache=True)
+@helper
 def _doc_hashes(
     data: np.ndarray,
     start: int,
@@ -419,12 +429,13 @@ def _doc_hashes(
     ts: np.ndarray,
     te: np.ndarray,
     out: np.ndarray,
+    at: int,
     by_tokens: bool,
 ) -> int:
-    """Write the hash of each shingle of data[start:end] into out (`shingle_hashes_into`);
-    return their count."""
+    """Write the hash of each shingle of data[start:end] into out from `at` on
+    (`shingle_hashes_into`); return their count."""
     k = _tokens(data, start, end, ts, te)
-    return shingle_hashes_into(data, ts, te, k, n, seed, out, by_tokens)
+    return shingle_hashes_into(data, ts, te, k, n, seed, out, at, by_tokens)
 
 
 def scratch_size(starts: np.ndarray, ends: np.ndarray) -> int:
@@ -451,11 +462,11 @@ def _batch_hashes(
     # case (one token per two bytes, 4x the text).
     total = 0
     for d in range(starts.shape[0]):
-        total += _doc_hashes(data, starts[d], ends[d], n, seed, ts, te, buf, by_tokens)
+        total += _doc_hashes(data, starts[d], ends[d], n, seed, ts, te, buf, 0, by_tokens)
     out = np.empty(total, dtype=np.uint64)
     pos = 0
     for d in range(starts.shape[0]):
-        m = _doc_hashes(data, starts[d], ends[d], n, seed, ts, te, buf, by_tokens)
+        m = _doc_hashes(data, starts[d], ends[d], n, seed, ts, te, buf, 0, by_tokens)
         out[pos : pos + m] = buf[:m]
         pos += m
         offsets[d + 1] = pos
@@ -502,3 +513,6 @@ def _hashes_of(
     data, starts, ends = normalised_utf8(texts)
     cap = scratch_size(starts, ends)
     return _batch_hashes(data, starts, ends, n, np.uint64(seed), cap, by_tokens)
+
+
+refresh_kernel_cache(__name__)  # numba keys its cache on this file alone: see kernel_cache.py

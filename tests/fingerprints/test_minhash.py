@@ -3,6 +3,7 @@ the plain-Python references, deterministic, and tracking the exact Jaccard simil
 near-duplicate pairs."""
 
 import gzip
+import hashlib
 import itertools
 import json
 import random
@@ -551,6 +552,24 @@ def test_raw_text_signatures_equal_those_of_normalize_expr_text_on_fixtures():
             )
 
 
+# sha256 of the signatures of every fixture set (in fixture_sets' order), at the defaults and at
+# 20 permutations, 3-grams, seed 7, as the token-hash scheme first made them (commit 9ff6a14):
+# a change that only makes signatures() faster must leave every bit where it was.
+PINNED_FIXTURE_SIGNATURES = "ab7727f704f79b5b73ec363e391557c0a2993ba0e7dac252f7c455c633d60b7d"
+
+
+@needs_fixtures
+def test_signatures_of_the_fixture_sets_keep_their_pinned_bits():
+    from test_normalize import fixture_sets
+
+    digest = hashlib.sha256()
+    for texts in fixture_sets().values():
+        series = pl.Series(texts)
+        for args in ((), (20, 3, 7)):
+            digest.update(signatures(series, *args).astype("<u4").tobytes())
+    assert digest.hexdigest() == PINNED_FIXTURE_SIGNATURES
+
+
 @settings(max_examples=200, deadline=None)
 @given(
     st.lists(
@@ -573,6 +592,19 @@ def test_signatures_and_exact_equal_the_two_separately(texts):
     series = pl.Series("text", texts, dtype=pl.String)
     sigs, hashes = signatures_and_exact(series, 16, 3, 7)
     assert np.array_equal(sigs, signatures(series, 16, 3, 7))
+    assert hashes.to_list() == exact_hashes(series).to_list()
+
+
+def test_a_text_after_one_that_expands_still_has_room():
+    """The kernel keeps every normalised text in one buffer the size of the input: after a text
+    that NFKC makes longer (ﷺ: 3 bytes to 33) the next one must make it grow, not run past it."""
+    from thresher.fingerprints.exact import exact_hashes
+    from thresher.fingerprints.minhash import signatures_and_exact
+
+    series = pl.Series("text", ["\ufdfa" * 3000, "plain words here " * 2000, "and more"])
+    sigs, hashes = signatures_and_exact(series)
+    np.testing.assert_array_equal(sigs, signatures(series))
+    np.testing.assert_array_equal(sigs, expr_signatures(series.to_list()))
     assert hashes.to_list() == exact_hashes(series).to_list()
 
 
