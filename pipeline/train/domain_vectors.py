@@ -87,8 +87,8 @@ def unlabelled_texts(paths: Iterable[str | Path]) -> list[str]:
 def corpus_lines(texts: Iterable[str]) -> list[str]:
     """One normalised line per non-empty text (model_input, uncut), in sha256 order."""
     frame = pl.DataFrame({"text": list(texts)}, schema={"text": pl.String})
-    lines = frame.select(model_input(pl.col("text"), 1 << 40)).to_series()
-    lines = lines.filter(lines.str.len_chars() > 0).to_list()
+    line = model_input(pl.col("text"), 1 << 40).alias("line")
+    lines = frame.select(line).filter(pl.col("line") != "")["line"].to_list()
     return [lines[i] for i in sha256_order(lines)]
 
 
