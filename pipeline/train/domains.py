@@ -32,6 +32,13 @@ kept once, and a text under two labels is dropped. In training (and in every lea
 fold) a label's smaller sources are repeated up to `max_repeat` times, so that no source
 dominates its label (fastText takes no sample weights).
 
+Word vectors (`[vectors]`, thresher.pipeline.train.domain_vectors): before the classifier, word
+vectors are learnt without labels (skipgram) from the training split's text and unlabelled
+sources (`[[sources]]` that no seed reads: GUM academic texts, OpenStax Psychology and Political
+Science at their CC BY commits); the classifier starts from them, so that a word of an unseen
+source that the labelled rows never show still sits near words they do. The .vec file is a
+training input rebuilt from the config (its sha256 in the card), not shipped.
+
 Split: a chunk is held out when the sha256 of its group (its source document; a pack: its first
 record) falls in the first `heldout_percent` of the range, so that chunks of one document never
 sit on both sides. `write_heldout` writes the held-out rows as JSONL; `evaluate_domains` on that
@@ -45,22 +52,22 @@ headline: every source scored by a model trained without it, pooled per-label F1
 the worst source named, the share of news, forum and shop texts given a domain label, and the
 per-label thresholds chosen on those scores (the stage's SHIPPED_THRESHOLDS).
 
-Measured (`thresher train-domains configs/domains-train.toml` from the repo root, 8 minutes on a
-busy 2-core machine, most of it the 43 leave-one-source-out trainings): domains.ftz 1,107,635
-bytes; leave-one-source-out macro-F1 0.811 at the chosen thresholds (code 0.75, law 0.6, math
-0.5, science 0.5; F1 code 0.909, general 0.732, law 0.816, math 0.811, science 0.789; 3.0% of
-news, forum and shop chunks given a domain) and 0.816 at 0.5 (3.8%). The held-out split of the
-same sources: macro-F1 0.974. Weak spots, from the table: GUM's spoken court hearings (0.0),
-Supreme Court opinions (0.35, mostly called general: no other source is a court opinion), PLOS
-articles (0.53) and the unarXive physics papers (0.46, mostly math), GitHub's policies (0.50),
-OpenStax statistics (0.47, science), and on the general side OpenStax philosophy (0.45 kept
-general) and recipes (0.74), mostly called science: a source unlike every other of its label goes
-to the nearest other label. AQuA's word problems lifted GSM8K from 0.39 to 0.65.
+Measured (`thresher train-domains configs/domains-train.toml` from the repo root, 18 minutes on
+a busy 2-core machine, most of it the 4 fold vector models and 43 leave-one-source-out
+trainings): domains.ftz 1,336,246 bytes; leave-one-source-out macro-F1 0.847 at the chosen
+thresholds (code 0.75, law 0.55, math 0.35, science 0.55; F1 code 0.920, general 0.770, law
+0.866, math 0.829, science 0.847; 3.0% of news, forum and shop chunks given a domain) and 0.845
+at 0.5 (3.2%). Without the word vectors (the previous model, same sources): 0.811 (law 0.816,
+science 0.789). The held-out split of the same sources: macro-F1 0.979. What the vectors moved,
+held out: Supreme Court opinions 0.35 to 0.64, OpenStax statistics 0.47 to 0.66, philosophy
+(kept general) 0.45 to 0.65, PLOS 0.53 to 0.62, GSM8K 0.65 to 0.77, GUM's hearings 0.0 to 0.14;
+recipes fell 0.74 to 0.43 (called science). Weak spots: GUM's spoken court hearings (0.14), the
+unarXive physics papers (0.46, mostly math), GitHub's policies (0.50), recipes: a source unlike
+every other of its label still goes to the nearest other label.
 """
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import logging
 import tempfile
@@ -75,17 +82,20 @@ from pydantic import Field, field_validator, model_validator
 from thresher.pipeline.config import ConfigError
 from thresher.pipeline.io import write_json_atomic
 from thresher.pipeline.train.domain_sources import DataSource
+from thresher.pipeline.train.domain_vectors import VectorsConfig, train_vectors, unlabelled_texts
+from thresher.pipeline.train.domains_eval import (
+    DEFAULT_MIN_SCORE,
+    evaluate_domains,
+    evaluate_html,
+    format_figures,
+)
 from thresher.pipeline.train.fasttext import (
     TrainConfig,
-    binary_metrics,
     chunk_rows,
     dedup_texts,
     load_fresh,
     model_facts,
-    model_file,
-    page_texts,
     read_jsonl,
-    read_labelled,
     sha256_file,
     train_classifier,
     with_splits,
@@ -95,11 +105,9 @@ from thresher.pipeline.train.fasttext import (
 from thresher.stages.domains import (
     GENERAL,
     MAX_CHARS,
-    Domains,
     SeedFile,
     model_input,
     model_labels,
-    score_frame,
 )
 
 __all__ = [
@@ -150,7 +158,6 @@ QUANTIZE_PARAMS: dict[str, Any] = {
     "dsub": 2,
     "thread": 1,
 }
-DEFAULT_MIN_SCORE = 0.5  # the held-out figures' decision (the LOSO table has its own)
 
 CARD_NOTES = (
     "Sources: every [[sources]] entry of the config names its repository, commit, files, licence "
@@ -165,6 +172,12 @@ CARD_NOTES = (
     "The thresholds in leave_one_source_out were chosen on the same scores the table reports (the "
     "web-share bound is part of the choice): the table is the figure the choice was made on, not "
     "an independent test, and it flatters the chosen thresholds.",
+    "Word vectors (vectors): skipgram without labels over the training split's text and the "
+    "unlabelled sources vectors.sources (each in data.sources with its commit, licence and "
+    "sha256); the .vec is rebuilt by train-domains from the config (vectors.sha256) and not "
+    "shipped: the model carries the vectors of the words it keeps. In the leave-one-source-out "
+    "table each fold's vectors are learnt without the held-out source's text (vectors.folds "
+    "groups of sources by sha256 of their name).",
     "No benchmark test set trains this model: the fixtures' MATH test rows and MMLU questions "
     "are left out (test sets serve the decontamination index only); GSM8K and LegalBench rows "
     "are their train splits.",
@@ -228,6 +241,8 @@ class DomainTrainConfig(TrainConfig):
     web_kinds: tuple[str, ...] = ("news", "forum", "shop")  # kinds whose domain share is counted
     # a label's smaller sources repeated up to this many times (domains_loso.balance_sources)
     max_repeat: int = Field(default=1, ge=1, le=10)
+    # word vectors learnt without labels, the classifier's starting point (domain_vectors)
+    vectors: VectorsConfig | None = None
 
     @field_validator("seeds", mode="before")
     @classmethod
@@ -239,10 +254,16 @@ class DomainTrainConfig(TrainConfig):
     def _check(self) -> DomainTrainConfig:
         if not self.min_words <= self.target_words <= self.max_words:
             raise ValueError("need min_words <= target_words <= max_words")
+        if self.vectors and self.vectors.dim != FASTTEXT_PARAMS["dim"]:
+            raise ValueError(f"vectors.dim must be the classifier's dim {FASTTEXT_PARAMS['dim']}")
+        unknown = set(self.vectors.sources if self.vectors else ()) - {s.name for s in self.sources}
+        if unknown:
+            raise ValueError(f"vectors.sources: not [[sources]] names: {sorted(unknown)}")
         return self
 
     def check_files(self, source: Path) -> None:
-        missing = [s.path for s in self.seeds if not Path(s.path).is_file()]
+        paths = [s.path for s in self.seeds] + self.unlabelled
+        missing = [p for p in paths if not Path(p).is_file()]
         if missing:
             raise ConfigError(
                 f"{source}: seeds.path: files not found: {missing} (build "
@@ -252,6 +273,12 @@ class DomainTrainConfig(TrainConfig):
 
     def dataset(self) -> pl.DataFrame:
         return build_dataset(self)
+
+    @property
+    def unlabelled(self) -> list[str]:
+        """The files of the sources that the vectors read as unlabelled text."""
+        names = self.vectors.sources if self.vectors else ()
+        return [s.out for s in self.sources if s.name in names]
 
 
 load_train_config = DomainTrainConfig.load
@@ -377,116 +404,22 @@ def build_dataset(cfg: DomainTrainConfig) -> pl.DataFrame:
 # -- training and evaluation ----------------------------------------------------------------------
 
 
-def train_model(train: pl.DataFrame, out_path: Path, seed: int = 0, max_repeat: int = 1) -> None:
+def train_model(
+    train: pl.DataFrame,
+    out_path: Path,
+    seed: int = 0,
+    max_repeat: int = 1,
+    vectors: Path | None = None,
+) -> None:
     """Train and quantize a classifier on rows `text`, `label`, `source` (rows in sha256 order
-    of text; a label's smaller sources repeated up to max_repeat times)."""
+    of text; a label's smaller sources repeated up to max_repeat times), starting from the word
+    vectors of a .vec file when `vectors` is given."""
     from thresher.pipeline.train.domains_loso import balance_sources
 
     line = model_input(pl.col("text"), MAX_CHARS)
     rows = balance_sources(train, max_repeat).select("text", "label")
-    train_classifier(rows, out_path, line, FASTTEXT_PARAMS, QUANTIZE_PARAMS, seed)
-
-
-def predict_domains(
-    model: Any, texts: list[str], min_score: float = DEFAULT_MIN_SCORE
-) -> list[str]:
-    """The stage's `domain` decision for each text (thresholds: min_score for every label)."""
-    frame = pl.DataFrame({"text": texts}, schema={"text": pl.String})
-    cfg = Domains(min_score=min_score, model="unused.ftz")
-    return score_frame(frame, cfg, model=model)["domain"].to_list()
-
-
-def metrics(truth: list[str], pred: list[str], labels: tuple[str, ...]) -> dict[str, Any]:
-    """Per-label precision, recall, f1, support; macro_f1 over the labels with support; accuracy;
-    the confusion matrix {truth: {predicted: n}}."""
-    per: dict[str, dict[str, float | int]] = {}
-    for lab in labels:
-        per[lab] = binary_metrics([t == lab for t in truth], [p == lab for p in pred])
-        del per[lab]["fpr"]
-    scored = [per[lab]["f1"] for lab in labels if per[lab]["support"]]
-    confusion = {
-        t: {p: sum(a == t and b == p for a, b in zip(truth, pred, strict=True)) for p in labels}
-        for t in labels
-    }
-    return {
-        "macro_f1": round(sum(scored) / len(scored), 4) if scored else 0.0,
-        "accuracy": round(sum(t == p for t, p in zip(truth, pred, strict=True)) / len(truth), 4)
-        if truth
-        else 0.0,
-        "documents": len(truth),
-        "per_label": per,
-        "confusion": confusion,
-    }
-
-
-def evaluate_domains(
-    model_path: str | Path | None, data_jsonl: str | Path, min_score: float = DEFAULT_MIN_SCORE
-) -> dict[str, Any]:
-    """Figures of a model (None: the shipped one) on a JSONL of `text` and `label`: macro_f1,
-    accuracy, documents, per_label {label: precision, recall, f1, support}, confusion, min_score.
-    A label the model does not know counts as general."""
-    model = load_fresh(model_file(model_path, Domains().model_path()))
-    labels = model_labels(model)
-    rows = read_labelled(data_jsonl)
-    truth = [r.get("label") if r.get("label") in labels else GENERAL for r in rows]
-    pred = predict_domains(model, [r["text"] for r in rows], min_score)
-    return metrics(truth, pred, labels) | {"min_score": min_score}
-
-
-def format_figures(figures: dict[str, Any]) -> str:
-    """The evaluation as a small text table (what `thresher eval-domains` prints)."""
-    lines = [f"{'label':<10} {'precision':>9} {'recall':>7} {'f1':>7} {'support':>8}"]
-    for lab, f in figures["per_label"].items():
-        lines.append(
-            f"{lab:<10} {f['precision']:>9.4f} {f['recall']:>7.4f} {f['f1']:>7.4f} "
-            f"{f['support']:>8d}"
-        )
-    lines.append(
-        f"macro-F1 {figures['macro_f1']:.4f}  accuracy {figures['accuracy']:.4f}  "
-        f"documents {figures['documents']}  min_score {figures.get('min_score')}"
-    )
-    return "\n".join(lines)
-
-
-def html_pages(folder: Path, lang: str) -> list[tuple[str, str]]:
-    """(file, main text) of the pages of an html/-style fixture folder whose declared language
-    (cases.jsonl `html_lang`) is `lang` or missing and whose main text (trafilatura, through
-    thresher's Extractor) lid.176 labels `lang`."""
-    cases = folder / "cases.jsonl"
-    declared = {r["file"]: r.get("html_lang") for r in read_jsonl(cases)} if cases.is_file() else {}
-    pages = (
-        (path.name, gzip.decompress(path.read_bytes()), None)
-        for path in sorted(folder.glob("*.html.gz"))
-        if declared.get(path.name) in (None, lang)
-    )
-    # undeclared pages are often German or Polish: page_texts keeps what lid.176 calls `lang`,
-    # as the pipeline's language filter does before this stage
-    return page_texts(pages, lang)
-
-
-def evaluate_html(model: Any, cfg: DomainTrainConfig) -> dict[str, Any]:
-    """How the eval_html pages are labelled: counts per domain, and the pages not labelled
-    eval_html_expected with their scores."""
-    if not cfg.eval_html:
-        return {}
-    pages = html_pages(Path(cfg.eval_html), cfg.eval_html_lang)
-    frame = pl.DataFrame(
-        {"file": [f for f, _ in pages], "text": [t for _, t in pages]},
-        schema={"file": pl.String, "text": pl.String},
-    )
-    scored = score_frame(frame, Domains(model="unused.ftz"), model=model)
-    counts = dict(scored.group_by("domain").len().sort("domain").rows())
-    other = scored.filter(pl.col("domain") != cfg.eval_html_expected)
-    return {
-        "folder": cfg.eval_html,
-        "pages": frame.height,
-        "lang": cfg.eval_html_lang,
-        "by_domain": counts,
-        f"not_{cfg.eval_html_expected}": [
-            {"file": f, "domain": d, "score": round(float(s), 3)}
-            for f, d, s in other.select("file", "domain", "domain_score").rows()
-        ],
-    }
+    params = FASTTEXT_PARAMS | ({"pretrainedVectors": str(vectors)} if vectors else {})
+    train_classifier(rows, out_path, line, params, QUANTIZE_PARAMS, seed)
 
 
 def _file_digests(cfg: DomainTrainConfig) -> list[dict[str, Any]]:
@@ -522,6 +455,8 @@ def loso_section(cfg: DomainTrainConfig, dataset: pl.DataFrame) -> dict[str, Any
         seed=cfg.seed,
         workers=cfg.loso_workers,
         max_repeat=cfg.max_repeat,
+        vectors=cfg.vectors,
+        unlabelled=unlabelled_texts(cfg.unlabelled),
     )
 
 
@@ -537,8 +472,15 @@ def train_domains(
     loso = cfg.loso if loso is None else loso
     model_path = out / "domains.ftz"
     train = dataset.filter(pl.col("split") == "train")
-    train_model(train, model_path, seed=cfg.seed, max_repeat=cfg.max_repeat)
+    vectors: dict[str, Any] | None = None
     with tempfile.TemporaryDirectory() as tmp:  # held-out texts are not shipped, only figures
+        vec = Path(tmp) / "domains.vec" if cfg.vectors else None
+        if cfg.vectors and vec:  # the training split's text only: the held-out figures stay fair
+            texts = train["text"].to_list() if cfg.vectors.labelled_text else []
+            vectors = cfg.vectors.model_dump() | train_vectors(
+                cfg.vectors, [*texts, *unlabelled_texts(cfg.unlabelled)], vec
+            )
+        train_model(train, model_path, seed=cfg.seed, max_repeat=cfg.max_repeat, vectors=vec)
         heldout_file = Path(tmp) / "heldout.jsonl"
         write_split(dataset, "heldout", heldout_file)
         figures = evaluate_domains(model_path, heldout_file)
@@ -582,6 +524,7 @@ def train_domains(
             for s, lab, sp, n, d in per_source.rows()
         ],
         "fasttext": {"seed": cfg.seed, **FASTTEXT_PARAMS},
+        "vectors": vectors,
         "quantize": QUANTIZE_PARAMS,
         "heldout": figures,
         "leave_one_source_out": loso_section(cfg, dataset) if loso else None,

@@ -32,6 +32,13 @@ from typing import Any
 
 import polars as pl
 
+from thresher.pipeline.train.domain_vectors import (
+    VectorsConfig,
+    fold_of,
+    fold_texts,
+    train_vectors,
+)
+from thresher.pipeline.train.domains_eval import metrics
 from thresher.pipeline.train.fasttext import load_fresh, train_classifier
 from thresher.stages.domains import (
     GENERAL,
@@ -92,14 +99,36 @@ def loso_scores(
     seed: int = 0,
     workers: int = 2,
     max_repeat: int = 1,
+    vectors: VectorsConfig | None = None,
+    unlabelled: Sequence[str] = (),
+    only: Sequence[str] | None = None,
 ) -> pl.DataFrame:
     """Every row (all splits) scored by the model that did not see its unit; columns unit,
-    source, label, group, score_<label>; units in sorted order."""
+    source, label, group, score_<label>; units in sorted order (`only`: just these units).
+    With `vectors`, each model starts from word vectors learnt from the unlabelled texts and
+    (vectors.labelled_text) the text of every unit outside the unit's vector fold group
+    (thresher.pipeline.train.domain_vectors)."""
     data = with_units(dataset)
     units = sorted(data["unit"].unique().to_list())
+    if only is not None:
+        unknown = sorted(set(only) - set(units))
+        if unknown:
+            raise ValueError(f"no such leave-one-source-out units: {unknown}")
+        units = [u for u in units if u in only]
     log.info("leave-one-source-out: %d trainings, %d at once", len(units), workers)
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        parts = list(pool.map(lambda u: _fold(data, u, params, seed, max_repeat), units))
+    with tempfile.TemporaryDirectory() as tmp, ThreadPoolExecutor(max_workers=workers) as pool:
+        start: dict[str, dict[str, Any]] = {u: {} for u in units}
+        if vectors is not None:
+            needed = sorted({fold_of(u, vectors.folds) for u in units})
+
+            def learn(k: int) -> str:
+                out = Path(tmp) / f"vectors-{k}.vec"
+                train_vectors(vectors, [*fold_texts(data, vectors, k), *unlabelled], out)
+                return str(out)
+
+            paths = dict(zip(needed, pool.map(learn, needed), strict=True))
+            start = {u: {"pretrainedVectors": paths[fold_of(u, vectors.folds)]} for u in units}
+        parts = list(pool.map(lambda u: _fold(data, u, params | start[u], seed, max_repeat), units))
     return pl.concat(parts, how="diagonal")
 
 
@@ -128,8 +157,6 @@ def table(
     web: Sequence[str],
 ) -> dict[str, Any]:
     """The leave-one-source-out figures at these thresholds: per source and pooled."""
-    from thresher.pipeline.train.domains import metrics
-
     pred = predicted(scores, thresholds)
     labels = tuple(sorted(c.removeprefix("score_") for c in scores.columns if c[:6] == "score_"))
     frame = scores.select("unit", "source", "label", "group").with_columns(pred=pred)
@@ -174,8 +201,6 @@ def choose_thresholds(
     """Per-label thresholds by coordinate ascent over `grid` (two rounds, labels in order):
     the highest pooled macro-F1 with the web kinds' domain share <= max_web_share (without such
     a setting: the lowest share); ties go to the value nearest 0.5."""
-    from thresher.pipeline.train.domains import metrics
-
     labels = tuple(sorted(c.removeprefix("score_") for c in scores.columns if c[:6] == "score_"))
     truth = scores["label"].to_list()
     chosen = {lab: 0.5 for lab in labels if lab != GENERAL}
@@ -203,10 +228,12 @@ def loso_report(
     workers: int = 2,
     max_web_share: float = DEFAULT_MAX_WEB_SHARE,
     max_repeat: int = 1,
+    vectors: VectorsConfig | None = None,
+    unlabelled: Sequence[str] = (),
 ) -> dict[str, Any]:
     """The card's `leave_one_source_out`: the table at the chosen thresholds, and the pooled
     figures at the default 0.5 for comparison."""
-    scores = loso_scores(dataset, params, seed, workers, max_repeat)
+    scores = loso_scores(dataset, params, seed, workers, max_repeat, vectors, unlabelled)
     labels = sorted(c.removeprefix("score_") for c in scores.columns if c[:6] == "score_")
     chosen = choose_thresholds(scores, kinds, web, max_web_share)
     at_default = table(scores, {}, kinds, web)

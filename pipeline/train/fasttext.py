@@ -48,6 +48,15 @@ if not hasattr(fasttext, "train_supervised"):
     sys.exit(f"{fasttext.__file__}: a predict-only fasttext module (fasttext-predict?) cannot "
              "train; pip install --force-reinstall --no-deps fasttext-numpy2-wheel")
 job = json.loads(sys.argv[1])
+if job.get("vectors"):  # unsupervised: word vectors written as a .vec text file
+    # fastText 0.9.2's train_unsupervised takes no seed: its rng is seeded with 0 + thread id
+    model = fasttext.train_unsupervised(input=job["input"], **job["params"])
+    words = model.get_words()
+    with open(job["output"], "w", encoding="utf-8") as f:
+        f.write(f"{len(words)} {model.get_dimension()}\\n")
+        for w in words:
+            f.write(w + " " + " ".join(f"{x:.5g}" for x in model.get_word_vector(w)) + "\\n")
+    sys.exit(0)
 model = fasttext.train_supervised(input=job["input"], seed=job["seed"], **job["params"])
 if job["quantize"] is not None:
     model.quantize(input=job["input"], **job["quantize"])
@@ -242,9 +251,12 @@ def train_fasttext(
     params: dict[str, Any],
     quantize: dict[str, Any] | None = None,
     seed: int = 0,
+    vectors: bool = False,
 ) -> None:
     """Train a supervised fastText model on `__label__x text` lines (in the order given) in a
-    fresh process; quantize it when `quantize` is given; write it atomically to out_path."""
+    fresh process; quantize it when `quantize` is given; write it atomically to out_path.
+    With `vectors`, train word vectors without labels instead (params: train_unsupervised's,
+    lines: plain text) and write them as a .vec text file (5 significant digits)."""
     out_path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         train_file = Path(tmp) / "train.txt"
@@ -256,6 +268,7 @@ def train_fasttext(
             "seed": seed,
             "params": params,
             "quantize": quantize,
+            "vectors": vectors,
         }
         run = subprocess.run(
             [sys.executable, "-c", _TRAIN_SCRIPT, json.dumps(job)],

@@ -160,6 +160,9 @@ def test_train_reproduces_shipped_model_and_card(
         k: v for k, v in shipped_card.items() if k not in volatile
     }
     assert card["bytes"] <= 5 * 1024 * 1024
+    # the word vectors are a training input: recipe, unlabelled sources and sha256 in the card
+    assert len(card["vectors"]["sha256"]) == 64 and card["vectors"]["words"] > 10_000
+    assert set(card["vectors"]["sources"]) <= {s["name"] for s in card["data"]["sources"]}
     assert card["labels"] == ["code", "general", "law", "math", "science"]
     assert card["heldout"]["macro_f1"] >= 0.92
     # the stage's default operating point is the one chosen on the leave-one-source-out scores
