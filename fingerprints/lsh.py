@@ -111,15 +111,3 @@ def band_hashes(
     little = np.ascontiguousarray(sigs, dtype=sigs.dtype.newbyteorder("<"))
     raw = little.reshape(-1).view(np.uint8)
     return _band_hashes_kernel(raw, sigs.shape[0], sigs.shape[1] * item, rows * item, bands)
-
-
-def warm_kernels() -> None:
-    """Load the numba kernels a fingerprinting task calls (signatures from raw text, band
-    hashes) from numba's cache: ~0.5 s once per process, paid by whichever call comes first. A
-    local pool's workers do it as they start, while the driver still plans (pipeline/pool.py)."""
-    import polars as pl
-
-    from thresher.fingerprints.minhash import signatures_and_exact
-
-    sigs, _ = signatures_and_exact(pl.Series("text", ["a few words to warm the kernels up"]))
-    band_hashes(sigs)

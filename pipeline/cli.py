@@ -312,10 +312,9 @@ def _prestart_pool(args: argparse.Namespace) -> None:
     (the fork must come before polars' threads start: pipeline/pool.py); the run stops it
     when it runs otherwise."""
     if args.executor in (None, "auto", "pool") and not getattr(args, "ray_address", None):
-        from thresher.fingerprints.lsh import warm_kernels
         from thresher.pipeline.pool import prestart
 
-        prestart(args.workers or os.cpu_count() or 1, warm_kernels)
+        prestart(args.workers or os.cpu_count() or 1)
 
 
 def _output_folder(output: str) -> None:

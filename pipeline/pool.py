@@ -24,7 +24,6 @@ import atexit
 import logging
 import multiprocessing
 import os
-from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 
 log = logging.getLogger(__name__)
@@ -54,20 +53,18 @@ def polars_threads_started() -> bool:
     return False
 
 
-def _worker_init(warm: Callable[[], None] | None = None) -> None:
+def _worker_init() -> None:
     # read by polars when its thread pool first starts, which in a worker is after this
     os.environ.setdefault("POLARS_MAX_THREADS", "1")
-    if warm is not None:
-        warm()
 
 
 def _noop() -> None:
     """A first task: it makes the pool fork its workers now (see `start_pool`)."""
 
 
-def _fork_now(workers: int, warm: Callable[[], None] | None = None) -> ProcessPoolExecutor:
+def _fork_now(workers: int) -> ProcessPoolExecutor:
     ctx = multiprocessing.get_context("fork")
-    pool = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_worker_init, initargs=(warm,))
+    pool = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_worker_init)
     pool.submit(_noop)  # a fork-context pool forks all its workers at its first submit: now
     return pool
 
@@ -75,15 +72,13 @@ def _fork_now(workers: int, warm: Callable[[], None] | None = None) -> ProcessPo
 _early: tuple[int, ProcessPoolExecutor] | None = None  # `prestart`'s pool, until taken
 
 
-def prestart(workers: int, warm: Callable[[], None] | None = None) -> None:
+def prestart(workers: int) -> None:
     """Fork a pool of `workers` now, for the run to take (`start_pool`): the console script
     calls this once the stage modules are imported and before the config is validated (some
-    validators call polars, which starts its threads). Each worker then calls `warm` (loading
-    what its tasks will use: numba kernels) while the driver validates, lists and plans. A
-    no-op once polars' threads run."""
+    validators call polars, which starts its threads). A no-op once polars' threads run."""
     global _early
     if _early is None and workers > 1 and not polars_threads_started():
-        _early = (workers, _fork_now(workers, warm))
+        _early = (workers, _fork_now(workers))
         atexit.register(discard_early)
 
 
