@@ -78,11 +78,11 @@ class Executor:
             atexit.register(self.close)
         return self
 
-    def close(self) -> None:
-        """Stop the local pool's workers (a no-op without one)."""
+    def close(self, wait: bool = True) -> None:
+        """Stop the local pool's workers (a no-op without one); `wait`: until they have exited."""
         pool, self._pool = self._pool, None
         if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
+            pool.shutdown(wait=wait, cancel_futures=True)
 
     def _start_ray(self) -> None:
         assert self._ray is not None
@@ -102,8 +102,8 @@ class Executor:
         if self.auto:
             self.auto = False
             self.use_pool = auto_choice(self.workers, work_s) == "pool"
-            if not self.use_pool:
-                self.close()
+            if not self.use_pool:  # its idle workers exit by themselves
+                self.close(wait=False)
             how = "local pool" if self.use_pool else "in-process"
             log.info(
                 "executor auto: %s (~%.1f s of work estimated, %d workers)",
