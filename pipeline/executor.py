@@ -42,10 +42,21 @@ from thresher.pipeline.pool import discard_early, result, start_pool
 
 log = logging.getLogger(__name__)
 PERIOD_S = 10.0  # at most one progress line this often when stderr is not a terminal
-# auto: in-process below this much estimated work (seconds of one core). The pool's workers
-# each load what their tasks use (numba kernels ~1 s, models) where in-process loads it once:
-# TODO measured threshold
-AUTO_LOCAL_WORK_S = 2.0
+# auto: in-process below this much estimated work (seconds of one core, `Stage.cost`). Forking
+# the pool costs next to nothing (the 1,000-document dedup, 0.04 s estimated: auto with the pool
+# forked and unused 3.27-3.85 s, in-process 3.38-3.67 s, load ~7), but each worker loads what
+# its tasks use (numba kernels ~0.5 s, models) where in-process loads it once, and 2 workers save
+# at most half the task time, only on idle cores. Measured `thresher dedup`, pool against
+# in-process, at load 4-8 on the 2-core development machine (2026-12-07): 10,000 documents
+# (0.6 s estimated) 5.97/6.51 s against 5.05/5.36 s; 30,000 (1.9 s) 7.53/6.76 against 5.91/6.21;
+# 100,000 (6.2 s) level (7.14 against 7.19 s at load 2.6); README, Performance. So the pool from
+# where half the work outweighs the extra loading.
+AUTO_LOCAL_WORK_S = 3.0
+# auto: the pool only with this many idle cores. On the busy machine the pool spent ~1.3 CPU s
+# more than in-process on the 100,000-document dedup (its workers each load the kernels and fault
+# in their own memory): 8.1-8.6 against 7.1-7.6 CPU s, and lost 2-6 s of wall time at load 6-8
+# (pool 13.2-16.9 s, in-process 8.0-14.6 s); at load 2.6 the two were level.
+AUTO_POOL_IDLE_CORES = 1.0
 RAY_THREAD_WARNING = "SIGTERM handler is not set"  # ray.init off the main thread; we set it
 STALL_ENV = "THRESHER_TEST_STALL"  # test-only (see the module docstring)
 STALL_S = 300.0  # how long a stalled first attempt waits for its node to be removed
@@ -101,15 +112,18 @@ class Executor:
         when not chosen). A decided one stays as it is."""
         if self.auto:
             self.auto = False
-            self.use_pool = auto_choice(self.workers, work_s) == "pool"
+            load = os.getloadavg()[0]
+            self.use_pool = auto_choice(self.workers, work_s, load) == "pool"
             if not self.use_pool:  # its idle workers exit by themselves
                 self.close(wait=False)
             how = "local pool" if self.use_pool else "in-process"
             log.info(
-                "executor auto: %s (~%.1f s of work estimated, %d workers)",
+                "executor auto: %s (~%.1f s of work estimated, %d workers, load %.1f on %d CPUs)",
                 how,
                 work_s,
                 self.workers,
+                load,
+                os.cpu_count() or 1,
             )
         return self.start()
 
@@ -281,10 +295,14 @@ def executor(runner: Any) -> Executor:
     return ex.start()
 
 
-def auto_choice(workers: int, work_s: float) -> str:
-    """executor = "auto" without a cluster: "local" (in-process) with one worker or below
-    AUTO_LOCAL_WORK_S of estimated single-core work, else "pool"."""
-    return "local" if workers <= 1 or work_s < AUTO_LOCAL_WORK_S else "pool"
+def auto_choice(workers: int, work_s: float, load: float | None = None) -> str:
+    """executor = "auto" without a cluster: "local" (in-process) with one worker, below
+    AUTO_LOCAL_WORK_S of estimated single-core work, or when other work leaves the machine less
+    than one idle core (CPUs minus the 1-minute `load` average, this process's included: the
+    pool's workers would share busy cores and cost more than they save); else "pool"."""
+    load = os.getloadavg()[0] if load is None else load
+    busy = (os.cpu_count() or 1) - load < AUTO_POOL_IDLE_CORES
+    return "local" if workers <= 1 or work_s < AUTO_LOCAL_WORK_S or busy else "pool"
 
 
 def _exit_on_sigterm() -> None:

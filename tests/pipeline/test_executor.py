@@ -95,13 +95,17 @@ def ray_starts(monkeypatch):
     return started
 
 
-def test_auto_is_in_process_for_little_work_or_one_worker():
-    assert ex_mod.auto_choice(2, ex_mod.AUTO_LOCAL_WORK_S - 0.1) == "local"
-    assert ex_mod.auto_choice(2, ex_mod.AUTO_LOCAL_WORK_S) == "pool"
-    assert ex_mod.auto_choice(1, 1000 * ex_mod.AUTO_LOCAL_WORK_S) == "local"
+def test_auto_is_in_process_for_little_work_one_worker_or_a_busy_machine(monkeypatch):
+    monkeypatch.setattr(os, "cpu_count", lambda: 4)
+    idle = 4 - ex_mod.AUTO_POOL_IDLE_CORES  # the load at which the pool still has its cores
+    assert ex_mod.auto_choice(2, ex_mod.AUTO_LOCAL_WORK_S - 0.1, load=0.0) == "local"
+    assert ex_mod.auto_choice(2, ex_mod.AUTO_LOCAL_WORK_S, load=idle) == "pool"
+    assert ex_mod.auto_choice(2, 1000 * ex_mod.AUTO_LOCAL_WORK_S, load=idle + 0.1) == "local"
+    assert ex_mod.auto_choice(1, 1000 * ex_mod.AUTO_LOCAL_WORK_S, load=0.0) == "local"
 
 
-def test_auto_decides_once_the_work_is_estimated(ray_starts):
+def test_auto_decides_once_the_work_is_estimated(ray_starts, monkeypatch):
+    monkeypatch.setattr(os, "getloadavg", lambda: (0.0, 0.0, 0.0))  # an idle machine
     small = ex_mod.executor(runner(workers=2))
     assert small.auto and not small.use_ray and not ray_starts
     small.choose(ex_mod.AUTO_LOCAL_WORK_S / 2)
