@@ -52,11 +52,13 @@ PERIOD_S = 10.0  # at most one progress line this often when stderr is not a ter
 # 100,000 (6.2 s) level (7.14 against 7.19 s at load 2.6); README, Performance. So the pool from
 # where half the work outweighs the extra loading.
 AUTO_LOCAL_WORK_S = 3.0
-# auto: the pool only with this many idle cores. On the busy machine the pool spent ~1.3 CPU s
-# more than in-process on the 100,000-document dedup (its workers each load the kernels and fault
-# in their own memory): 8.1-8.6 against 7.1-7.6 CPU s, and lost 2-6 s of wall time at load 6-8
-# (pool 13.2-16.9 s, in-process 8.0-14.6 s); at load 2.6 the two were level.
-AUTO_POOL_IDLE_CORES = 1.0
+# auto: the pool only with this many cores left idle by other processes (measured from
+# /proc/stat while the driver lists and plans; not the load average, which still counts a run
+# that just ended for a minute). On the busy machine the pool spent ~1.3 CPU s more than
+# in-process on the 100,000-document dedup (its workers each load the kernels and fault in
+# their own memory): 8.1-8.6 against 7.1-7.6 CPU s, and lost 2-6 s of wall time while others
+# kept ~1.5 cores busy (pool 13.2-16.9 s, in-process 8.0-14.6 s); level with ~1 core busy.
+AUTO_POOL_IDLE_CORES = 1.5
 RAY_THREAD_WARNING = "SIGTERM handler is not set"  # ray.init off the main thread; we set it
 STALL_ENV = "THRESHER_TEST_STALL"  # test-only (see the module docstring)
 STALL_S = 300.0  # how long a stalled first attempt waits for its node to be removed
@@ -75,6 +77,7 @@ class Executor:
     _remote: dict[Callable[..., Any], Any] = field(default_factory=dict)
     _ray: Future[None] | None = field(default=None, repr=False)
     _pool: ProcessPoolExecutor | None = field(default=None, repr=False)
+    _since: CpuSample = field(default_factory=lambda: CpuSample.now(), repr=False)  # for auto
 
     def start(self) -> Executor:
         """Start (or join) Ray in a background thread, or fork the local pool (also for an
@@ -112,17 +115,18 @@ class Executor:
         when not chosen). A decided one stays as it is."""
         if self.auto:
             self.auto = False
-            load = os.getloadavg()[0]
-            self.use_pool = auto_choice(self.workers, work_s, load) == "pool"
+            others = CpuSample.now().others_since(self._since)
+            self.use_pool = auto_choice(self.workers, work_s, others) == "pool"
             if not self.use_pool:  # its idle workers exit by themselves
                 self.close(wait=False)
             how = "local pool" if self.use_pool else "in-process"
             log.info(
-                "executor auto: %s (~%.1f s of work estimated, %d workers, load %.1f on %d CPUs)",
+                "executor auto: %s (~%.1f s of work estimated, %d workers; other processes "
+                "kept %.1f of %d CPUs busy)",
                 how,
                 work_s,
                 self.workers,
-                load,
+                others,
                 os.cpu_count() or 1,
             )
         return self.start()
@@ -295,14 +299,41 @@ def executor(runner: Any) -> Executor:
     return ex.start()
 
 
-def auto_choice(workers: int, work_s: float, load: float | None = None) -> str:
+def auto_choice(workers: int, work_s: float, others: float = 0.0) -> str:
     """executor = "auto" without a cluster: "local" (in-process) with one worker, below
-    AUTO_LOCAL_WORK_S of estimated single-core work, or when other work leaves the machine less
-    than one idle core (CPUs minus the 1-minute `load` average, this process's included: the
+    AUTO_LOCAL_WORK_S of estimated single-core work, or when other processes keep the machine
+    so busy (`others`: cores they used) that fewer than AUTO_POOL_IDLE_CORES are idle (the
     pool's workers would share busy cores and cost more than they save); else "pool"."""
-    load = os.getloadavg()[0] if load is None else load
-    busy = (os.cpu_count() or 1) - load < AUTO_POOL_IDLE_CORES
+    busy = (os.cpu_count() or 1) - others < AUTO_POOL_IDLE_CORES
     return "local" if workers <= 1 or work_s < AUTO_LOCAL_WORK_S or busy else "pool"
+
+
+@dataclass(frozen=True)
+class CpuSample:
+    """The machine's busy CPU seconds (/proc/stat, None where unreadable), this process's own
+    CPU seconds and the time: two samples tell how many cores other processes used between."""
+
+    busy: float | None
+    own: float
+    at: float
+
+    @classmethod
+    def now(cls) -> CpuSample:
+        try:
+            with open("/proc/stat", encoding="ascii") as f:
+                ticks = [int(x) for x in f.readline().split()[1:]]
+            busy: float | None = (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
+        except (OSError, ValueError, IndexError):
+            busy = None
+        return cls(busy, time.process_time(), time.monotonic())
+
+    def others_since(self, before: CpuSample) -> float:
+        """Cores other processes kept busy since `before` (the 1-minute load average minus
+        this process where /proc/stat is unreadable or too little time passed)."""
+        wall = self.at - before.at
+        if self.busy is None or before.busy is None or wall < 0.05:
+            return max(os.getloadavg()[0] - 1.0, 0.0)
+        return max((self.busy - before.busy - (self.own - before.own)) / wall, 0.0)
 
 
 def _exit_on_sigterm() -> None:

@@ -97,15 +97,22 @@ def ray_starts(monkeypatch):
 
 def test_auto_is_in_process_for_little_work_one_worker_or_a_busy_machine(monkeypatch):
     monkeypatch.setattr(os, "cpu_count", lambda: 4)
-    idle = 4 - ex_mod.AUTO_POOL_IDLE_CORES  # the load at which the pool still has its cores
-    assert ex_mod.auto_choice(2, ex_mod.AUTO_LOCAL_WORK_S - 0.1, load=0.0) == "local"
-    assert ex_mod.auto_choice(2, ex_mod.AUTO_LOCAL_WORK_S, load=idle) == "pool"
-    assert ex_mod.auto_choice(2, 1000 * ex_mod.AUTO_LOCAL_WORK_S, load=idle + 0.1) == "local"
-    assert ex_mod.auto_choice(1, 1000 * ex_mod.AUTO_LOCAL_WORK_S, load=0.0) == "local"
+    free = 4 - ex_mod.AUTO_POOL_IDLE_CORES  # what others may use while the pool has its cores
+    assert ex_mod.auto_choice(2, ex_mod.AUTO_LOCAL_WORK_S - 0.1) == "local"
+    assert ex_mod.auto_choice(2, ex_mod.AUTO_LOCAL_WORK_S, others=free) == "pool"
+    assert ex_mod.auto_choice(2, 1000 * ex_mod.AUTO_LOCAL_WORK_S, others=free + 0.1) == "local"
+    assert ex_mod.auto_choice(1, 1000 * ex_mod.AUTO_LOCAL_WORK_S) == "local"
+
+
+def test_other_processes_cpu_is_what_the_machine_used_beyond_this_one():
+    before = ex_mod.CpuSample(busy=100.0, own=5.0, at=10.0)
+    after = ex_mod.CpuSample(busy=103.5, own=6.0, at=11.0)  # 3.5 CPU s in 1 s, 1 of them ours
+    assert after.others_since(before) == pytest.approx(2.5)
+    assert ex_mod.CpuSample(busy=103.0, own=9.0, at=11.0).others_since(before) == 0.0
 
 
 def test_auto_decides_once_the_work_is_estimated(ray_starts, monkeypatch):
-    monkeypatch.setattr(os, "getloadavg", lambda: (0.0, 0.0, 0.0))  # an idle machine
+    monkeypatch.setattr(ex_mod.CpuSample, "others_since", lambda self, before: 0.0)  # idle
     small = ex_mod.executor(runner(workers=2))
     assert small.auto and not small.use_ray and not ray_starts
     small.choose(ex_mod.AUTO_LOCAL_WORK_S / 2)
