@@ -2,14 +2,16 @@
 
 The driver has imported polars, numba and every stage module by the time the run starts, so a
 forked worker starts with all of it (copy-on-write) and pays no import: its first task only loads
-the numba kernels it calls (~1 s once per worker; Ray workers pay imports and kernels, 2-3 s, and
-Ray's start and stop cost 3-4 s more).
+the numba kernels it calls (0.4-0.6 s once per worker; Ray's workers import everything first, and
+Ray's start and stop cost ~3 s more: README, Performance).
 
 fork is safe only before polars' thread pool starts: a child forked after it inherits a pool
-whose threads do not exist, and its first parallel polars call waits for them forever (polars'
-user guide, "Multiprocessing"). The pool is therefore forked when the run starts, before the
-driver lists its inputs (which reads Parquet footers through polars); `polars_threads_started`
-looks for polars' threads by name. Where they run already (a process that used polars before it
+whose threads do not exist, and its first parallel polars call waits for them forever (tried:
+it hangs; polars' user guide, "Multiprocessing"). The console script therefore forks the pool
+(`prestart`) right after its imports, before the config is validated (validators call polars);
+the runner forks it when the run starts where nothing did so before (a program that calls
+`dedup_only` or `run` with a config it parsed). `polars_threads_started` looks for polars'
+threads by name. Where they run already (a process that used polars before it
 called the runner: a test, a notebook) the workers come from a fork server instead: a fresh
 interpreter that imports the runner once and forks each worker from itself.
 
