@@ -39,8 +39,9 @@ implementation aims at. Recall is printed over all pairs and over the pairs at >
 The implementations, each a subprocess (benchmarks/dedup_peers.py; the corpus and the scoring are
 benchmarks/dedup_corpus.py, the /proc sampling benchmarks/proc_tree.py; time and memory are per
 process tree):
-  thresher     dedup_only (what `thresher dedup` runs) on the shards, --workers workers, on Ray
-               from 8 MiB of input (executor "auto"; in-process below: pipeline/executor.py);
+  thresher     dedup_only (what `thresher dedup` runs) on the shards, --workers workers, on the
+               local process pool from AUTO_LOCAL_WORK_S of estimated work (executor "auto";
+               in-process below: pipeline/executor.py);
                Executor.map is wrapped to time each wave and barrier step. Defaults: 112
                permutations, 18 bands x 6 rows, candidates verified on signatures at 0.7055.
   datasketch   MinHash(num_perm=128) over word 5-grams of text normalised in Python like thresher's

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -106,9 +107,9 @@ def _workers_option(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--executor",
-        choices=("auto", "ray", "local"),
-        help="override [runner] executor: auto (in-process below 8 MiB of input or with one "
-        "worker, else Ray), ray, local",
+        choices=("auto", "pool", "ray", "local"),
+        help="override [runner] executor: auto (in-process for little work or one worker, else "
+        "the local process pool; Ray with --ray-address), pool, ray, local",
     )
 
 
@@ -293,6 +294,7 @@ def _run_config(args: argparse.Namespace) -> Any:
     """The config of `run` and `mix`: the file, the flags over it; its output a folder."""
     from thresher.pipeline.config import load_config, with_runner
 
+    _prestart_pool(args)
     cfg = load_config(args.config, input=args.input, output=args.output)
     cfg = with_runner(
         cfg,
@@ -303,6 +305,16 @@ def _run_config(args: argparse.Namespace) -> Any:
     )
     _output_folder(cfg.output)
     return cfg
+
+
+def _prestart_pool(args: argparse.Namespace) -> None:
+    """Fork the local pool now, before the config is validated, where the run may choose it
+    (the fork must come before polars' threads start: pipeline/pool.py); the run stops it
+    when it runs otherwise."""
+    if args.executor in (None, "auto", "pool") and not getattr(args, "ray_address", None):
+        from thresher.pipeline.pool import prestart
+
+        prestart(args.workers or os.cpu_count() or 1)
 
 
 def _output_folder(output: str) -> None:
@@ -397,6 +409,7 @@ def _dedup(args: argparse.Namespace) -> int:
     from thresher.pipeline.jobs import dedup_only
     from thresher.pipeline.stats import format_funnel
 
+    _prestart_pool(args)
     if args.config:
         cfg = load_config(args.config, input=args.input, output=args.output)
     else:

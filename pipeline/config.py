@@ -32,9 +32,10 @@ FOLDERS = tuple(dict.fromkeys(f for s in STAGES for f in s.folders()))  # stats/
 class Runner(Frozen):
     """How the work runs: Ray cluster, parallelism, what is kept beside the shards."""
 
-    # auto: in-process for a small input (pipeline/executor.py AUTO_LOCAL_BYTES), else Ray; ray:
-    # always Ray; local: in-process, one task at a time. The output is the same bytes in each.
-    executor: Literal["auto", "ray", "local"] = "auto"
+    # auto: in-process for little work (pipeline/executor.py AUTO_LOCAL_WORK_S), else the local
+    # pool; Ray with a ray_address. pool: processes forked from the driver; ray: always Ray;
+    # local: in-process, one task at a time. The output is the same bytes in each.
+    executor: Literal["auto", "pool", "ray", "local"] = "auto"
     ray_address: str | None = None  # None: start a local Ray cluster for this run
     workers: int | None = Field(None, ge=1)  # None: every CPU of the machine
     write_rejected: bool = True  # dropped documents go to rejected/<stage>/ with their reason

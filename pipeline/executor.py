@@ -1,9 +1,14 @@
-"""Executors: task functions with at most `workers` in flight, on Ray or in-process.
+"""Executors: task functions with at most `workers` in flight, on Ray, on a local process pool
+or in-process.
 
-`[runner] executor = "auto"` (the default) runs in-process when Ray would cost more than it saves:
-input below AUTO_LOCAL_BYTES in all, or one worker; Ray otherwise (`choose`). Ray starts in a
-background thread (`start`) while the driver lists inputs and plans; the first `map` waits for it.
-The two give the same bytes: a task's output depends on its arguments only.
+`[runner] executor = "auto"` (the default) decides once the inputs are listed and the run is
+planned (`choose`), by the work left to do: the stages' cost per MB of input of its kind
+(`Stage.cost`, measured) times the MB of the shards each must do, in seconds of one core. Below
+AUTO_LOCAL_WORK_S, or with one worker, in-process; else the local pool (pipeline/pool.py:
+processes forked from the driver, no Ray). With a cluster address, Ray; Ray on one machine only
+when asked for ("ray"): the pool does the same work without Ray's start, stop and worker imports.
+Ray starts in a background thread (`start`) while the driver lists inputs and plans; the first
+`map` waits for it. All give the same bytes: a task's output depends on its arguments only.
 
 The driver keeps at most `workers` tasks in flight and reports progress; tasks never print.
 Progress is a bar when stderr is a terminal, else a log line at most every `period` seconds and
@@ -20,6 +25,7 @@ again elsewhere (tests/pipeline/test_ray_cluster.py). Unset, nothing is wrapped.
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
 import os
@@ -28,20 +34,31 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from typing import Any
 
+from thresher.pipeline.pool import discard_early, result, start_pool
+
 log = logging.getLogger(__name__)
 PERIOD_S = 10.0  # at most one progress line this often when stderr is not a terminal
-# auto: in-process below this much input. On the 2-core development machine (shared, load ~10)
-# Ray's fixed cost (start, workers importing numba/polars and loading models, stop) was 16-25 s;
-# with 2 workers it saves at most half the task time, so it pays from ~40 s of single-core work.
-# WARC (HTML extraction) costs the most per byte: the demo's 1.5 MB took 11-24 s in-process and
-# 27-52 s on Ray, so 8 MiB of it is about the break-even. Text costs far less per byte (100k
-# documents, 86 MB of Parquet: 19.0 s in-process, 22.3 s on Ray): for text the rule errs towards
-# Ray, as thresher did before "auto" (README, Performance: Fixed cost).
-AUTO_LOCAL_BYTES = 8 << 20
+# auto: in-process below this much estimated work (seconds of one core, `Stage.cost`). Forking
+# the pool costs next to nothing (the 1,000-document dedup, 0.04 s estimated: auto with the pool
+# forked and unused 3.27-3.85 s, in-process 3.38-3.67 s, load ~7), but each worker loads what
+# its tasks use (numba kernels ~0.5 s, models) where in-process loads it once, and 2 workers save
+# at most half the task time, only on idle cores. Measured `thresher dedup`, pool against
+# in-process, at load 4-8 on the 2-core development machine (2026-12-07): 10,000 documents
+# (0.6 s estimated) 5.97/6.51 s against 5.05/5.36 s; 30,000 (1.9 s) 7.53/6.76 against 5.91/6.21;
+# 100,000 (6.2 s) level (7.14 against 7.19 s at load 2.6); README, Performance. So the pool from
+# where half the work outweighs the extra loading.
+AUTO_LOCAL_WORK_S = 3.0
+# auto: the pool only with this many cores left idle by other processes (measured from
+# /proc/stat while the driver lists and plans; not the load average, which still counts a run
+# that just ended for a minute). On the busy machine the pool spent ~1.3 CPU s more than
+# in-process on the 100,000-document dedup (its workers each load the kernels and fault in
+# their own memory): 8.1-8.6 against 7.1-7.6 CPU s, and lost 2-6 s of wall time while others
+# kept ~1.5 cores busy (pool 13.2-16.9 s, in-process 8.0-14.6 s); level with ~1 core busy.
+AUTO_POOL_IDLE_CORES = 1.5
 RAY_THREAD_WARNING = "SIGTERM handler is not set"  # ray.init off the main thread; we set it
 STALL_ENV = "THRESHER_TEST_STALL"  # test-only (see the module docstring)
 STALL_S = 300.0  # how long a stalled first attempt waits for its node to be removed
@@ -56,16 +73,30 @@ class Executor:
     progress: bool = True
     ray_address: str | None = None
     auto: bool = False  # undecided until `choose`: in-process until then
+    use_pool: bool = False  # the local process pool (pipeline/pool.py); not with use_ray
     _remote: dict[Callable[..., Any], Any] = field(default_factory=dict)
     _ray: Future[None] | None = field(default=None, repr=False)
+    _pool: ProcessPoolExecutor | None = field(default=None, repr=False)
+    _since: CpuSample = field(default_factory=lambda: CpuSample.now(), repr=False)  # for auto
 
     def start(self) -> Executor:
-        """Start (or join) Ray in a background thread; a no-op in-process or once started."""
+        """Start (or join) Ray in a background thread, or fork the local pool (also for an
+        undecided executor that may choose it: the fork must come before polars' threads start,
+        pipeline/pool.py); a no-op in-process or once started."""
         if self.use_ray and self._ray is None:
             self._ray = Future()
             _exit_on_sigterm()  # what ray.init does on the main thread only: atexit shuts Ray down
             threading.Thread(target=self._start_ray, name="ray-start", daemon=True).start()
+        elif (self.use_pool or (self.auto and self.workers > 1)) and self._pool is None:
+            self._pool = start_pool(self.workers)
+            atexit.register(self.close)
         return self
+
+    def close(self, wait: bool = True) -> None:
+        """Stop the local pool's workers (a no-op without one); `wait`: until they have exited."""
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=wait, cancel_futures=True)
 
     def _start_ray(self) -> None:
         assert self._ray is not None
@@ -78,19 +109,25 @@ class Executor:
         if started:  # Ray's daemons die with the *thread* that started them (PR_SET_PDEATHSIG):
             threading.Event().wait()  # it stays until the process exits, after atexit's shutdown
 
-    def choose(self, input_bytes: int) -> Executor:
-        """An undecided (auto) executor decides: in-process when the input is below
-        AUTO_LOCAL_BYTES or there is one worker, else Ray, started in the background. A decided
-        one stays as it is."""
+    def choose(self, work_s: float) -> Executor:
+        """An undecided (auto) executor decides by the run's estimated work (seconds of one
+        core, `auto_choice`): in-process, or the local pool (forked already by `start`; stopped
+        when not chosen). A decided one stays as it is."""
         if self.auto:
             self.auto = False
-            self.use_ray = auto_uses_ray(self.workers, input_bytes)
-            how = "Ray" if self.use_ray else "in-process"
+            others = CpuSample.now().others_since(self._since)
+            self.use_pool = auto_choice(self.workers, work_s, others) == "pool"
+            if not self.use_pool:  # its idle workers exit by themselves
+                self.close(wait=False)
+            how = "local pool" if self.use_pool else "in-process"
             log.info(
-                "executor auto: %s (%s input bytes, %d workers)",
+                "executor auto: %s (~%.1f s of work estimated, %d workers; other processes "
+                "kept %.1f of %d CPUs busy)",
                 how,
-                f"{input_bytes:,}",
+                work_s,
                 self.workers,
+                others,
+                os.cpu_count() or 1,
             )
         return self.start()
 
@@ -111,6 +148,8 @@ class Executor:
                 progress.update(result)
 
         try:
+            if self.use_pool:
+                return self._pool_map(fn, calls, results, done)
             if not self.use_ray:
                 for i, args in enumerate(calls):
                     results[i] = fn(*args)
@@ -136,6 +175,25 @@ class Executor:
         finally:
             if progress is not None:
                 progress.close()
+
+    def _pool_map(
+        self,
+        fn: Callable[..., Any],
+        calls: list[tuple],
+        results: list[Any],
+        done: Callable[[Any], None],
+    ) -> list[Any]:
+        """The calls on the local pool (the pool queues them: `workers` run at a time)."""
+        assert self._pool is not None
+        futures = {self._pool.submit(fn, *args): i for i, args in enumerate(calls)}
+        try:
+            for future in as_completed(futures):
+                results[futures[future]] = result(future)
+                done(results[futures[future]])
+        finally:  # a task that failed stops the wave: what has not started is dropped
+            for future in futures:
+                future.cancel()
+        return results
 
     def mapper(self, desc: str) -> Callable[[Callable[..., Any], list[tuple]], list[Any]]:
         """`map_fn(fn, calls)` for stage modules that run their own waves (domains, mixture)."""
@@ -228,18 +286,54 @@ def docs_in(result: Any) -> int | None:
 
 def executor(runner: Any) -> Executor:
     """The run's executor, as [runner] says: Ray starting in the background ("ray", or "auto"
-    with a cluster address), in-process ("local"), or undecided ("auto": `choose` decides once
-    the input is listed; until then it is in-process)."""
+    with a cluster address), the local pool ("pool"), in-process ("local"), or undecided
+    ("auto": `choose` decides once the input is listed; until then it is in-process, and the
+    pool is forked already in case it is chosen)."""
     workers = runner.workers or os.cpu_count() or 1
     ray = runner.executor == "ray" or (runner.executor == "auto" and bool(runner.ray_address))
     auto = runner.executor == "auto" and not ray
-    return Executor(workers, ray, runner.progress, runner.ray_address, auto).start()
+    ex = Executor(workers, ray, runner.progress, runner.ray_address, auto)
+    ex.use_pool = runner.executor == "pool"
+    if not (ex.use_pool or auto):
+        discard_early()
+    return ex.start()
 
 
-def auto_uses_ray(workers: int, input_bytes: int) -> bool:
-    """executor = "auto": Ray for AUTO_LOCAL_BYTES of input or more and more than one worker
-    (one worker gains nothing from Ray but isolation); in-process otherwise."""
-    return workers > 1 and input_bytes >= AUTO_LOCAL_BYTES
+def auto_choice(workers: int, work_s: float, others: float = 0.0) -> str:
+    """executor = "auto" without a cluster: "local" (in-process) with one worker, below
+    AUTO_LOCAL_WORK_S of estimated single-core work, or when other processes keep the machine
+    so busy (`others`: cores they used) that fewer than AUTO_POOL_IDLE_CORES are idle (the
+    pool's workers would share busy cores and cost more than they save); else "pool"."""
+    busy = (os.cpu_count() or 1) - others < AUTO_POOL_IDLE_CORES
+    return "local" if workers <= 1 or work_s < AUTO_LOCAL_WORK_S or busy else "pool"
+
+
+@dataclass(frozen=True)
+class CpuSample:
+    """The machine's busy CPU seconds (/proc/stat, None where unreadable), this process's own
+    CPU seconds and the time: two samples tell how many cores other processes used between."""
+
+    busy: float | None
+    own: float
+    at: float
+
+    @classmethod
+    def now(cls) -> CpuSample:
+        try:
+            with open("/proc/stat", encoding="ascii") as f:
+                ticks = [int(x) for x in f.readline().split()[1:]]
+            busy: float | None = (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
+        except (OSError, ValueError, IndexError):
+            busy = None
+        return cls(busy, time.process_time(), time.monotonic())
+
+    def others_since(self, before: CpuSample) -> float:
+        """Cores other processes kept busy since `before` (the 1-minute load average minus
+        this process where /proc/stat is unreadable or too little time passed)."""
+        wall = self.at - before.at
+        if self.busy is None or before.busy is None or wall < 0.05:
+            return max(os.getloadavg()[0] - 1.0, 0.0)
+        return max((self.busy - before.busy - (self.own - before.own)) / wall, 0.0)
 
 
 def _exit_on_sigterm() -> None:

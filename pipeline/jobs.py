@@ -25,10 +25,12 @@ def dedup_only(cfg: Any) -> pl.DataFrame:
     near_dup for a removed copy), survivor_id. The HTML
     run report is left to `thresher report` (~2 s at 1M documents; the dedup report is written).
     """
-    steps_off = {name: {"enabled": False} for name in BASE_STEPS}
-    data = cfg.model_dump()
-    data["base"] = data["base"] | steps_off
-    cfg = type(cfg).model_validate(data)
+    # copies, not a validation of the whole config again: some validators call polars, whose
+    # threads must not start before the local pool forks (pipeline/pool.py)
+    steps_off = {
+        name: getattr(cfg.base, name).model_copy(update={"enabled": False}) for name in BASE_STEPS
+    }
+    cfg = cfg.model_copy(update={"base": cfg.base.model_copy(update=steps_off)})
     manifest = run(cfg, until="base", html_report=False)
     out = Path(cfg.output)
     # every extract row was fingerprinted (no per-document step is on): row r of shard i is

@@ -120,6 +120,16 @@ class Stage:
     sections: Mapping[str, type]
     phases: tuple[Phase, ...]
     switch: str | None = None  # the section whose `enabled` field turns the stage on and off
+    # its work for `auto`'s choice of executor: seconds of one core per MB of input of a kind
+    # ("pages": WARC/ARC, HTML to extract; "text": WET, JSONL, Parquet), or a function of its
+    # config sections and the kind where the config changes it
+    cost: Mapping[str, float] | Callable[[Sections, str], float] | None = None
+
+    def cost_per_mb(self, cfg: Sections, kind: str) -> float:
+        """Seconds of one core per MB of input of this kind (0 where the stage did not say)."""
+        if self.cost is None:
+            return 0.0
+        return self.cost(cfg, kind) if callable(self.cost) else self.cost[kind]
 
     def enabled(self, cfg: Any) -> bool:
         return self.switch is None or bool(getattr(getattr(cfg, self.switch), "enabled", True))
@@ -129,6 +139,34 @@ class Stage:
         return list(
             dict.fromkeys(p.folder for p in self.phases if isinstance(p, Map) and not p.work)
         )
+
+
+def input_kind(path: str) -> str:
+    """ "pages" for an input of HTML pages (WARC, ARC), else "text" (`Stage.cost`)."""
+    from thresher.pipeline.readers.inputs import InputError, detect_format
+
+    try:
+        return "pages" if detect_format(path) in ("warc", "arc") else "text"
+    except InputError:  # the reader reports it; it counts as text here
+        return "text"
+
+
+def work_estimate(
+    todo: list[tuple[Stage, Sections, set[int]]], parts: list[Part], mb: dict[str, float]
+) -> float:
+    """Seconds of one core the stages' tasks will take: for each stage, its cost per MB of each
+    shard that any of its map phases has to do (a shard is its input file's MB over the file's
+    parts). `todo`: (stage, its config sections, the shards a map phase of it must do)."""
+    kinds = {p.path: input_kind(p.path) for p in parts}
+    by_stage: dict[str, tuple[Stage, Sections, set[int]]] = {}
+    for stage, cfg, need in todo:
+        by_stage.setdefault(stage.name, (stage, cfg, set()))[2].update(need)
+    total = 0.0
+    for stage, cfg, shards in by_stage.values():
+        for i in shards:
+            path = parts[i].path
+            total += stage.cost_per_mb(cfg, kinds[path]) * mb.get(path, 0.0) / parts[i].count
+    return total
 
 
 class PerShard(list[Any]):

@@ -59,6 +59,7 @@ from thresher.pipeline.phases import (
     Stage,
     Unit,
     stats_file,
+    work_estimate,
 )
 from thresher.pipeline.readers.parts import Part, split_inputs
 from thresher.pipeline.report import build_html_report
@@ -366,12 +367,15 @@ def run(
         _check_same_config(run_dir, config_text, tuple(dict.fromkeys(free)), type(cfg))
     write_text_atomic(config_text, run_dir / "config.toml")
     parts = split_inputs(inputs, part_bytes(cfg))
-    ex.choose(sum(i.get("size") or 0 for i in record_inputs(run_dir, inputs, parts)))
+    sizes = record_inputs(run_dir, inputs, parts)
     for s in chosen:
         if s.name in fresh:
             for folder in _owned(s):
                 shutil.rmtree(run_dir / folder, ignore_errors=True)
     steps = plan(chosen, cfg, run_dir, len(parts))
+    todo = [(s.stage, s.cfg, s.need) for s in steps if isinstance(s.phase, Map)]  # what is left
+    mb = {f: (i.get("size") or 0) / 1e6 for f, i in zip(inputs, sizes, strict=True)}
+    ex.choose(work_estimate(todo, parts, mb))
     timings: dict[str, float] = {}
     done: list[str] = []
 

@@ -244,6 +244,8 @@ class UrlFilter(BaseModel):
     @field_validator("extra_domains", "allow_domains")
     @classmethod
     def _domains(cls, domains: list[str]) -> list[str]:
+        if not domains:  # the default: no polars call, whose thread pool would start here
+            return domains  # (the local pool forks before it starts: pipeline/pool.py)
         out = pl.Series(domains, dtype=pl.String).to_frame("d").select(_domain_norm(pl.col("d")))
         for given, norm in zip(domains, out.to_series(), strict=True):
             if not norm or any(c in norm for c in "/ \t:@"):

@@ -1,14 +1,17 @@
-"""The executor's progress report: a bar on a terminal, log lines elsewhere, documents counted
-only where the tasks' counters say how many they read."""
+"""The executors: the progress report (a bar on a terminal, log lines elsewhere, documents counted
+only where the tasks' counters say how many they read), auto's choice, and the local pool."""
 
 import io
 import logging
+import os
 import re
 
 import pytest
+from conftest import FIXTURES, needs_fixtures
 
 from thresher.pipeline import executor as ex_mod
 from thresher.pipeline.executor import Executor, docs_in
+from thresher.pipeline.pool import PoolError, polars_threads_started
 
 
 def shard_task(n: int) -> dict:
@@ -92,27 +95,68 @@ def ray_starts(monkeypatch):
     return started
 
 
-def test_auto_is_in_process_below_the_threshold_or_with_one_worker():
-    assert not ex_mod.auto_uses_ray(2, ex_mod.AUTO_LOCAL_BYTES - 1)
-    assert ex_mod.auto_uses_ray(2, ex_mod.AUTO_LOCAL_BYTES)
-    assert not ex_mod.auto_uses_ray(1, 10 * ex_mod.AUTO_LOCAL_BYTES)
+def test_auto_is_in_process_for_little_work_one_worker_or_a_busy_machine(monkeypatch):
+    monkeypatch.setattr(os, "cpu_count", lambda: 4)
+    free = 4 - ex_mod.AUTO_POOL_IDLE_CORES  # what others may use while the pool has its cores
+    assert ex_mod.auto_choice(2, ex_mod.AUTO_LOCAL_WORK_S - 0.1) == "local"
+    assert ex_mod.auto_choice(2, ex_mod.AUTO_LOCAL_WORK_S, others=free) == "pool"
+    assert ex_mod.auto_choice(2, 1000 * ex_mod.AUTO_LOCAL_WORK_S, others=free + 0.1) == "local"
+    assert ex_mod.auto_choice(1, 1000 * ex_mod.AUTO_LOCAL_WORK_S) == "local"
 
 
-def test_auto_decides_once_the_input_size_is_known(ray_starts):
+def test_other_processes_cpu_is_what_the_machine_used_beyond_this_one():
+    before = ex_mod.CpuSample(busy=100.0, own=5.0, at=10.0)
+    after = ex_mod.CpuSample(busy=103.5, own=6.0, at=11.0)  # 3.5 CPU s in 1 s, 1 of them ours
+    assert after.others_since(before) == pytest.approx(2.5)
+    assert ex_mod.CpuSample(busy=103.0, own=9.0, at=11.0).others_since(before) == 0.0
+
+
+def test_auto_decides_once_the_work_is_estimated(ray_starts, monkeypatch):
+    monkeypatch.setattr(ex_mod.CpuSample, "others_since", lambda self, before: 0.0)  # idle
     small = ex_mod.executor(runner(workers=2))
     assert small.auto and not small.use_ray and not ray_starts
-    small.choose(1_000)
-    assert not small.use_ray and not small.auto and not ray_starts
-    assert small.map("x", pow, [(2, 3), (3, 2)]) == [8, 9]  # in-process: no Ray needed
-    large = ex_mod.executor(runner(workers=2)).choose(ex_mod.AUTO_LOCAL_BYTES)
-    assert large.use_ray
-    large._ray.result(timeout=10)  # the background start ran
-    assert ray_starts == [(None, 2)]
+    small.choose(ex_mod.AUTO_LOCAL_WORK_S / 2)
+    assert not (small.use_ray or small.use_pool or small.auto) and small._pool is None
+    assert small.map("x", pow, [(2, 3), (3, 2)]) == [8, 9]  # in-process
+    large = ex_mod.executor(runner(workers=2)).choose(ex_mod.AUTO_LOCAL_WORK_S)
+    try:
+        assert large.use_pool and not large.use_ray and not ray_starts  # never Ray by itself
+        assert large.map("x", pow, [(2, 3), (3, 2), (2, 10)]) == [8, 9, 1024]
+    finally:
+        large.close()
+
+
+def test_the_pool_runs_tasks_in_other_processes_results_in_call_order():
+    ex = ex_mod.executor(runner(executor="pool", workers=2))
+    try:
+        pids = ex.map("x", os.getpid, [() for _ in range(6)])
+        assert os.getpid() not in pids and 1 <= len(set(pids)) <= 2
+        assert ex.map("x", pow, [(2, k) for k in range(20)]) == [2**k for k in range(20)]
+        with pytest.raises(ZeroDivisionError):  # a task's own error reaches the driver
+            ex.map("x", pow, [(0, -1)])
+    finally:
+        ex.close()
+
+
+def test_a_worker_that_dies_stops_the_run_with_a_clear_error():
+    ex = ex_mod.executor(runner(executor="pool", workers=2))
+    try:
+        with pytest.raises(PoolError, match="worker process of the local pool died"):
+            ex.map("x", os._exit, [(3,)])
+    finally:
+        ex.close()
+
+
+def test_polars_threads_are_seen_once_they_run():
+    import polars as pl
+
+    pl.DataFrame({"a": list(range(1000))}).group_by("a").len()  # starts polars' pool
+    assert polars_threads_started()
 
 
 def test_an_explicit_executor_wins_over_auto(ray_starts):
     local = ex_mod.executor(runner(executor="local", workers=2)).choose(10**12)
-    assert not local.use_ray
+    assert not local.use_ray and not local.use_pool and local._pool is None
     ray = ex_mod.executor(runner(executor="ray", workers=2))  # started before inputs are listed
     ray._ray.result(timeout=10)
     assert ray.choose(0).use_ray and ray_starts == [(None, 2)]
@@ -134,3 +178,53 @@ def test_a_failed_ray_start_is_raised_at_the_first_map(monkeypatch):
 def test_old_configs_with_executor_ray_or_local_load():
     assert runner().executor == "auto"
     assert runner(executor="ray").executor == "ray" and runner(executor="local").executor == "local"
+    assert runner(executor="pool").executor == "pool"
+
+
+@needs_fixtures
+def test_thresher_dedup_on_the_pool_forks_early_and_writes_the_in_process_bytes(tmp_path):
+    """The console script forks the pool before polars' threads start (no fork server), and
+    the run's files are the in-process run's, byte for byte."""
+    import hashlib
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    lines = (FIXTURES / "neardup" / "clough" / "corpus.jsonl").read_text("utf-8").splitlines()
+    for k in range(3):  # three inputs: three shards, so that both workers get tasks
+        rows = [
+            json.dumps({"id": f"{k}-{i}", "text": json.loads(x)["text"]})
+            for i, x in enumerate(lines[k::3])
+        ]
+        (tmp_path / f"in-{k}.jsonl").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    thresher = Path(sys.executable).with_name("thresher")
+    logs = {}
+    for how in ("pool", "local"):
+        cmd = [
+            str(thresher),
+            "-v",
+            "dedup",
+            str(tmp_path / "in-*.jsonl"),
+            "--output",
+            str(tmp_path / how),
+            "--executor",
+            how,
+            "--workers",
+            "2",
+        ]
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr[-2000:]
+        logs[how] = done.stderr
+
+    def digests(run: Path) -> dict[str, str]:
+        skip = {"manifest.json", "config.toml"}  # timings; the executor's name
+        return {
+            str(p.relative_to(run)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(run.rglob("*"))
+            if p.is_file() and p.name not in skip and "report" not in p.parts
+        }
+
+    assert "local pool: 2 workers (forked at start)" in logs["pool"]
+    pool, local = digests(tmp_path / "pool"), digests(tmp_path / "local")
+    assert len(pool) > 20 and pool == local

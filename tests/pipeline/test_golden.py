@@ -1,9 +1,10 @@
-"""The golden end-to-end run: the built-in sample twice, through a local Ray cluster and in-process.
+"""The golden end-to-end run: the built-in sample three times, through a local Ray cluster,
+in-process and on the local process pool.
 
-One run with 2 workers on Ray (executor = "ray") and one with 1 worker and executor = "auto",
-which runs it in-process (the sample is below the threshold, and one worker), must give
-byte-identical shards; deleting a shard and rerunning recomputes only that shard, with the same
-bytes.
+One run with 2 workers on Ray (executor = "ray"), one with 1 worker and executor = "auto",
+which runs it in-process (one worker), and one with 2 workers on the pool (executor = "pool")
+must give byte-identical shards; deleting a shard and rerunning recomputes only that shard,
+with the same bytes.
 """
 
 import hashlib
@@ -37,10 +38,10 @@ def digests(run_dir: Path) -> dict[str, str]:
 def sample_runs(tmp_path_factory):
     base = tmp_path_factory.mktemp("golden")
     cfgs = {}
-    for workers, how in ((2, "ray"), (1, "auto")):
-        cfg = load_config(REPO / "configs" / "demo.toml", output=str(base / f"w{workers}"))
+    for name, workers, how in (("w2", 2, "ray"), ("w1", 1, "auto"), ("pool", 2, "pool")):
+        cfg = load_config(REPO / "configs" / "demo.toml", output=str(base / name))
         cfg = with_runner(cfg, workers=workers, progress=False, executor=how)
-        cfgs[workers] = cfg
+        cfgs[workers if name != "pool" else name] = cfg
         run(cfg)
     return cfgs, base
 
@@ -115,9 +116,9 @@ def test_golden_run_labels_domains_dates_and_mixes(sample_runs):
         assert decode([int(t) for t in seq[:-1]]) == text
 
 
-def test_ray_and_in_process_give_identical_bytes(sample_runs):
+def test_ray_in_process_and_the_pool_give_identical_bytes(sample_runs):
     _, base = sample_runs
-    assert digests(base / "w1") == digests(base / "w2")
+    assert digests(base / "w1") == digests(base / "w2") == digests(base / "pool")
 
 
 def test_resume_recomputes_one_deleted_shard(sample_runs):
