@@ -18,7 +18,8 @@ order; a file under `[read] part_mb` is one part, as before. How a file is cut:
 
 What a part cannot know by itself is what came before it in its file: the line number its first
 line has (JSONL line numbers are part of derived ids and of bad_records), and which record ids
-the parts before it already used (pipeline/readers/ids.py UniqueIds renumbers repeats in file order).
+the parts before it already used (pipeline/readers/ids.py UniqueIds renumbers repeats in file
+order).
 `scan_part` reads exactly that from a part (every line counted, each record's own id), and
 `part_places` turns the scans of a file's parts into each part's first line and the counts of
 its ids in the parts before it. The reader of a part then gives the ids, rows, line numbers and
