@@ -155,7 +155,8 @@ _HAS_RENSA = importlib.util.find_spec("rensa") is not None
 RENSA_PYTHON = RENSA_VENV if RENSA_VENV.exists() or not _HAS_RENSA else VENV_PYTHON
 DATATROVE_PYTHON = Path("/work/venvs/datatrove/bin/python")
 IMPLS = ("thresher", "datasketch", "rensa", "datatrove")
-TARGETS = {"sig_mb_s": 150.0, "vs_datasketch": 170.0, "vs_rensa": 5.0, "vs_datatrove": 50.0}
+# vs_datatrove: issue 19, 1M documents with datatrove run in full
+TARGETS = {"sig_mb_s": 150.0, "vs_datasketch": 170.0, "vs_rensa": 5.0, "vs_datatrove": 60.0}
 PEAK_GB_TARGET = 4.0
 
 
@@ -309,7 +310,7 @@ def print_details(results: dict[str, dict[str, Any]]) -> None:
         for s in r["steps"]:
             print(f"  {s['step']:<12}{s['tasks']:>6}{s['s']:>9.1f}")
         rest = r["wall_s"] - sum(s["s"] for s in r["steps"])
-        print(f"  {'other':<12}{'':>6}{rest:>9.1f}   (imports, Ray start/stop, final joins)")
+        print(f"  {'other':<12}{'':>6}{rest:>9.1f}   (imports, executor start/stop, final joins)")
         print(
             f"  processes {r['procs']}, peak PSS {r['peak_pss_gb']:.2f} GB, peak summed RSS "
             f"{r['peak_rss_sum_gb']:.2f} GB, largest process {r['maxrss_gb']:.2f} GB"
