@@ -141,14 +141,11 @@ class Stage:
         )
 
 
-def input_kind(path: str) -> str:
-    """ "pages" for an input of HTML pages (WARC, ARC), else "text" (`Stage.cost`)."""
-    from thresher.pipeline.readers.inputs import InputError, detect_format
-
-    try:
-        return "pages" if detect_format(path) in ("warc", "arc") else "text"
-    except InputError:  # the reader reports it; it counts as text here
-        return "text"
+def input_kind(part: Part) -> str:
+    """ "pages" for a part of an input of HTML pages (WARC, ARC), else "text" (`Stage.cost`;
+    the format split_inputs detected, so no file is opened again; an unknown one counts as
+    text, and the reader reports it)."""
+    return "pages" if part.fmt in ("warc", "arc") else "text"
 
 
 def work_estimate(
@@ -157,15 +154,14 @@ def work_estimate(
     """Seconds of one core the stages' tasks will take: for each stage, its cost per MB of each
     shard that any of its map phases has to do (a shard is its input file's MB over the file's
     parts). `todo`: (stage, its config sections, the shards a map phase of it must do)."""
-    kinds = {p.path: input_kind(p.path) for p in parts}
     by_stage: dict[str, tuple[Stage, Sections, set[int]]] = {}
     for stage, cfg, need in todo:
         by_stage.setdefault(stage.name, (stage, cfg, set()))[2].update(need)
     total = 0.0
     for stage, cfg, shards in by_stage.values():
         for i in shards:
-            path = parts[i].path
-            total += stage.cost_per_mb(cfg, kinds[path]) * mb.get(path, 0.0) / parts[i].count
+            part = parts[i]
+            total += stage.cost_per_mb(cfg, input_kind(part)) * mb.get(part.path, 0.0) / part.count
     return total
 
 

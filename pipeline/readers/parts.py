@@ -34,7 +34,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import polars as pl
 import pyarrow as pa
@@ -55,13 +55,15 @@ class Part:
     start: int = 0
     stop: int | None = None  # None: to the end of the file
     kind: str = "whole"  # "whole" | "row_groups" | "bytes"
+    # the file's format as split_inputs detected it ("" where it could not: the reader says why)
+    fmt: str = field(default="", compare=False)
 
 
 def split_input(path: str, fmt: str, part_bytes: int) -> list[Part]:
     """The parts of one input file (one, unless it is a Parquet or plain JSONL file larger than
     `part_bytes`; 0 turns splitting off). A file whose footer or head cannot be read is one
     part: the reader then reports it as it always did."""
-    whole = [Part(path)]
+    whole = [Part(path, fmt=fmt)]
     if part_bytes <= 0 or fmt not in ("parquet", "jsonl"):
         return whole
     fs, p = fs_and_path(path)
@@ -86,7 +88,7 @@ def split_input(path: str, fmt: str, part_bytes: int) -> list[Part]:
     n = len(cuts) - 1
     if n <= 1:
         return whole
-    return [Part(path, k, n, cuts[k], cuts[k + 1], kind) for k in range(n)]
+    return [Part(path, k, n, cuts[k], cuts[k + 1], kind, fmt) for k in range(n)]
 
 
 def group_bytes(meta: pq.FileMetaData, group: int) -> int:
