@@ -26,6 +26,13 @@ CPU-second; "x dt" divides by datatrove's.
 The thresher extras of the base stage (URL filter, decontamination, machine-text and quality
 models, fingerprints) are not in either side: datatrove's FineWeb pipeline has no counterpart to
 time them against.
+
+--pages all adds the 716 HTML pages of ../shared/fixtures html/ (300: trafilatura's evaluation
+pages) and dates/ (416: htmldate's), written by this script as two WARC files in a temporary
+folder (one response record a page, its payload identified as text/html as Common Crawl's are,
+with the page's URL where the fixture gives one and WARC-Date 2024-01-01, after every page's
+publication date, as the crawl date): both sides then read 770 distinct pages of three sources
+instead of 54.
 """
 
 from __future__ import annotations
@@ -36,6 +43,7 @@ import logging
 import os
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -65,6 +73,34 @@ def warc_files(fixtures: Path) -> list[str]:
     if not files:
         sys.exit(f"no WARC files at the top of {folder}: nothing to measure")
     return files
+
+
+def page_set_warcs(fixtures: Path, folder: Path) -> list[str]:
+    """html/ and dates/ as WARC files in `folder` (--pages all): a gzip member per response
+    record, as crawlers write them; the page bytes as the fixture holds them."""
+    import gzip
+    import uuid
+
+    out = []
+    for name in ("html", "dates"):
+        cases = [json.loads(line) for line in (fixtures / name / "cases.jsonl").open()]
+        path = folder / f"fixtures-{name}.warc.gz"
+        with path.open("wb") as f:
+            for i, case in enumerate(cases):
+                body = gzip.decompress((fixtures / name / case["file"]).read_bytes())
+                http = b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n\r\n" + body
+                url = case["url"] if case["url"].startswith("http") else f"http://{name}.test/{i}"
+                head = (
+                    "WARC/1.0\r\nWARC-Type: response\r\n"
+                    f"WARC-Record-ID: <urn:uuid:{uuid.UUID(int=i)}>\r\n"
+                    f"WARC-Target-URI: {url}\r\nWARC-Date: 2024-01-01T00:00:00Z\r\n"
+                    "Content-Type: application/http; msgtype=response\r\n"
+                    "WARC-Identified-Payload-Type: text/html\r\n"
+                    f"Content-Length: {len(http)}\r\n\r\n"
+                )
+                f.write(gzip.compress(head.encode() + http + b"\r\n\r\n", mtime=0))
+        out.append(str(path))
+    return out
 
 
 def ours(files: list[str], settings: dict[str, Any], one_shard: bool = False) -> Any:
@@ -160,8 +196,6 @@ def worker(job: dict[str, Any]) -> dict[str, Any]:
 
 
 def run_datatrove(python: Path, files: list[str], passes: int) -> dict[str, Any]:
-    import tempfile
-
     from bench_extract import run_worker
 
     from thresher.stages.langid import lid_model_path
@@ -181,6 +215,12 @@ def main() -> None:
     ap.add_argument(
         "--one-shard", action="store_true", help="thresher: all files' records as one shard"
     )
+    ap.add_argument(
+        "--pages",
+        choices=("warc", "all"),
+        default="warc",
+        help="all: also the html/ and dates/ fixture pages, as WARC files (see the docstring)",
+    )
     peer_arguments(ap)
     args = ap.parse_args()
     if args.worker:
@@ -188,6 +228,9 @@ def main() -> None:
         return
     logging.disable(logging.WARNING)
     files = warc_files(args.fixtures)
+    tmp = tempfile.TemporaryDirectory()
+    if args.pages == "all":
+        files += page_set_warcs(args.fixtures, Path(tmp.name))
     load_before = os.getloadavg()
     engines = ENGINES | (VARIANTS if args.variants else {})
     results = run_ours(files, engines, args.passes, args.one_shard)
@@ -197,9 +240,7 @@ def main() -> None:
         versions = ", ".join(f"{k} {v}" for k, v in dt.pop("versions").items())
         results |= dt
     load_after = os.getloadavg()
-    print(
-        f"# {len(files)} WARC files at the top of {args.fixtures / 'warc'}; datatrove: {versions}"
-    )
+    print(f"# {len(files)} WARC files ({args.pages}: {args.fixtures}); datatrove: {versions}")
     print(f"# load average (1, 5, 15 min) before {load_before}, after {load_after}")
     base = results.get("datatrove")
     base_rate = base["pages"] / statistics.median(base["cpu_s"]) if base else None
