@@ -204,6 +204,9 @@ class Extractor(BaseModel):
         meta = page_metadata(tree, url)  # title, og:type; none of our reads changes the tree
         if not fast:
             text = self._trafilatura_text(tree, url)
+        # the schema.org type when the page names a specific one (NewsArticle, TechArticle), else
+        # og:type as trafilatura reads it ("article", "website"); before htmldate prunes the tree
+        page_type = schema_article_type(tree) or (meta.page_type if text is not None else None)
         # the labelled-text dates only where a rule reads them (or eval-dates weighs them all)
         labelled = all_evidence or "text" in RULES
         evidence = gather_evidence(tree, url, None, crawl_date, input_date, text=labelled)
@@ -216,16 +219,14 @@ class Extractor(BaseModel):
                 params["max_date"] = bound  # htmldate then skips dates after the crawl
             if page is None:
                 page = load_html(decoded)
-            found = _parse_date(htmldate_date(page, meta, params)) if page is not None else None
-            evidence = replace(evidence, htmldate=found)
+            # the search prunes the page's tree in place: nothing reads it after
+            found = htmldate_date(page, meta, params, owned=True) if page is not None else None
+            evidence = replace(evidence, htmldate=_parse_date(found))
         decision = decide_date(evidence)
         return {
             "text": text,
             "title": meta.title if text is not None else None,
-            # the schema.org type when the page names a specific one (NewsArticle, TechArticle),
-            # else og:type as trafilatura reads it ("article", "website")
-            "page_type": schema_article_type(tree)
-            or (meta.page_type if text is not None else None),
+            "page_type": page_type,
             **_decision_fields(decision),
         }, evidence
 

@@ -1,14 +1,12 @@
-import gzip
 import json
 import sys
 
 import pytest
-from conftest import FIXTURES, needs_fixtures
+from conftest import FIXTURES, every_fixture_page, needs_fixtures
 from polars.testing import assert_frame_equal
 from pydantic import ValidationError
 from test_extract import ARTICLE, fixture_pages, raw
 
-from thresher.pipeline.readers import ReadConfig, read_records
 from thresher.stages import extract_fast
 from thresher.stages.dates import gather_evidence, schema_article_type
 from thresher.stages.extract import Extractor
@@ -78,22 +76,6 @@ def test_without_resiliparse_the_config_names_the_package(monkeypatch):
         extract_fast.resiliparse_text("<html><body><p>x</p></body></html>", False)
     kept, _, _ = Extractor(isolation="none")(raw((ARTICLE, None)))  # the default needs none of it
     assert kept["title"].to_list() == ["Council backs new bridge"]
-
-
-def every_fixture_page() -> list[tuple[str, bytes, str | None, object]]:
-    """(name, html, url, crawl date) of the 770 pages of fixtures html/, dates/ and warc/."""
-    pages = []
-    for name in ("html", "dates"):
-        for line in (FIXTURES / name / "cases.jsonl").open():
-            case = json.loads(line)
-            html = gzip.decompress((FIXTURES / name / case["file"]).read_bytes())
-            url = case["url"] if case["url"].startswith("http") else None
-            pages.append((f"{name}/{case['file']}", html, url, None))
-    for path in sorted((FIXTURES / "warc").glob("*.warc*")):
-        for frame in read_records(str(path), ReadConfig(), {}):
-            for row in frame.filter(frame["html"].is_not_null()).iter_rows(named=True):
-                pages.append((f"warc/{row['url']}", row["html"], row["url"], row["crawl_date"]))
-    return pages
 
 
 @needs_fixtures
