@@ -11,15 +11,18 @@ character of a 25-35 KB string: ~0.5-1.4 ms a pattern a page.
 `find_date` here takes the same steps in the same order with htmldate's own functions and
 patterns, and changes only how a step gets to its answer:
 - A `\\D`-led scan (`_Scan`) first finds where the rest of its pattern can match with a pattern
-  that starts with a digit class (`tail`, which the regex engine skips to in C), and confirms each
-  such place with htmldate's own pattern, matched one character earlier. Every match of the
-  pattern at p needs `tail` to match at p+1 (each tail is a loosened copy of its pattern after the
-  `\\D`), and the places are tried in order from where the last match ended: the matches are
-  `findall`'s, in its order (tests: the fixture pages and random strings).
+  that starts with a digit class (`tail`), and confirms each such place with htmldate's own
+  pattern, matched one character earlier. Every match of the pattern at p needs `tail` to match
+  at p+1 (each tail is a loosened copy of its pattern after the `\\D`), and the places are tried
+  in order from where the last match ended: the matches are `findall`'s, in its order (tests:
+  the fixture pages and random strings). The tails search the page's runs of digits and date
+  separators joined into one string (`_PageText`, 6% of the page string on the fixtures), made
+  once for all scans.
 - The long-date scan (`_long_date`) runs htmldate's pattern only in windows around the places a
   match can end: a year after a space, with a word in the eight characters before it.
 - The idiosyncrasies scan finds its numeric cores with a pattern that matches the same strings in
   the same order, but starts with one digit (`[0-9][0-9]{0,3}` for `[0-9]{1,4}`).
+- The free-text XPath gives plain strings, not lxml's "smart" ones (an element proxy each).
 - The tree is pruned in place where the caller owns it (`owned`): htmldate prunes a deep copy of
   a tree it is handed (~0.2 ms a page), and the extraction reads nothing of the tree after the
   search.
@@ -35,17 +38,32 @@ Performance section).
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from collections import Counter
 from contextlib import suppress
 from copy import deepcopy
 from datetime import datetime
-from functools import cache, partial
-from itertools import islice
+from functools import cache, cached_property, partial
+from itertools import accumulate, islice
 from typing import Any
+
+import htmldate
+from htmldate import core as hd
+from htmldate import extractors as hx
+from htmldate import settings as hs
+from htmldate import validators as hv
+from lxml import etree
 
 HTMLDATE_VERSION = "1.11.0"
 # htmldate keeps its lowest date at 1995-01-01 and its output format at ISO; so do we
 _FORMAT = "%Y-%m-%d"
+
+
+@cache
+def _free_texts() -> Any:
+    """htmldate's free-text XPath (the text of div, p, span... elements) giving plain strings:
+    the same texts, without the element proxy lxml makes for each "smart" string."""
+    return etree.XPath(hx.FREE_TEXT_EXPRESSIONS.path, smart_strings=False)
 
 
 @cache
@@ -68,8 +86,6 @@ def find_date(
     """htmldate's `find_date(tree, ...)` answer (YYYY-MM-DD, None: none found) for a parsed page
     (lxml tree), the page's URL and the crawl bound `max_date`. With `owned` the tree is pruned
     in place (the caller reads it no more), else a copy is."""
-    import htmldate
-
     if not _checked():
         return htmldate.find_date(
             tree,
@@ -78,9 +94,6 @@ def find_date(
             url=url,
             max_date=max_date,
         )
-    from htmldate import core as hd
-    from htmldate.extractors import FREE_TEXT_EXPRESSIONS, TEXT_PATTERNS, img_search
-    from htmldate.settings import CLEANING_LIST, MAX_SEGMENT_LEN, MIN_SEGMENT_LEN
 
     opts = hd.Extractor(
         extensive_search,
@@ -100,7 +113,7 @@ def find_date(
     pruned = tree if owned else deepcopy(tree)
     # libxml2 refuses NULL bytes and control characters: htmldate goes on with what it pruned
     with suppress(ValueError):
-        pruned = hd.discard_unwanted(hd.clean_html(pruned, CLEANING_LIST))
+        pruned = hd.discard_unwanted(hd.clean_html(pruned, hs.CLEANING_LIST))
     # elements named or marked as dates, then title and h1, then <time>
     found = hd.examine_elements(hd.date_candidates(pruned, extensive_search), opts)
     found = found or hd.examine_elements(pruned.xpath(".//title|.//h1"), opts)
@@ -108,17 +121,17 @@ def find_date(
     if found is not None:
         return found
     page = hd.serialize(pruned)
-    found = hd.pattern_search(page, hd.TIMESTAMP_PATTERN, opts) or img_search(pruned, opts)
-    found = found or _idiosyncrasies(page, TEXT_PATTERNS, opts)
+    found = hd.pattern_search(page, hd.TIMESTAMP_PATTERN, opts) or hx.img_search(pruned, opts)
+    found = found or _idiosyncrasies(page, hx.TEXT_PATTERNS, opts)
     if found is not None:
         return found
     if not extensive_search:  # htmldate's fast mode: a full timestamp in the text only
         hd.clean_html(pruned, ["script", "style"])
         return hd.pattern_search(" ".join(pruned.itertext()), hd.TIMESTAMP_LOOSE_PATTERN, opts)
     oldest = None
-    for text in FREE_TEXT_EXPRESSIONS(pruned):
+    for text in _free_texts()(pruned):
         text = text.strip()
-        if MIN_SEGMENT_LEN < len(text) < MAX_SEGMENT_LEN:
+        if hs.MIN_SEGMENT_LEN < len(text) < hs.MAX_SEGMENT_LEN:
             oldest = hd.compare_reference(oldest, text, opts)
     return hd.check_extracted_reference(oldest, opts) or _search_text(page, opts)
 
@@ -126,23 +139,62 @@ def find_date(
 # -- the page-string scans ---------------------------------------------------------------------
 
 
+# Where a `_Scan` tail can match: every tail is digits and date separators, starting with a digit
+_RUN = re.compile(r"([0-9][0-9/.-]*)")
+
+
+class _PageText:
+    """A page string and, made on first use, its runs of digits and date separators (`_RUN`,
+    each as long as it goes) joined by NUL: a few KB where the page is tens, and every place a
+    `_Scan` tail can match (a tail match lies in one run, and a NUL ends one in the joined
+    string), with the maps between positions in the two."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    @cached_property
+    def runs(self) -> tuple[str, list[int], list[int], list[int]]:
+        """The joined runs; each run's start and end in the page and start in the join."""
+        pieces = _RUN.split(self.text)  # text between runs, run, text between runs, ...
+        at = list(accumulate(map(len, pieces), initial=0))
+        runs = pieces[1::2]
+        joined_at = list(accumulate((len(run) + 1 for run in runs), initial=0))
+        return "\0".join(runs), at[1:-1:2], at[2::2], joined_at
+
+    def joined_from(self, pos: int) -> int:
+        """The first position of the join whose page position is `pos` or later."""
+        joined, starts, ends, joined_at = self.runs
+        k = bisect_right(starts, pos) - 1
+        if k >= 0 and pos < ends[k]:
+            return joined_at[k] + pos - starts[k]
+        return joined_at[k + 1] if k + 1 < len(starts) else len(joined)
+
+    def page_at(self, pos: int) -> int:
+        """The page position of a position in the join (not a NUL)."""
+        _, starts, _, joined_at = self.runs
+        k = bisect_right(joined_at, pos) - 1
+        return starts[k] + pos - joined_at[k]
+
+
 class _Scan:
     """`pattern.findall(text)` for a pattern that begins with one non-digit (`\\D`, after an
     optional lookbehind) followed by a digit: `tail` finds the places after that character where
-    the rest can match (it must match wherever the rest of `pattern` does), and `pattern` is
-    matched one character before each, in order, from the end of the last match."""
+    the rest can match (it must match wherever the rest of `pattern` does), in the page's runs of
+    digits (`_PageText`), and `pattern` is matched one character before each, in order, from the
+    end of the last match."""
 
     def __init__(self, pattern: re.Pattern[str], tail: str) -> None:
         self.pattern = pattern
         self.tail = re.compile(tail)
         assert pattern.groups == 1  # findall's answer is then the group's text
 
-    def findall(self, text: str) -> list[str]:
+    def findall(self, page: _PageText) -> list[str]:
         found: list[str] = []
-        match, tail = self.pattern.match, self.tail.search
+        match, tail, text = self.pattern.match, self.tail.search, page.text
+        joined = page.runs[0]
         at = 0  # the pattern may start a match here or later
-        while (hit := tail(text, at + 1)) is not None:
-            start = hit.start() - 1
+        while (hit := tail(joined, page.joined_from(at + 1))) is not None:
+            start = page.page_at(hit.start()) - 1
             if (m := match(text, start)) is None:
                 at = start + 1
                 continue
@@ -155,7 +207,10 @@ class _Whole:
     """A scan that is fast as it is (its pattern starts with a literal): plain findall."""
 
     def __init__(self, pattern: re.Pattern[str]) -> None:
-        self.findall = pattern.findall
+        self.pattern = pattern
+
+    def findall(self, page: _PageText) -> list[str]:
+        return self.pattern.findall(page.text)  # type: ignore[no-any-return]
 
 
 @cache
@@ -163,8 +218,6 @@ def _scans() -> dict[str, Any]:
     """htmldate's page-text patterns, each with its scan. A tail loosens the pattern's rest: day
     and month as one or two digits, a year as [12][09]dd; each starts with a single character
     class, which the regex engine skips to."""
-    from htmldate import core as hd
-
     return {
         "copyright": _Whole(hd.COPYRIGHT_PATTERN),
         "three": _Whole(hd.THREE_PATTERN),
@@ -178,44 +231,37 @@ def _scans() -> dict[str, Any]:
     }
 
 
-def _plausible(text: str, scan: Any, yearpat: re.Pattern[str], opts: Any) -> Counter[str]:
+def _plausible(text: _PageText, scan: Any, yearpat: re.Pattern[str], opts: Any) -> Counter[str]:
     """The scan's matches, counted, that hold a year in the search's range (two-digit years
     read as 19xx from 90, else 20xx)."""
-    from htmldate.validators import correct_year
-
     counts = Counter(scan.findall(text))
     lo, hi = opts.min.year, opts.max.year
     for item in list(counts):
         year = yearpat.search(item)
-        if year is None or not lo <= correct_year(int(year[1])) <= hi:
+        if year is None or not lo <= hv.correct_year(int(year[1])) <= hi:
             del counts[item]
     return counts
 
 
-def _best(text: str, scan: Any, catch: re.Pattern[str], opts: Any) -> re.Match[str] | None:
-    from htmldate import core as hd
-
+def _best(text: _PageText, scan: Any, catch: re.Pattern[str], opts: Any) -> re.Match[str] | None:
     counts = _plausible(text, scan, hd.YEAR_PATTERN, opts)
     return hd.select_candidate(counts, catch, hd.YEAR_PATTERN, opts)
 
 
 def _best_normalised(
-    text: str, scan: Any, yearpat: re.Pattern[str], normalise: Any, opts: Any
+    text: _PageText, scan: Any, yearpat: re.Pattern[str], normalise: Any, opts: Any
 ) -> re.Match[str] | None:
-    from htmldate import core as hd
-
     counts: Counter[str] = Counter()
     for item, n in _plausible(text, scan, yearpat, opts).items():
         counts[normalise(item)] += n
     return hd.select_candidate(counts, hd.YMD_PATTERN, hd.YEAR_PATTERN, opts)
 
 
-def _search_text(page: str, opts: Any) -> str | None:
+def _search_text(text: str, opts: Any) -> str | None:
     """htmldate's `search_page`: date patterns over the page string, most precise first, each
     answer bounded below by a copyright year where the page states one."""
-    from htmldate import core as hd
-
     scans = _scans()
+    page = _PageText(text)
     ymd = partial(hd._filter_ymd, options=opts)
     finish = partial(hd._finalize_candidate, options=opts)
     copyear = 0
@@ -242,7 +288,7 @@ def _search_text(page: str, opts: Any) -> str | None:
     best = _best_normalised(page, scans["mmyyyy"], hd.SELECT_YMD_YEAR, hd.normalize_two_comp, opts)
     if found := ymd(best, copyear):
         return found
-    if found := finish(_long_date(page), copyear):
+    if found := finish(_long_date(text), copyear):
         return found
     if copyear:
         return datetime(copyear, 1, 1).strftime(opts.format)
@@ -273,8 +319,6 @@ def _long_date(page: str) -> datetime | None:
     year's end (overlapping windows merged). A match found in a window is a match of the whole
     page (the pattern looks at nothing after the year), and every match of the page lies in a
     window, so the windows' matches in order are the page's."""
-    from htmldate import extractors as hx
-
     windows: list[list[int]] = []
     for year in _SPACED_YEAR.finditer(page):
         end = year.end()
@@ -304,8 +348,6 @@ def _long_date(page: str) -> datetime | None:
 def _month(match: re.Match[str]) -> int | None:
     """The month number of a long-date match's month word, as htmldate reads it (a month-first
     word glued to a longer one, "SmithMarch", counts by its longest known ending)."""
-    from htmldate import extractors as hx
-
     word = hx._fold_month_name(match["month"] or match["month2"])
     if match["month"]:
         word = word[-12:]
@@ -314,8 +356,6 @@ def _month(match: re.Match[str]) -> int | None:
 
 
 def _known_date(match: re.Match[str]) -> datetime | None:
-    from htmldate import extractors as hx
-
     month = _month(match)
     if month is None:
         return None
@@ -337,8 +377,6 @@ _MAX_CORES = 1000  # htmldate's cap on cores tried before it searches the whole 
 def _idiosyncrasies(page: str, labelled: re.Pattern[str], opts: Any) -> str | None:
     """htmldate's `idiosyncrasies_search`: a labelled numeric date ("Datum: 05.03.2021",
     "published 2021/03/05"), searched from the first numeric core with a label near it."""
-    from htmldate import extractors as hx
-
     match = None
     cores = _DATE_CORE.finditer(page)
     for core in islice(cores, _MAX_CORES):

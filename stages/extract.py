@@ -389,6 +389,7 @@ _PRELOAD = (
     "trafilatura.utils",
     "trafilatura.metadata",
     "htmldate",
+    "thresher.stages.date_search",
 )
 
 _OUT_COLUMNS: dict[str, pl.DataType] = {
