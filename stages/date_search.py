@@ -74,6 +74,34 @@ def _checked() -> bool:
     return version("htmldate") == HTMLDATE_VERSION
 
 
+def _options(extensive_search: bool, original_date: bool, max_date: str | None) -> Any:
+    return hd.Extractor(
+        extensive_search, hd.get_max_date(max_date), hd.get_min_date(None), original_date, _FORMAT
+    )
+
+
+def markup_date(
+    tree: Any,
+    url: str | None,
+    *,
+    extensive_search: bool,
+    original_date: bool,
+    max_date: str | None = None,
+) -> str | None:
+    """The answer of htmldate's first steps, which read the URL (else the page's canonical link),
+    the <meta> elements and the JSON-LD; None: they found none (with another htmldate version:
+    always None). Their answer is `find_date`'s where there is one; they read nothing else, so a
+    tree that holds the page's head, <meta> and JSON-LD as the page does gives the whole page's
+    answer (the fast engine's skeleton, stages/extract_fast.py)."""
+    if not _checked():
+        return None
+    opts = _options(extensive_search, original_date, max_date)
+    if url is None and (link := tree.find('.//link[@rel="canonical"]')) is not None:
+        url = link.get("href")
+    found = hd.extract_url_date(url, opts)
+    return found or hd.examine_header(tree, opts) or hd.json_search(tree, opts)
+
+
 def find_date(
     tree: Any,
     url: str | None,
@@ -82,10 +110,13 @@ def find_date(
     original_date: bool,
     max_date: str | None = None,
     owned: bool = False,
+    markup_read: bool = False,
 ) -> str | None:
     """htmldate's `find_date(tree, ...)` answer (YYYY-MM-DD, None: none found) for a parsed page
     (lxml tree), the page's URL and the crawl bound `max_date`. With `owned` the tree is pruned
-    in place (the caller reads it no more), else a copy is."""
+    in place (the caller reads it no more), else a copy is. `markup_read`: `markup_date` found
+    nothing on this page (on this tree or on one with the same head, <meta> and JSON-LD), and
+    its steps are not taken again."""
     if not _checked():
         return htmldate.find_date(
             tree,
@@ -94,20 +125,17 @@ def find_date(
             url=url,
             max_date=max_date,
         )
-
-    opts = hd.Extractor(
-        extensive_search,
-        hd.get_max_date(max_date),
-        hd.get_min_date(None),
-        original_date,
-        _FORMAT,
-    )
-    if url is None and (link := tree.find('.//link[@rel="canonical"]')) is not None:
-        url = link.get("href")
-    # the URL, then the page's markup: <meta>, JSON-LD, <abbr>
-    found = hd.extract_url_date(url, opts)
-    found = found or hd.examine_header(tree, opts) or hd.json_search(tree, opts)
-    found = found or hd.examine_abbr_elements(tree, opts)
+    opts = _options(extensive_search, original_date, max_date)
+    found = None
+    if not markup_read:
+        found = markup_date(
+            tree,
+            url,
+            extensive_search=extensive_search,
+            original_date=original_date,
+            max_date=max_date,
+        )
+    found = found or hd.examine_abbr_elements(tree, opts)  # <abbr> dates, in the body
     if found is not None:
         return found
     pruned = tree if owned else deepcopy(tree)

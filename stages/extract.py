@@ -84,7 +84,7 @@ from thresher.stages.dates import (
     needs_search,
     schema_article_type,
 )
-from thresher.stages.extract_meta import htmldate_date, page_metadata
+from thresher.stages.extract_meta import htmldate_date, htmldate_markup_date, page_metadata
 
 log = logging.getLogger(__name__)
 
@@ -217,10 +217,14 @@ class Extractor(BaseModel):
             }
             if (bound := htmldate_max(crawl_date, url)) is not None:
                 params["max_date"] = bound  # htmldate then skips dates after the crawl
-            if page is None:
+            # htmldate's URL and markup steps on the skeleton where there is one: the page's
+            # whole tree only where the search goes on; it prunes that tree, read no more after
+            skeleton = page is None
+            found = htmldate_markup_date(tree, meta, params) if skeleton else None
+            if found is None and skeleton:
                 page = load_html(decoded)
-            # the search prunes the page's tree in place: nothing reads it after
-            found = htmldate_date(page, meta, params, owned=True) if page is not None else None
+            if found is None and page is not None:
+                found = htmldate_date(page, meta, params, owned=True, markup_read=skeleton)
             evidence = replace(evidence, htmldate=_parse_date(found))
         decision = decide_date(evidence)
         return {

@@ -51,12 +51,26 @@ def page_metadata(tree: Any, url: str | None) -> PageMeta:
 
 
 def htmldate_date(
-    tree: Any, meta: PageMeta, params: dict[str, Any], owned: bool = False
+    tree: Any,
+    meta: PageMeta,
+    params: dict[str, Any],
+    owned: bool = False,
+    markup_read: bool = False,
 ) -> str | None:
     """htmldate's date of a parsed page (YYYY-MM-DD; None: none found), with the extraction's
     parameters and the URL trafilatura would pass: htmldate's `find_date` answer, by
     stages/date_search.py, which prunes the tree itself where the caller `owned` it (reads it no
-    more), else a copy."""
+    more), else a copy; `markup_read`: its URL and markup steps found nothing on the page's
+    skeleton (`htmldate_markup_date`) and are not taken again."""
     from thresher.stages.date_search import find_date
 
-    return find_date(tree, meta.date_url, owned=owned, **params)
+    return find_date(tree, meta.date_url, owned=owned, markup_read=markup_read, **params)
+
+
+def htmldate_markup_date(tree: Any, meta: PageMeta, params: dict[str, Any]) -> str | None:
+    """The answer of htmldate's URL and markup steps (stages/date_search.py `markup_date`) on a
+    tree with the page's head, <meta> and JSON-LD (the fast engine's skeleton); None: the search
+    goes on, on the whole page (`htmldate_date`)."""
+    from thresher.stages.date_search import markup_date
+
+    return markup_date(tree, meta.date_url, **params)

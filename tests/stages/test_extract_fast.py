@@ -142,6 +142,34 @@ def test_the_fast_engine_parses_a_whole_page_with_lxml_only_where_htmldate_searc
     assert set(map(id, skeletons)) <= set(map(id, parses))  # every skeleton page: no other parse
 
 
+def test_a_date_htmldate_reads_off_the_skeleton_needs_no_whole_page_parse(monkeypatch):
+    """A page dated only by a generic `date` meta tag (not markup the cheap evidence reads):
+    htmldate's markup step finds it on the skeleton, so lxml never parses the whole page; without
+    it, htmldate searches the whole page, parsed once more."""
+    import trafilatura.utils
+
+    parses: list[str] = []
+    load_html = trafilatura.utils.load_html
+
+    def counted_parse(page):
+        parses.append(page)
+        return load_html(page)
+
+    monkeypatch.setattr(trafilatura.utils, "load_html", counted_parse)
+    dated = ARTICLE.replace(b'property="article:published_time"', b'name="date"')
+    out = FAST.extract_one(dated, "https://x.org/bridge")
+    assert out is not None and (str(out["published"]), out["date_source"]) == (
+        "2024-05-17",
+        "htmldate",
+    )
+    assert len(parses) == 1 and "<footer>" not in parses[0]  # the skeleton only
+    parses.clear()
+    undated = dated.replace(b'<meta name="date" content="2024-05-17T09:00:00Z">', b"")
+    out = FAST.extract_one(undated, "https://x.org/bridge")
+    assert out is not None and str(out["published"]) == "2024-01-01"  # the copyright year
+    assert len(parses) == 2 and "<footer>" in parses[1]
+
+
 def test_a_page_is_read_in_the_charset_it_declares():
     page = '<html><head><meta charset="gbk"><title>新闻</title></head><body>北京</body></html>'
     assert extract_fast.decode(page.encode("gbk")) == page
