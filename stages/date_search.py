@@ -238,7 +238,7 @@ class _Whole:
         self.pattern = pattern
 
     def findall(self, page: _PageText) -> list[str]:
-        return self.pattern.findall(page.text)  # type: ignore[no-any-return]
+        return self.pattern.findall(page.text)
 
 
 @cache

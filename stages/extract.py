@@ -14,7 +14,8 @@ undated). Title, og:type and htmldate's date come from stages/extract_meta.py, w
 steps of trafilatura's metadata extraction they need (the same values; the whole of it took a third
 of the time per page). htmldate's search runs last, and only where its answer can change the
 decision (stages/dates.py `needs_search`: no plausible input date, no markup date, or several to
-choose between; little saved, as htmldate stops at a markup date itself); the labelled dates of
+choose between; little saved, as htmldate stops at a markup date itself), by stages/date_search.py
+(htmldate's answer for less than half its CPU); the labelled dates of
 the visible text (1-2.5 CPU-ms a page) are read only when a rule of the decision uses them. The
 decisions are those of the full evidence, byte for byte, on all 770 fixture pages (html/, dates/,
 warc/); `extract_with_evidence` (eval-dates) still gathers everything. Cheap evidence decides 5 of
@@ -150,8 +151,8 @@ class Extractor(BaseModel):
         The page is parsed once by lxml: trafilatura gets the tree (and copies it before
         cleaning); title, page type and the date evidence are read from the same tree. The
         Resiliparse engine parses the page with lexbor, and lxml parses only a skeleton of it
-        for title, page type and markup dates, and the whole page where htmldate searches it
-        (stages/extract_fast.py).
+        for title, page type and markup dates (htmldate's URL and markup steps too), and the
+        whole page where htmldate's search goes on past those (stages/extract_fast.py).
         `published`, `date_source` and `date_confidence` are filled even when there is no main
         text (`text` is then None and the caller drops the row). htmldate searches the page
         only where its answer can change the decision (stages/dates.py `needs_search`), and the
