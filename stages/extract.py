@@ -14,7 +14,8 @@ undated). Title, og:type and htmldate's date come from stages/extract_meta.py, w
 steps of trafilatura's metadata extraction they need (the same values; the whole of it took a third
 of the time per page). htmldate's search runs last, and only where its answer can change the
 decision (stages/dates.py `needs_search`: no plausible input date, no markup date, or several to
-choose between; little saved, as htmldate stops at a markup date itself); the labelled dates of
+choose between; little saved, as htmldate stops at a markup date itself), by stages/date_search.py
+(htmldate's answer for less than half its CPU); the labelled dates of
 the visible text (1-2.5 CPU-ms a page) are read only when a rule of the decision uses them. The
 decisions are those of the full evidence, byte for byte, on all 770 fixture pages (html/, dates/,
 warc/); `extract_with_evidence` (eval-dates) still gathers everything. Cheap evidence decides 5 of
@@ -84,7 +85,7 @@ from thresher.stages.dates import (
     needs_search,
     schema_article_type,
 )
-from thresher.stages.extract_meta import htmldate_date, page_metadata
+from thresher.stages.extract_meta import htmldate_date, htmldate_markup_date, page_metadata
 
 log = logging.getLogger(__name__)
 
@@ -150,8 +151,8 @@ class Extractor(BaseModel):
         The page is parsed once by lxml: trafilatura gets the tree (and copies it before
         cleaning); title, page type and the date evidence are read from the same tree. The
         Resiliparse engine parses the page with lexbor, and lxml parses only a skeleton of it
-        for title, page type and markup dates, and the whole page where htmldate searches it
-        (stages/extract_fast.py).
+        for title, page type and markup dates (htmldate's URL and markup steps too), and the
+        whole page where htmldate's search goes on past those (stages/extract_fast.py).
         `published`, `date_source` and `date_confidence` are filled even when there is no main
         text (`text` is then None and the caller drops the row). htmldate searches the page
         only where its answer can change the decision (stages/dates.py `needs_search`), and the
@@ -204,6 +205,9 @@ class Extractor(BaseModel):
         meta = page_metadata(tree, url)  # title, og:type; none of our reads changes the tree
         if not fast:
             text = self._trafilatura_text(tree, url)
+        # the schema.org type when the page names a specific one (NewsArticle, TechArticle), else
+        # og:type as trafilatura reads it ("article", "website"); before htmldate prunes the tree
+        page_type = schema_article_type(tree) or (meta.page_type if text is not None else None)
         # the labelled-text dates only where a rule reads them (or eval-dates weighs them all)
         labelled = all_evidence or "text" in RULES
         evidence = gather_evidence(tree, url, None, crawl_date, input_date, text=labelled)
@@ -214,18 +218,20 @@ class Extractor(BaseModel):
             }
             if (bound := htmldate_max(crawl_date, url)) is not None:
                 params["max_date"] = bound  # htmldate then skips dates after the crawl
-            if page is None:
+            # htmldate's URL and markup steps on the skeleton where there is one: the page's
+            # whole tree only where the search goes on; it prunes that tree, read no more after
+            skeleton = page is None
+            found = htmldate_markup_date(tree, meta, params) if skeleton else None
+            if found is None and skeleton:
                 page = load_html(decoded)
-            found = _parse_date(htmldate_date(page, meta, params)) if page is not None else None
-            evidence = replace(evidence, htmldate=found)
+            if found is None and page is not None:
+                found = htmldate_date(page, meta, params, owned=True, markup_read=skeleton)
+            evidence = replace(evidence, htmldate=_parse_date(found))
         decision = decide_date(evidence)
         return {
             "text": text,
             "title": meta.title if text is not None else None,
-            # the schema.org type when the page names a specific one (NewsArticle, TechArticle),
-            # else og:type as trafilatura reads it ("article", "website")
-            "page_type": schema_article_type(tree)
-            or (meta.page_type if text is not None else None),
+            "page_type": page_type,
             **_decision_fields(decision),
         }, evidence
 
@@ -388,6 +394,7 @@ _PRELOAD = (
     "trafilatura.utils",
     "trafilatura.metadata",
     "htmldate",
+    "thresher.stages.date_search",
 )
 
 _OUT_COLUMNS: dict[str, pl.DataType] = {

@@ -12,8 +12,10 @@ same functions as with the default engine (stages/extract_meta.py, stages/dates.
 engines date and name pages alike (but where they decode a page differently: `decode`), on a
 skeleton of the page (`skeleton`): lexbor picks out the elements those functions read (the head;
 the body's h1/h2 and title-like headings, JSON-LD, <meta>, `itemprop="datePublished"` elements,
-`itemtype` values) and lxml parses only that, a few KB, not the page. The full lxml parse happens
-only where htmldate must search the page (stages/dates.py `needs_search`). On the 770 pages of
+`itemtype` values) and lxml parses only that, a few KB, not the page. htmldate's first steps (URL,
+<meta>, JSON-LD: stages/date_search.py `markup_date`) read the skeleton too; the full lxml parse
+happens only where htmldate must search the page (stages/dates.py `needs_search`) and those steps
+found nothing. On the 770 pages of
 ../shared/fixtures (html/, dates/, warc/) the skeleton gives the same title, page type, date
 evidence and decision as the whole page (tests/stages/test_extract_fast.py).
 

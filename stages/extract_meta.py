@@ -13,7 +13,7 @@ only the steps those three fields come from, in trafilatura's order, so they are
              URL where it names one (else the crawl's), as trafilatura passes it
 None of these steps changes the tree (trafilatura's author search, which prunes, works on a
 copy), so the caller may run htmldate last, and only where its answer can change the date
-decision (stages/extract.py).
+decision (stages/extract.py); htmldate's search then prunes the tree in place.
 """
 
 from __future__ import annotations
@@ -50,9 +50,27 @@ def page_metadata(tree: Any, url: str | None) -> PageMeta:
     return PageMeta(title=meta.title, page_type=meta.pagetype, date_url=date_url)
 
 
-def htmldate_date(tree: Any, meta: PageMeta, params: dict[str, Any]) -> str | None:
+def htmldate_date(
+    tree: Any,
+    meta: PageMeta,
+    params: dict[str, Any],
+    owned: bool = False,
+    markup_read: bool = False,
+) -> str | None:
     """htmldate's date of a parsed page (YYYY-MM-DD; None: none found), with the extraction's
-    parameters and the URL trafilatura would pass. htmldate searches a copy of the tree."""
-    from htmldate import find_date
+    parameters and the URL trafilatura would pass: htmldate's `find_date` answer, by
+    stages/date_search.py, which prunes the tree itself where the caller `owned` it (reads it no
+    more), else a copy; `markup_read`: its URL and markup steps found nothing on the page's
+    skeleton (`htmldate_markup_date`) and are not taken again."""
+    from thresher.stages.date_search import find_date
 
-    return find_date(tree, **{**params, "url": meta.date_url})
+    return find_date(tree, meta.date_url, owned=owned, markup_read=markup_read, **params)
+
+
+def htmldate_markup_date(tree: Any, meta: PageMeta, params: dict[str, Any]) -> str | None:
+    """The answer of htmldate's URL and markup steps (stages/date_search.py `markup_date`) on a
+    tree with the page's head, <meta> and JSON-LD (the fast engine's skeleton); None: the search
+    goes on, on the whole page (`htmldate_date`)."""
+    from thresher.stages.date_search import markup_date
+
+    return markup_date(tree, meta.date_url, **params)

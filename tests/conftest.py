@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gzip
+import json
 import os
 import struct
 from pathlib import Path
@@ -96,3 +98,21 @@ def read_indexed(prefix: Path) -> dict:
         "itemsize": dtype.itemsize,
         "sequences": seqs,
     }
+
+
+def every_fixture_page() -> list[tuple[str, bytes, str | None, object]]:
+    """(name, html, url, crawl date) of the 770 pages of fixtures html/, dates/ and warc/."""
+    from thresher.pipeline.readers import ReadConfig, read_records
+
+    pages = []
+    for name in ("html", "dates"):
+        for line in (FIXTURES / name / "cases.jsonl").open():
+            case = json.loads(line)
+            html = gzip.decompress((FIXTURES / name / case["file"]).read_bytes())
+            url = case["url"] if case["url"].startswith("http") else None
+            pages.append((f"{name}/{case['file']}", html, url, None))
+    for path in sorted((FIXTURES / "warc").glob("*.warc*")):
+        for frame in read_records(str(path), ReadConfig(), {}):
+            for row in frame.filter(frame["html"].is_not_null()).iter_rows(named=True):
+                pages.append((f"warc/{row['url']}", row["html"], row["url"], row["crawl_date"]))
+    return pages

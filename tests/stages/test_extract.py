@@ -211,7 +211,7 @@ def test_htmldate_searches_only_pages_whose_date_its_answer_can_change(monkeypat
 
     calls: list[str | None] = []
 
-    def counted(tree, meta, params):
+    def counted(tree, meta, params, owned=False, markup_read=False):
         calls.append(meta.date_url)
         return "2024-05-16"  # would lose to the markup date anyway
 

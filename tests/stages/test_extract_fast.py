@@ -1,14 +1,12 @@
-import gzip
 import json
 import sys
 
 import pytest
-from conftest import FIXTURES, needs_fixtures
+from conftest import FIXTURES, every_fixture_page, needs_fixtures
 from polars.testing import assert_frame_equal
 from pydantic import ValidationError
 from test_extract import ARTICLE, fixture_pages, raw
 
-from thresher.pipeline.readers import ReadConfig, read_records
 from thresher.stages import extract_fast
 from thresher.stages.dates import gather_evidence, schema_article_type
 from thresher.stages.extract import Extractor
@@ -80,22 +78,6 @@ def test_without_resiliparse_the_config_names_the_package(monkeypatch):
     assert kept["title"].to_list() == ["Council backs new bridge"]
 
 
-def every_fixture_page() -> list[tuple[str, bytes, str | None, object]]:
-    """(name, html, url, crawl date) of the 770 pages of fixtures html/, dates/ and warc/."""
-    pages = []
-    for name in ("html", "dates"):
-        for line in (FIXTURES / name / "cases.jsonl").open():
-            case = json.loads(line)
-            html = gzip.decompress((FIXTURES / name / case["file"]).read_bytes())
-            url = case["url"] if case["url"].startswith("http") else None
-            pages.append((f"{name}/{case['file']}", html, url, None))
-    for path in sorted((FIXTURES / "warc").glob("*.warc*")):
-        for frame in read_records(str(path), ReadConfig(), {}):
-            for row in frame.filter(frame["html"].is_not_null()).iter_rows(named=True):
-                pages.append((f"warc/{row['url']}", row["html"], row["url"], row["crawl_date"]))
-    return pages
-
-
 @needs_fixtures
 @pytest.mark.slow
 def test_the_skeleton_gives_the_whole_pages_title_type_and_date_evidence():
@@ -158,6 +140,34 @@ def test_the_fast_engine_parses_a_whole_page_with_lxml_only_where_htmldate_searc
     assert all(undated.extract_one(*page) for page in pages)
     assert len(parses) == len(pages) and len(skeletons) >= 650
     assert set(map(id, skeletons)) <= set(map(id, parses))  # every skeleton page: no other parse
+
+
+def test_a_date_htmldate_reads_off_the_skeleton_needs_no_whole_page_parse(monkeypatch):
+    """A page dated only by a generic `date` meta tag (not markup the cheap evidence reads):
+    htmldate's markup step finds it on the skeleton, so lxml never parses the whole page; without
+    it, htmldate searches the whole page, parsed once more."""
+    import trafilatura.utils
+
+    parses: list[str] = []
+    load_html = trafilatura.utils.load_html
+
+    def counted_parse(page):
+        parses.append(page)
+        return load_html(page)
+
+    monkeypatch.setattr(trafilatura.utils, "load_html", counted_parse)
+    dated = ARTICLE.replace(b'property="article:published_time"', b'name="date"')
+    out = FAST.extract_one(dated, "https://x.org/bridge")
+    assert out is not None and (str(out["published"]), out["date_source"]) == (
+        "2024-05-17",
+        "htmldate",
+    )
+    assert len(parses) == 1 and "<footer>" not in parses[0]  # the skeleton only
+    parses.clear()
+    undated = dated.replace(b'<meta name="date" content="2024-05-17T09:00:00Z">', b"")
+    out = FAST.extract_one(undated, "https://x.org/bridge")
+    assert out is not None and str(out["published"]) == "2024-01-01"  # the copyright year
+    assert len(parses) == 2 and "<footer>" in parses[1]
 
 
 def test_a_page_is_read_in_the_charset_it_declares():
