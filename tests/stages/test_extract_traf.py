@@ -89,15 +89,21 @@ def test_the_other_settings_give_bare_extractions_text_too(favor, comments):
         assert page.text(fast=False) == bare_text(tree, url, fast=False, **kw), url
 
 
-def test_two_passes_prepare_the_page_once(monkeypatch):
-    made = []
-    real = extract_traf._Shared.of
+def test_two_passes_prepare_the_page_once_and_extract_once_without_a_recovery(monkeypatch):
+    made, extracted = [], []
+    real, real_extract = extract_traf._Shared.of, extract_traf.extract_content
 
     def counted(*args):
         made.append(args)
         return real(*args)
 
+    def counted_extract(*args):
+        out = real_extract(*args)
+        extracted.append(out[2])  # whether it recovered wild text
+        return out
+
     monkeypatch.setattr(extract_traf._Shared, "of", staticmethod(counted))
+    monkeypatch.setattr(extract_traf, "extract_content", counted_extract)
     tree = load_html(ARTICLE)
     page = TrafilaturaPage(
         tree, "https://x.org/bridge", comments=False, tables=True, favor="balanced"
@@ -105,6 +111,7 @@ def test_two_passes_prepare_the_page_once(monkeypatch):
     fast, full = page.text(fast=True), page.text(fast=False)
     assert fast is not None and "pedestrian bridge" in fast and full == fast
     assert len(made) == 1
+    assert extracted == [False]  # the full pass took the fast pass's main extraction
     page.text(fast=True)  # the full pass consumed the shared trees: a new pass starts afresh
     assert len(made) == 2
 
