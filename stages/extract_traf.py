@@ -274,7 +274,9 @@ class _Shared:
     takes it, after (`converted`); the page's text measure once computed; the fast pass's main
     extraction where the full pass's is the same."""
 
-    def __init__(self, tree: Any, forum: bool, converted: Any, backup: Any, labels: str) -> None:
+    def __init__(
+        self, tree: Any, forum: bool, converted: Any, backup: Any, labels: list[str]
+    ) -> None:
         self.tree, self.forum, self.backup, self.labels = tree, forum, backup, labels
         self._converted = converted
         self._bounds: tuple[int, int] | None = None
@@ -289,10 +291,11 @@ class _Shared:
         tree = copy(page)  # bare_extraction copies a tree it is given
         forum = _forum_thread_page(tree)
         # every class and id value of the page, once: pruning only removes some of them
-        labels = "\n".join(_LABELS(tree))
-        tree = prune_unwanted_nodes(tree, _could_match(RAW_TREE_PRUNE_XPATH, labels))
+        labels = _LABELS(tree)
+        joined = "\n".join(labels)
+        tree = prune_unwanted_nodes(tree, _could_match(RAW_TREE_PRUNE_XPATH, joined))
         if not opts.comments and (opts.focus == "precision" or not forum):
-            drop = _could_match(REMOVE_COMMENTS_AND_LISTS_XPATH, labels)
+            drop = _could_match(REMOVE_COMMENTS_AND_LISTS_XPATH, joined)
             tree = prune_unwanted_nodes(tree, drop)
         converted, backup = _prepare_tree(tree, opts, url)
         return cls(tree, forum, converted, backup, labels)
@@ -359,13 +362,26 @@ def _patterns(path: str) -> tuple[re.Pattern[str], ...] | None:
 # the deleted tags and `div`s with "footer" in their first class/id attribute and put the spaces
 # around block elements; the cookie-banner classes (a regular expression trafilatura's XPath
 # tests through a Python callback on every element) are looked for in all class and id values at
-# once, and where one matches, those elements are deleted from a copy of the body first. The
+# once, and where one matches, those elements are marked for the XSLT to skip too. The
 # control characters trafilatura drops from block texts are left in: dropping none and dropping
 # all of them bound its length (taking a non-space character out never lengthens the text).
 
 
+# Every alternative of trafilatura's cookie-banner expression (_COOKIE_CONSENT_RE, sha256
+# 5929917707a90c35...) holds one of these words. It is tested ignoring case, where Python's re also
+# takes U+212A for k, U+017F for s and U+0130, U+0131 for i: lower() makes the first a k, and
+# _FOLD the others (U+0130 lowers to i and U+0307), so a value it matches holds a word after both.
+_CONSENT_WORDS = ("cookie", "consent", "borlabs", "cmplz", "onetrust", "moove")
+_FOLD = str.maketrans({"\u017f": "s", "\u0131": "i", "\u0307": None})
+_DROP_MARK = "data-thresher-basic-clean"  # marks cookie banners for the XSLT, then goes
+_LABELLED = etree.XPath(".//*[@class or @id]")
+_LABELLED_AS = etree.XPath(".//*[@class = $v or @id = $v]")
+_MARKED = etree.XPath(f"boolean(descendant-or-self::*/@{_DROP_MARK})")
+
+
 def _basic_clean_mirrored() -> bool:
-    """Whether trafilatura's BASIC_CLEAN_XPATH is the expression `_DROP` and `_CONSENT` mirror."""
+    """Whether trafilatura's BASIC_CLEAN_XPATH is the expression the XSLT and the cookie-banner
+    search below mirror."""
     from trafilatura.settings import _COOKIE_CONSENT_RE, BASIC_CLEAN_XPATH
 
     expected = (
@@ -374,7 +390,10 @@ def _basic_clean_mirrored() -> bool:
         f"|.//*[re:test(@class, '{_COOKIE_CONSENT_RE}', 'i') or "
         f"re:test(@id, '{_COOKIE_CONSENT_RE}', 'i')]"
     )
-    return mirrors_installed() and BASIC_CLEAN_XPATH.path == expected
+    consent = hashlib.sha256(_COOKIE_CONSENT_RE.encode()).hexdigest()[:16]
+    return (
+        mirrors_installed() and BASIC_CLEAN_XPATH.path == expected and consent == "5929917707a90c35"
+    )
 
 
 @cache
@@ -387,7 +406,8 @@ def _measure() -> tuple[Any, re.Pattern[str]] | None:
     from trafilatura.settings import _COOKIE_CONSENT_RE
 
     dropped = (
-        "aside|fencedframe|footer|script|style|svg|template|div[contains(@class|@id, 'footer')]"
+        f"aside|fencedframe|footer|script|style|svg|template|*[@{_DROP_MARK}]"
+        "|div[contains(@class|@id, 'footer')]"
     )
     blocks = "|".join(sorted(_BLOCK_ELEMS))
     xslt = etree.XSLT(
@@ -406,11 +426,12 @@ def _measure() -> tuple[Any, re.Pattern[str]] | None:
     return xslt, consent
 
 
-def page_text_bounds(tree: Any, labels: str | None = None) -> tuple[int, int]:
+def page_text_bounds(tree: Any, labels: list[str] | None = None) -> tuple[int, int]:
     """Bounds of `len(trafilatura.baseline.html2txt(tree))`, equal to it where the page's text
     has no control characters (non-printable, non-space: soft hyphens, zero-width spaces).
-    `labels`: the class and id values of the page or of one it was pruned from, newline-joined
-    (read here if not given)."""
+    `labels`: the class and id values of the page or of one it was pruned from (read here if
+    not given). Cookie banners are marked with an attribute while the XSLT runs:
+    the tree is as it was after."""
     measure = _measure()
     if measure is None:
         from trafilatura.baseline import html2txt
@@ -421,19 +442,45 @@ def page_text_bounds(tree: Any, labels: str | None = None) -> tuple[int, int]:
     body = tree.find(".//body")
     if body is None:
         body = tree
-    # the pattern cannot match across the newline: one search tells whether any value matches
     if labels is None:
-        labels = "\n".join(_LABELS(body))
-    if consent.search(labels):
-        body = copy(body)
+        labels = _LABELS(body)
+    hits = _consent_hits(body, labels, consent)
+    if hits and _MARKED(body):
+        body = copy(body)  # the page has our mark already (never seen): delete in a copy
         for el in [el for el in body.iterdescendants() if _consent_hit(el, consent)]:
             _delete_keeping_tail(el)
-    words = str(xslt(body)).split()
+        hits = []
+    for el in hits:
+        el.set(_DROP_MARK, "")
+    try:
+        words = str(xslt(body)).split()
+    finally:
+        for el in hits:
+            del el.attrib[_DROP_MARK]
     high = sum(map(len, words)) + len(words) - 1 if words else 0
     if "".join(words).isprintable():
         return high, high
     kept = [w for w in ("".join(c for c in w if c.isprintable()) for w in words) if w]
     return (sum(map(len, kept)) + len(kept) - 1 if kept else 0), high
+
+
+def _consent_hits(body: Any, labels: list[str], consent: re.Pattern[str]) -> list[Any]:
+    """The elements under `body` whose class or id the cookie-banner expression matches."""
+    joined = "\n".join(labels)
+    # first the words every match holds, then the expression over all values at once (it
+    # cannot match across a newline): most pages have no banner class
+    folded = joined.lower().translate(_FOLD)
+    if not any(word in folded for word in _CONSENT_WORDS):
+        return []
+    if joined.count("\n") != len(labels) - 1:  # a value holds a newline: look at every element
+        return [el for el in _LABELLED(body) if _consent_hit(el, consent)]
+    values: set[str] = set()
+    for m in consent.finditer(joined):  # each value a match is in, a line of `joined`
+        start = joined.rfind("\n", 0, m.start()) + 1
+        end = joined.find("\n", m.end())
+        values.add(joined[start : end if end >= 0 else len(joined)])
+    found = [el for v in sorted(values) for el in _LABELLED_AS(body, v=v)]
+    return [el for el in dict.fromkeys(found) if _consent_hit(el, consent)]
 
 
 def _consent_hit(el: Any, consent: re.Pattern[str]) -> bool:

@@ -133,7 +133,16 @@ def test_the_page_measure_is_html2txts_length_on_every_fixture_page(name):
 
 BLOCK = ["div", "p", "li", "td", "section", "aside", "footer", "h2"]
 OTHER = ["span", "a", "b", "script", "style", "svg", "template", "noscript", "font"]
-ATTRS = ["", ' class="footer"', ' id="cookie-banner"', ' class="CookieBot x"', ' class="a"']
+ATTRS = [
+    "",
+    ' class="footer"',
+    ' id="cookie-banner"',
+    ' class="CookieBot x"',
+    ' class="a"',
+    ' class="coo\u212aie-bar"',  # KELVIN SIGN: a k to re's IGNORECASE
+    ' id="x\ncmplz"',  # a value with a newline in it
+    ' data-thresher-basic-clean="" class="onetrust"',  # the mark the measure uses, already there
+]
 WORDS = ["word", "two words", " ", "\n", "x\u00ady", "\u200b", "zwsp\u200b", "é", "&amp;", ""]
 
 
