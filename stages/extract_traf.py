@@ -319,13 +319,14 @@ class _Shared:
         return n < share * len(html2txt(self.tree))
 
 
-# The XPaths whose every match needs one of their re:test patterns to match the element's id or
-# class (read in trafilatura 2.3.1's xpaths.py; sha256 of `.path`, first 16 hex digits):
-# RAW_TREE_PRUNE_XPATH[0] (infinite-scroll and appended-article containers) and
-# REMOVE_COMMENTS_AND_LISTS_XPATH[0] (comment sections). lxml tests re:test through a Python
-# callback per element and attribute (0.5-1 ms a page each); where no pattern matches any class or
-# id value of the page the XPath cannot match, and is not run.
-_NEEDS_A_PATTERN = {"01e7c660fd6406f2", "9cc18d34e6e2d258"}
+# The XPaths whose every match needs one of their re:test patterns or contains(@class, '...')
+# strings to match the element's id or class (read in trafilatura 2.3.1's xpaths.py; sha256 of
+# `.path`, first 16 hex digits): RAW_TREE_PRUNE_XPATH (infinite-scroll and appended-article
+# containers; share buttons) and REMOVE_COMMENTS_AND_LISTS_XPATH[0] (comment sections). lxml tests
+# re:test through a Python callback per element and attribute (0.5-1 ms a page each); where no
+# pattern matches any class or id value of the page the XPath cannot match, and is not run.
+_NEEDS_A_PATTERN = {"01e7c660fd6406f2", "3c7afe92279543d5", "9cc18d34e6e2d258"}
+_CONTAINS = re.compile(r"contains\(@class, '([^']*)'\)")
 _RE_TEST = re.compile(r"re:test\(@[\w|@]+, '([^']*)'(?:, '(\w*)')?\)")
 _LABELS = etree.XPath("descendant-or-self::*/@class|descendant-or-self::*/@id", smart_strings=False)
 
@@ -339,16 +340,15 @@ def _could_match(xpaths: list[Any], labels: str) -> list[Any]:
 
 @cache
 def _patterns(path: str) -> tuple[re.Pattern[str], ...] | None:
-    r"""The re:test patterns of an XPath of _NEEDS_A_PATTERN, to search in all class and id
+    r"""The patterns of an XPath of _NEEDS_A_PATTERN, to search in all class and id
     values at once (None: another XPath). ^ matches at every line start, which only adds
     matches (a value may hold a newline); the end of a value is a newline, which no pattern here
     matches (they have no `.`, `\s` or `$`; the lookahead `(?!ary)` sees the newline)."""
     if hashlib.sha256(path.encode()).hexdigest()[:16] not in _NEEDS_A_PATTERN:
         return None
-    return tuple(
-        re.compile(p, re.MULTILINE | (re.IGNORECASE if "i" in flags else 0))
-        for p, flags in _RE_TEST.findall(path)
-    )
+    tests = [(p, re.IGNORECASE if "i" in flags else 0) for p, flags in _RE_TEST.findall(path)]
+    tests += [(re.escape(s), 0) for s in _CONTAINS.findall(path)]
+    return tuple(re.compile(p, re.MULTILINE | flags) for p, flags in tests)
 
 
 # ---------------------------------------------------------------------------------------------

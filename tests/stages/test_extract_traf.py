@@ -173,3 +173,14 @@ def test_the_page_measure_bounds_html2txts_length_and_equals_it_without_control_
     assert low <= n <= high
     if "".join(tree.text_content().split()).isprintable():
         assert low == n == high
+
+
+def test_prunes_whose_patterns_match_no_class_or_id_are_not_run():
+    from trafilatura.xpaths import RAW_TREE_PRUNE_XPATH, REMOVE_COMMENTS_AND_LISTS_XPATH
+
+    both = RAW_TREE_PRUNE_XPATH + REMOVE_COMMENTS_AND_LISTS_XPATH
+    assert extract_traf._could_match(both, "main\nnav-bar\ncommentary") == []
+    kept = extract_traf._could_match(both, "main\ninfinite-scroll")
+    assert kept == RAW_TREE_PRUNE_XPATH[:1]
+    kept = extract_traf._could_match(both, "x elementor-share-buttons\nComments")
+    assert kept == [RAW_TREE_PRUNE_XPATH[1], REMOVE_COMMENTS_AND_LISTS_XPATH[0]]
