@@ -1,5 +1,6 @@
 import gzip
 import json
+from typing import Any
 
 import polars as pl
 import pytest
@@ -44,7 +45,7 @@ def parsed(name: str) -> list[tuple[object, str | None]]:
     return [(tree, url) for tree, url in trees if tree is not None]
 
 
-def bare_text(tree: object, url: str | None, fast: bool, **kw: bool) -> str | None:
+def bare_text(tree: object, url: str | None, fast: bool, **kw: Any) -> str | None:
     """`bare_extraction`'s text as stages/extract.py called it (comments off unless asked)."""
     kw = {"include_comments": False, "include_tables": True, **kw}
     doc = trafilatura.bare_extraction(tree, url=url, fast=fast, deduplicate=False, **kw)
