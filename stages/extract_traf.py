@@ -16,6 +16,9 @@ own functions, with two changes of cost only:
 - the main extraction (`extract_content`, run here for that) reads `fast` only where the text is
   short and it recovers wild text: where it did not, the full pass takes the fast pass's result
   (on 7 of the 13 WARC fixture pages and 28 of the 31 html/ pages that get a full pass).
+- the recall escalation's retry extracts in recall mode, which reads `fast` nowhere: where both
+  passes escalate (2 WARC and 12 html/ fixture pages), the full pass takes the fast pass's
+  extraction and adds only the comparison.
 - the comment-section and appended-article prunes (XPaths whose regular expressions lxml tests
   through a Python callback per element) are skipped where no class or id value of the page can
   match them (`_could_match`).
@@ -105,6 +108,24 @@ class TrafilaturaPage:
                 self._shared = None
         return xmltotxt(body, opts.formatting) if body is not None else None
 
+    def _recall_retry(self, retry_tree: Any, recall: Any, shared: _Shared) -> tuple[Any, str]:
+        """trafilatura's `_recall_retry`: the main extraction in recall mode (which reads `fast`
+        nowhere: recall keeps teaser blocks anyway) and, without `fast`, the comparison. A full
+        pass takes a fast pass's extraction of the same page."""
+        from trafilatura.core import _prepare_tree, compare_extraction
+
+        kept, shared.recalled = shared.recalled, None
+        if kept is not None and not recall.fast and retry_tree is shared.tree:
+            body, text, backup = kept
+        else:
+            converted, backup = _prepare_tree(retry_tree, recall, self.url)
+            body, text, _ = extract_content(converted, recall)
+            if recall.fast and retry_tree is shared.tree and not recall.max_tree_size:
+                shared.recalled = body, text, backup  # the backup is left as it was
+        if not recall.fast:
+            body, text = compare_extraction(backup, copy(retry_tree), body, text, recall)
+        return body, text
+
     def _cascade(self, opts: Any) -> Any:
         """trafilatura_sequence's stages 1-4 and bare_extraction's size checks: the body element
         (None: too little text); raises what they raise."""
@@ -113,7 +134,6 @@ class TrafilaturaPage:
             ESCALATION_JUSTEXT_RATIO,
             ESCALATION_MAX_LENGTH,
             ESCALATION_PAGE_SHARE,
-            _recall_retry,
             baseline,
             compare_extraction,
             justext_rescue,
@@ -177,7 +197,7 @@ class TrafilaturaPage:
             r_text = j_text = ""
             # trafilatura logs a failed candidate and goes on without it: so do we
             try:
-                r_body, r_text = _recall_retry(retry_tree, recall, self.url)
+                r_body, r_text = self._recall_retry(retry_tree, recall, shared)
             except Exception as err:
                 log.debug("trafilatura's recall retry failed on %s: %s", self.url, err)
             if not opts.fast:
@@ -281,6 +301,7 @@ class _Shared:
         self._converted = converted
         self._bounds: tuple[int, int] | None = None
         self.extracted: tuple[Any, str] | None = None  # the fast pass's main extraction
+        self.recalled: tuple[Any, str, Any] | None = None  # and its recall retry's
 
     @classmethod
     def of(cls, page: Any, opts: Any, url: str | None) -> _Shared:
