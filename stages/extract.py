@@ -33,7 +33,9 @@ Speed, one core, CPU time (benchmarks/bench_extract.py; README "Performance"): o
 pages of ../shared/fixtures/html trafilatura's whole metadata pass made 51.5 CPU-ms/page, the steps
 we need 37.5 (same output byte for byte); with the checked fallback and the evidence above, 28
 (35.4 pages/s against datatrove's 32.9 in one run); on the WARC fixtures 22.5 (44.4 against 54.7).
-One parse, the tree handed to trafilatura (which copies it, ~1 ms/page, less than its own parse).
+One parse, the tree handed to trafilatura's steps (stages/extract_traf.py copies it once, ~0.3 ms a
+page, less than a parse); its fast and full passes share the work before the extraction, and its
+escalation's page measure is an XSLT pass instead of html2txt: bare_extraction's text, exactly.
 
 The time limit is hard: with `isolation = "process"` (the default) the pages of a batch go to a
 child process (pipeline/deadline.py: started once per worker process, from any thread, never part
@@ -86,6 +88,7 @@ from thresher.stages.dates import (
     schema_article_type,
 )
 from thresher.stages.extract_meta import htmldate_date, htmldate_markup_date, page_metadata
+from thresher.stages.extract_traf import TrafilaturaPage
 
 log = logging.getLogger(__name__)
 
@@ -236,30 +239,19 @@ class Extractor(BaseModel):
         }, evidence
 
     def _trafilatura_text(self, tree: Any, url: str | None) -> str | None:
-        """trafilatura's main text of a parsed page (it works on a copy); None: it found none.
+        """trafilatura's main text of a parsed page (the tree is left as it was); None: it found
+        none.
 
         With `fallback = "checked"` trafilatura's fast mode first, then its full cascade only
-        where the fast text looks wrong (`_fast_text_doubtful`)."""
-        text = self._trafilatura_pass(tree, url, fast=self.fallback != "always")
-        if self.fallback == "checked" and _fast_text_doubtful(text, tree):
-            text = self._trafilatura_pass(tree, url, fast=False)
-        return text
-
-    def _trafilatura_pass(self, tree: Any, url: str | None, fast: bool) -> str | None:
-        import trafilatura
-
-        doc = trafilatura.bare_extraction(
-            tree,
-            url=url,
-            fast=fast,
-            include_comments=self.include_comments,
-            include_tables=self.include_tables,
-            favor_precision=self.favor == "precision",
-            favor_recall=self.favor == "recall",
-            deduplicate=False,
+        where the fast text looks wrong (`_fast_text_doubtful`); the two passes share the work
+        before the extraction (stages/extract_traf.py)."""
+        page = TrafilaturaPage(
+            tree, url, self.include_comments, self.include_tables, favor=self.favor
         )
-        assert not isinstance(doc, dict)  # as_dict is off: a Document or None
-        return doc.text if doc is not None else None
+        text = page.text(fast=self.fallback != "always")
+        if self.fallback == "checked" and _fast_text_doubtful(text, tree):
+            text = page.text(fast=False)
+        return text
 
     def extract_pages(
         self,
@@ -391,6 +383,7 @@ def _dubious(decoded: str) -> bool:
 _PRELOAD = (
     "thresher.stages.extract",
     "trafilatura",
+    "trafilatura.core",
     "trafilatura.utils",
     "trafilatura.metadata",
     "htmldate",

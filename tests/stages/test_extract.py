@@ -256,16 +256,16 @@ def test_the_fallback_runs_only_where_the_fast_text_is_a_doubtful_share_of_the_p
 
 
 def test_checked_fallback_runs_trafilatura_twice_only_on_doubtful_pages(monkeypatch):
-    import trafilatura
+    from thresher.stages.extract_traf import TrafilaturaPage
 
     passes: list[bool] = []
-    real = trafilatura.bare_extraction
+    real = TrafilaturaPage.text
 
-    def counted(*args, **kwargs):
-        passes.append(kwargs["fast"])
-        return real(*args, **kwargs)
+    def counted(self, fast):
+        passes.append(fast)
+        return real(self, fast)
 
-    monkeypatch.setattr(trafilatura, "bare_extraction", counted)
+    monkeypatch.setattr(TrafilaturaPage, "text", counted)
     checked = Extractor(isolation="none")
     out = checked.extract_one(ARTICLE, "https://x.org/bridge")
     assert out is not None and "pedestrian bridge" in out["text"] and passes == [True]
