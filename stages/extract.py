@@ -2,8 +2,9 @@
 
 Rows that arrive with `text` (WET conversion records, JSONL/Parquet text) are taken as is; rows with
 `html` are parsed once (trafilatura's `load_html`, which decodes the bytes with the page's own
-charset) and the tree goes to trafilatura's `bare_extraction`, which returns the main text without
-navigation, cookie banners and comments (`engine = "resiliparse"`: Resiliparse's main text instead,
+charset, with element classes chosen in C: stages/extract_meta.py `load_page`) and the tree
+goes to trafilatura's `bare_extraction`, which returns the main text without navigation, cookie
+banners and comments (`engine = "resiliparse"`: Resiliparse's main text instead,
 stages/extract_fast.py). We also keep the metadata later stages need, because the HTML is not kept:
 `title`, `page_type` (og:type / schema.org type, e.g. `article`) and the publication date decided
 from the evidence on the same tree (stages/dates.py: URL patterns, structured `datePublished`
@@ -87,7 +88,12 @@ from thresher.stages.dates import (
     needs_search,
     schema_article_type,
 )
-from thresher.stages.extract_meta import htmldate_date, htmldate_markup_date, page_metadata
+from thresher.stages.extract_meta import (
+    htmldate_date,
+    htmldate_markup_date,
+    load_page,
+    page_metadata,
+)
 from thresher.stages.extract_traf import TrafilaturaPage
 
 log = logging.getLogger(__name__)
@@ -183,7 +189,7 @@ class Extractor(BaseModel):
         input_date: date | None,
         all_evidence: bool,
     ) -> tuple[dict[str, Any] | None, DateEvidence | None]:
-        from trafilatura.utils import decode_file, load_html  # heavy: paid once, on first use
+        from trafilatura.utils import decode_file  # heavy: paid once, on first use
 
         # load_html would decode bytes as decode_file does; the fast engine reads a page's
         # declared charset before guessing one (stages/extract_fast.py `decode`)
@@ -197,12 +203,12 @@ class Extractor(BaseModel):
             # title, page type and markup dates off a skeleton: the page's full lxml parse
             # only where htmldate searches it (stages/extract_fast.py)
             if (bones := extract_fast.skeleton(lexbor)) is not None:
-                tree = load_html(bones)
+                tree = load_page(bones)
             text = extract_fast.resiliparse_text(lexbor, self.include_comments)
         elif fast:
             text = extract_fast.resiliparse_text(decoded, self.include_comments)
         if tree is None:  # the default engine, an odd page, or no skeleton for it
-            tree = page = load_html(decoded)
+            tree = page = load_page(decoded)
             if tree is None:
                 return None, None
         meta = page_metadata(tree, url)  # title, og:type; none of our reads changes the tree
@@ -226,7 +232,7 @@ class Extractor(BaseModel):
             skeleton = page is None
             found = htmldate_markup_date(tree, meta, params) if skeleton else None
             if found is None and skeleton:
-                page = load_html(decoded)
+                page = load_page(decoded)
             if found is None and page is not None:
                 found = htmldate_date(page, meta, params, owned=True, markup_read=skeleton)
             evidence = replace(evidence, htmldate=_parse_date(found))
