@@ -437,20 +437,24 @@ def _source_facts(cfg: DomainTrainConfig) -> list[dict[str, Any]]:
     ]
 
 
-def loso_section(cfg: DomainTrainConfig, dataset: pl.DataFrame) -> dict[str, Any]:
-    """The card's leave-one-source-out table (thresher.pipeline.train.domains_loso)."""
-    from thresher.pipeline.train.domains_loso import loso_report
-
+def source_kinds(cfg: DomainTrainConfig, dataset: pl.DataFrame) -> dict[str, str]:
+    """{source: kind} of the seeds that name a kind (news, forum, shop, ...)."""
     kinds = {s.name or s.path: s.kind for s in cfg.seeds if s.kind}
-    kinds |= {  # a source split by source_by keeps its seed's kind
+    return kinds | {  # a source split by source_by keeps its seed's kind
         src: kinds[src.split(":", 1)[0]]
         for src in dataset["source"].unique().to_list()
         if ":" in src and src.split(":", 1)[0] in kinds
     }
+
+
+def loso_section(cfg: DomainTrainConfig, dataset: pl.DataFrame) -> dict[str, Any]:
+    """The card's leave-one-source-out table (thresher.pipeline.train.domains_loso)."""
+    from thresher.pipeline.train.domains_loso import loso_report
+
     return loso_report(
         dataset,
         FASTTEXT_PARAMS,
-        kinds,
+        source_kinds(cfg, dataset),
         cfg.web_kinds,
         seed=cfg.seed,
         workers=cfg.loso_workers,
