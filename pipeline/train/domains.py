@@ -447,8 +447,11 @@ def source_kinds(cfg: DomainTrainConfig, dataset: pl.DataFrame) -> dict[str, str
     }
 
 
-def loso_section(cfg: DomainTrainConfig, dataset: pl.DataFrame) -> dict[str, Any]:
-    """The card's leave-one-source-out table (thresher.pipeline.train.domains_loso)."""
+def loso_section(
+    cfg: DomainTrainConfig, dataset: pl.DataFrame, vectors_cache: Path | None = None
+) -> dict[str, Any]:
+    """The card's leave-one-source-out table (thresher.pipeline.train.domains_loso; fold
+    vectors kept in `vectors_cache`, if given: the same table, learnt once)."""
     from thresher.pipeline.train.domains_loso import loso_report
 
     return loso_report(
@@ -461,16 +464,20 @@ def loso_section(cfg: DomainTrainConfig, dataset: pl.DataFrame) -> dict[str, Any
         max_repeat=cfg.max_repeat,
         vectors=cfg.vectors,
         unlabelled=unlabelled_texts(cfg.unlabelled),
+        vectors_cache=vectors_cache,
     )
 
 
 def train_domains(
-    cfg: DomainTrainConfig, out_dir: str | Path | None = None, loso: bool | None = None
+    cfg: DomainTrainConfig,
+    out_dir: str | Path | None = None,
+    loso: bool | None = None,
+    vectors_cache: Path | None = None,
 ) -> dict[str, Any]:
     """Build the data set, train into out_dir/domains.ftz, write and return its card
     (out_dir/domains.json: labels, data files and sha256, parameters, held-out figures, the
     confusion matrix, the eval_html result, and the leave-one-source-out table unless `loso`
-    (default: the config's) is False)."""
+    (default: the config's) is False; its fold vectors kept in `vectors_cache`, if given)."""
     out = Path(out_dir if out_dir is not None else cfg.output)
     dataset = build_dataset(cfg)
     loso = cfg.loso if loso is None else loso
@@ -531,7 +538,7 @@ def train_domains(
         "vectors": vectors,
         "quantize": QUANTIZE_PARAMS,
         "heldout": figures,
-        "leave_one_source_out": loso_section(cfg, dataset) if loso else None,
+        "leave_one_source_out": loso_section(cfg, dataset, vectors_cache) if loso else None,
         "eval_html": evaluate_html(model, cfg),
         "versions": {pkg: version(pkg) for pkg in ("fasttext-numpy2-wheel", "polars")},
         "notes": list(CARD_NOTES),

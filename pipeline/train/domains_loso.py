@@ -310,10 +310,14 @@ def loso_report(
     max_repeat: int = 1,
     vectors: VectorsConfig | None = None,
     unlabelled: Sequence[str] = (),
+    vectors_cache: Path | None = None,
 ) -> dict[str, Any]:
     """The card's `leave_one_source_out`: the table at the chosen thresholds, and the pooled
-    figures at the default 0.5 for comparison."""
-    scores = loso_scores(dataset, params, seed, workers, max_repeat, vectors, unlabelled)
+    figures at the default 0.5 and with nested thresholds for comparison."""
+    scores = loso_scores(
+        dataset, params, seed, workers, max_repeat, vectors, unlabelled,
+        vectors_cache=vectors_cache,
+    )  # fmt: skip
     return report_of(scores, kinds, web, max_web_share)
 
 
