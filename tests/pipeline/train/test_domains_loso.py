@@ -4,7 +4,11 @@ source's own scores choose its thresholds."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import polars as pl
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -16,6 +20,7 @@ from thresher.pipeline.train.domains_loso import (
     format_table,
     loso_scores,
     macro_f1,
+    main,
     nested_table,
     report_of,
     table,
@@ -154,3 +159,28 @@ def test_nested_thresholds_are_chosen_without_the_source() -> None:
     assert report["nested"]["macro_f1"] == nested["macro_f1"] < 1.0
     assert report["nested"]["recall"]["hearings"] == 0.0
     assert "nested" in format_table(report)
+
+
+def test_weak_folds_command_scores_the_named_units(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    seeds = ""
+    for source, label in (("statutes", "law"), ("opinions", "law"), ("news", "general"),
+                          ("textbook", "science")):  # fmt: skip
+        path = tmp_path / f"{source}.jsonl"
+        path.write_text(
+            "".join(json.dumps(r) + "\n" for r in rows(source, label, 30, WORDS[label]))
+        )
+        seeds += f'[[seeds]]\npath = "{path}"\nlabel = "{label}"\nname = "{source}"\n'
+    cfg = tmp_path / "t.toml"
+    cfg.write_text(f"heldout_percent = 20\n{seeds}", encoding="utf-8")
+    out = tmp_path / "scores.parquet"
+    args = [str(cfg), "--only", "statutes", "--scores", str(out), "--workers", "1"]
+    assert main([*args, "--set", "epoch=30", "lr=0.5", "minCount=1"]) == 0
+    (line,) = capsys.readouterr().out.splitlines()  # one unit, no pooled table
+    row = json.loads(line)
+    assert row["source"] == "statutes" and row["chunks"] == 30
+    assert row["recall"] > 0.9  # the other law source carries it
+    assert pl.read_parquet(out)["unit"].unique().to_list() == ["statutes"]
+    with pytest.raises(SystemExit):
+        main([*args, "--set", "epoch"])
