@@ -15,6 +15,13 @@ Thresholds. The leave-one-source-out scores (every label's P per chunk) are kept
 thresholds are chosen on them (`choose_thresholds`): coordinate ascent over a grid, maximising
 the pooled macro-F1 while the web kinds' domain share stays at or under `max_web_share`. The
 table is then reported at the chosen thresholds (and at the default 0.5, for comparison).
+Thresholds chosen on the scores they are reported on flatter themselves, so the card also has the
+nested figure (`nested_table`): each unit is decided by thresholds chosen, by the same rule, on the
+scores of every other unit, never on its own.
+
+Weak folds (`python -m thresher.pipeline.train.domains_loso CONFIG --only UNIT ...`): the folds of
+named units only, with per unit its recall and which labels its misses went to, and the scores
+written as Parquet (`--scores`): what a change does to the weak sources, before the full table.
 
 The trainings use the shipped model's fastText settings without quantization (the quantized
 model agrees with its float parent on all but a few chunks; quantizing every fold would double
@@ -23,7 +30,12 @@ the time). They run `workers` at a time, each in its own process; results do not
 
 from __future__ import annotations
 
+import argparse
+import hashlib
+import json
 import logging
+import os
+import sys
 import tempfile
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -37,12 +49,14 @@ from thresher.pipeline.train.domain_vectors import (
     fold_of,
     fold_texts,
     train_vectors,
+    unlabelled_texts,
 )
 from thresher.pipeline.train.domains_eval import metrics
 from thresher.pipeline.train.fasttext import load_fresh, train_classifier
 from thresher.stages.domains import (
     GENERAL,
     MAX_CHARS,
+    SHIPPED_THRESHOLDS,
     Domains,
     decide,
     model_input,
@@ -102,12 +116,15 @@ def loso_scores(
     vectors: VectorsConfig | None = None,
     unlabelled: Sequence[str] = (),
     only: Sequence[str] | None = None,
+    vectors_cache: Path | None = None,
 ) -> pl.DataFrame:
     """Every row (all splits) scored by the model that did not see its unit; columns unit,
     source, label, group, score_<label>; units in sorted order (`only`: just these units).
     With `vectors`, each model starts from word vectors learnt from the unlabelled texts and
     (vectors.labelled_text) the text of every unit outside the unit's vector fold group
-    (thresher.pipeline.train.domain_vectors)."""
+    (thresher.pipeline.train.domain_vectors). `vectors_cache`: a folder where each fold's
+    vectors are kept under the sha256 of their recipe and text, so that runs which change only
+    the classifier learn them once."""
     data = with_units(dataset)
     units = sorted(data["unit"].unique().to_list())
     if only is not None:
@@ -122,8 +139,19 @@ def loso_scores(
             needed = sorted({fold_of(u, vectors.folds) for u in units})
 
             def learn(k: int) -> str:
-                out = Path(tmp) / f"vectors-{k}.vec"
-                train_vectors(vectors, [*fold_texts(data, vectors, k), *unlabelled], out)
+                texts = [*fold_texts(data, vectors, k), *unlabelled]
+                if vectors_cache is None:
+                    out = Path(tmp) / f"vectors-{k}.vec"
+                    train_vectors(vectors, texts, out)
+                    return str(out)
+                digest = hashlib.sha256(vectors.model_dump_json().encode("utf-8"))
+                for text in texts:
+                    digest.update(hashlib.sha256(text.encode("utf-8")).digest())
+                out = vectors_cache / f"{digest.hexdigest()}.vec"
+                if not out.is_file():
+                    part = out.with_suffix(f".{os.getpid()}.part")  # two runs may race
+                    train_vectors(vectors, texts, part)
+                    part.replace(out)
                 return str(out)
 
             paths = dict(zip(needed, pool.map(learn, needed), strict=True))
@@ -150,15 +178,22 @@ def web_share(
     return round(float((pred.filter(mask) != GENERAL).mean()), 4)
 
 
+def score_labels(scores: pl.DataFrame) -> tuple[str, ...]:
+    """The labels of the `score_<label>` columns, sorted."""
+    return tuple(sorted(c.removeprefix("score_") for c in scores.columns if c[:6] == "score_"))
+
+
 def table(
     scores: pl.DataFrame,
     thresholds: dict[str, float],
     kinds: dict[str, str],
     web: Sequence[str],
+    pred: pl.Series | None = None,
 ) -> dict[str, Any]:
-    """The leave-one-source-out figures at these thresholds: per source and pooled."""
-    pred = predicted(scores, thresholds)
-    labels = tuple(sorted(c.removeprefix("score_") for c in scores.columns if c[:6] == "score_"))
+    """The leave-one-source-out figures at these thresholds (or of these predictions `pred`,
+    one per row): per source and pooled."""
+    pred = predicted(scores, thresholds) if pred is None else pred
+    labels = score_labels(scores)
     frame = scores.select("unit", "source", "label", "group").with_columns(pred=pred)
     rows = []
     for (unit,), part in frame.group_by(["unit"], maintain_order=True):
@@ -174,6 +209,7 @@ def table(
                 "recall": round(float((part["pred"] == label).mean()), 4),
                 "domain_share": round(float((part["pred"] != GENERAL).mean()), 4),
                 "most_confused": wrong.row(0)[0] if wrong.height else None,
+                "misses": dict(sorted(wrong.rows())),
             }
         )
     rows.sort(key=lambda r: (r["label"], r["source"]))
@@ -191,6 +227,30 @@ def table(
     }
 
 
+def macro_f1(truth: pl.Series, pred: pl.Series, labels: Sequence[str]) -> float:
+    """metrics(...)["macro_f1"] in one polars pass: per-label F1 rounded to 4 places, averaged
+    over the labels with support, rounded to 4 places (the threshold search calls it ~100 times
+    per choice, and the nested table makes one choice per unit)."""
+    frame = pl.DataFrame({"t": truth, "p": pred})
+    counts = frame.select(
+        pl.struct(
+            tp=((pl.col("t") == lab) & (pl.col("p") == lab)).sum(),
+            pos=(pl.col("t") == lab).sum(),
+            said=(pl.col("p") == lab).sum(),
+        ).alias(lab)
+        for lab in labels
+    ).row(0)
+    f1s = []
+    for c in counts:
+        if not c["pos"]:
+            continue
+        precision = c["tp"] / c["said"] if c["said"] else 0.0
+        recall = c["tp"] / c["pos"]
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        f1s.append(round(f1, 4))
+    return round(sum(f1s) / len(f1s), 4) if f1s else 0.0
+
+
 def choose_thresholds(
     scores: pl.DataFrame,
     kinds: dict[str, str],
@@ -201,8 +261,8 @@ def choose_thresholds(
     """Per-label thresholds by coordinate ascent over `grid` (two rounds, labels in order):
     the highest pooled macro-F1 with the web kinds' domain share <= max_web_share (without such
     a setting: the lowest share); ties go to the value nearest 0.5."""
-    labels = tuple(sorted(c.removeprefix("score_") for c in scores.columns if c[:6] == "score_"))
-    truth = scores["label"].to_list()
+    labels = score_labels(scores)
+    truth = scores["label"]
     chosen = {lab: 0.5 for lab in labels if lab != GENERAL}
 
     def objective(th: dict[str, float]) -> tuple[bool, float]:
@@ -210,13 +270,33 @@ def choose_thresholds(
         share = web_share(scores, pred, kinds, web) or 0.0
         if share > max_web_share:
             return False, -share
-        return True, metrics(truth, pred.to_list(), labels)["macro_f1"]
+        return True, macro_f1(truth, pred, labels)
 
     for _ in range(2):
         for lab in chosen:
             keys = {t: (*objective(chosen | {lab: t}), -abs(t - 0.5)) for t in grid}
             chosen[lab] = max(grid, key=keys.__getitem__)
     return chosen
+
+
+def nested_table(
+    scores: pl.DataFrame,
+    kinds: dict[str, str],
+    web: Sequence[str],
+    max_web_share: float = DEFAULT_MAX_WEB_SHARE,
+) -> dict[str, Any]:
+    """The table with each unit decided by thresholds chosen (choose_thresholds) on the other
+    units' scores only; `thresholds` per unit."""
+    indexed = scores.with_row_index("row")
+    chosen: dict[str, dict[str, float]] = {}
+    parts = []
+    for (unit,), part in indexed.group_by(["unit"], maintain_order=True):
+        chosen[unit] = choose_thresholds(
+            scores.filter(pl.col("unit") != unit), kinds, web, max_web_share
+        )
+        parts.append(part.select("row").with_columns(domain=predicted(part, chosen[unit])))
+    pred = pl.concat(parts).sort("row")["domain"]
+    return table(scores, {}, kinds, web, pred) | {"thresholds": dict(sorted(chosen.items()))}
 
 
 def loso_report(
@@ -230,21 +310,42 @@ def loso_report(
     max_repeat: int = 1,
     vectors: VectorsConfig | None = None,
     unlabelled: Sequence[str] = (),
+    vectors_cache: Path | None = None,
 ) -> dict[str, Any]:
     """The card's `leave_one_source_out`: the table at the chosen thresholds, and the pooled
-    figures at the default 0.5 for comparison."""
-    scores = loso_scores(dataset, params, seed, workers, max_repeat, vectors, unlabelled)
-    labels = sorted(c.removeprefix("score_") for c in scores.columns if c[:6] == "score_")
+    figures at the default 0.5 and with nested thresholds for comparison."""
+    scores = loso_scores(
+        dataset, params, seed, workers, max_repeat, vectors, unlabelled,
+        vectors_cache=vectors_cache,
+    )  # fmt: skip
+    return report_of(scores, kinds, web, max_web_share)
+
+
+def report_of(
+    scores: pl.DataFrame,
+    kinds: dict[str, str],
+    web: Sequence[str],
+    max_web_share: float = DEFAULT_MAX_WEB_SHARE,
+) -> dict[str, Any]:
+    """loso_report's figures from the leave-one-source-out scores."""
+    labels = list(score_labels(scores))
     chosen = choose_thresholds(scores, kinds, web, max_web_share)
     at_default = table(scores, {}, kinds, web)
+    nested = nested_table(scores, kinds, web, max_web_share)
+    pooled = ("macro_f1", "per_label", "web_domain_share", "worst_source")
     return {
         "rule": "each source scored by a model trained on all other sources (both splits); "
         "thresholds chosen on these scores (highest macro-F1 with the web kinds' domain share "
         f"<= {max_web_share})",
         "labels": labels,
         **table(scores, chosen, kinds, web),
-        "at_0.5": {
-            k: at_default[k] for k in ("macro_f1", "per_label", "web_domain_share", "worst_source")
+        "at_0.5": {k: at_default[k] for k in pooled},
+        "nested": {
+            "rule": "each source decided by thresholds chosen, by the same rule, on the other "
+            "sources' scores only: the figure is not chosen on itself",
+            **{k: nested[k] for k in pooled},
+            "recall": {r["source"]: r["recall"] for r in nested["sources"]},
+            "thresholds": nested["thresholds"],
         },
     }
 
@@ -269,7 +370,76 @@ def format_table(report: dict[str, Any]) -> str:
         f"{report['web_domain_share']:.1%}; worst source: {worst['source']} ({worst['label']}, "
         f"recall {worst['recall']:.3f}, {worst['chunks']} chunks).",
     ]
+    if "nested" in report:
+        nested = report["nested"]
+        f1 = ", ".join(f"{lab} {v['f1']:.3f}" for lab, v in nested["per_label"].items())
+        lines.append(
+            f"With each source's thresholds chosen on the other sources only (nested): macro-F1 "
+            f"{nested['macro_f1']:.3f} ({f1}); web kinds given a domain label: "
+            f"{nested['web_domain_share']:.1%}."
+        )
     return "\n".join(lines)
+
+
+def _value(text: str) -> Any:
+    """A --set value as the int, float or string it spells."""
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The folds of some units of a training config: recall, misses, optional Parquet scores."""
+    from thresher.pipeline.train.domains import (
+        FASTTEXT_PARAMS,
+        build_dataset,
+        load_train_config,
+        source_kinds,
+    )
+
+    p = argparse.ArgumentParser(
+        prog="python -m thresher.pipeline.train.domains_loso",
+        description=__doc__.split("\n\n")[0],
+        epilog="example: python -m thresher.pipeline.train.domains_loso "
+        "configs/domains-train.toml --only gum-court plos-articles --scores /tmp/weak.parquet",
+    )
+    p.add_argument("config", type=Path, help="the training config (configs/domains-train.toml)")
+    p.add_argument("--only", nargs="+", metavar="UNIT", help="these units' folds (default: all)")
+    p.add_argument("--scores", type=Path, help="write the scores here (Parquet)")
+    p.add_argument("--workers", type=int, help="trainings at once (default: the config's)")
+    p.add_argument("--vectors-cache", type=Path, help="keep the fold vectors in this folder")
+    p.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE",
+                   help="override a fastText setting of the folds (e.g. wordNgrams=1)")  # fmt: skip
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    cfg = load_train_config(args.config)
+    bad = [kv for kv in args.set if "=" not in kv]
+    if bad:
+        p.error(f"--set: not KEY=VALUE: {bad}")
+    params = FASTTEXT_PARAMS | {k: _value(v) for k, v in (kv.split("=", 1) for kv in args.set)}
+    dataset = build_dataset(cfg)
+    unlabelled = unlabelled_texts(cfg.unlabelled)
+    if args.vectors_cache:
+        args.vectors_cache.mkdir(parents=True, exist_ok=True)
+    workers = args.workers or cfg.loso_workers
+    scores = loso_scores(
+        dataset, params, cfg.seed, workers, cfg.max_repeat, cfg.vectors, unlabelled,
+        only=args.only, vectors_cache=args.vectors_cache,
+    )  # fmt: skip
+    if args.scores:
+        scores.write_parquet(args.scores)
+    kinds = source_kinds(cfg, dataset)
+    report = report_of(scores, kinds, cfg.web_kinds) if args.only is None else None
+    # a subset's table at the shipped thresholds (a choice needs every unit's scores)
+    rows = (report or table(scores, SHIPPED_THRESHOLDS, kinds, cfg.web_kinds))["sources"]
+    for r in rows:
+        print(json.dumps({k: r[k] for k in ("source", "label", "chunks", "recall", "misses")}))
+    if report:
+        print(format_table(report))
+    return 0
 
 
 __all__ = [
@@ -278,6 +448,13 @@ __all__ = [
     "format_table",
     "loso_report",
     "loso_scores",
+    "macro_f1",
+    "nested_table",
+    "report_of",
     "table",
     "with_units",
 ]
+
+
+if __name__ == "__main__":
+    sys.exit(main())

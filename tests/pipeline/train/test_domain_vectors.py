@@ -86,6 +86,24 @@ def test_a_held_out_unit_is_not_in_its_folds_vectors() -> None:
         loso_scores(data, params, only=["nope"])
 
 
+@needs_fixtures
+def test_cached_fold_vectors_give_the_same_scores(tmp_path: Path) -> None:
+    sources = [("statutes", "law"), ("cells", "science"), ("news", "general")]
+    data = with_units(pl.DataFrame([r for s, lab in sources for r in rows(s, lab, 20)]))
+    cfg = VectorsConfig(dim=FASTTEXT_PARAMS["dim"], epoch=2, min_count=1, folds=2)
+    params = FASTTEXT_PARAMS | {"epoch": 20, "lr": 0.5, "minCount": 1}
+    fresh = loso_scores(data, params, 0, 2, 1, cfg, real_text())
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    first = loso_scores(data, params, 0, 2, 1, cfg, real_text(), vectors_cache=cache)
+    kept = sorted(cache.iterdir())
+    assert len(kept) == len({fold_of(u, cfg.folds) for u, _ in sources})
+    assert all(p.suffix == ".vec" for p in kept)  # no .part left behind
+    again = loso_scores(data, params, 0, 2, 1, cfg, real_text(), vectors_cache=cache)
+    assert sorted(cache.iterdir()) == kept
+    assert fresh.equals(first) and first.equals(again)
+
+
 def test_config_checks_the_vectors(tmp_path: Path) -> None:
     seeds = (SeedFile(path="x"),)
     with pytest.raises(ValueError, match=r"vectors\.dim"):
