@@ -52,7 +52,7 @@ from thresher.pipeline.train.domain_vectors import (
     unlabelled_texts,
 )
 from thresher.pipeline.train.domains_eval import metrics
-from thresher.pipeline.train.fasttext import load_fresh, train_classifier
+from thresher.pipeline.train.fasttext import count_metrics, load_fresh, train_classifier
 from thresher.stages.domains import (
     GENERAL,
     MAX_CHARS,
@@ -228,9 +228,10 @@ def table(
 
 
 def macro_f1(truth: pl.Series, pred: pl.Series, labels: Sequence[str]) -> float:
-    """metrics(...)["macro_f1"] in one polars pass: per-label F1 rounded to 4 places, averaged
-    over the labels with support, rounded to 4 places (the threshold search calls it ~100 times
-    per choice, and the nested table makes one choice per unit)."""
+    """metrics(...)["macro_f1"] from one polars pass of counts: per-label F1 by count_metrics
+    (binary_metrics' formulas, rounded to 4 places), averaged over the labels with support,
+    rounded to 4 places (the threshold search calls it ~100 times per choice, and the nested
+    table makes one choice per unit)."""
     frame = pl.DataFrame({"t": truth, "p": pred})
     counts = frame.select(
         pl.struct(
@@ -240,14 +241,12 @@ def macro_f1(truth: pl.Series, pred: pl.Series, labels: Sequence[str]) -> float:
         ).alias(lab)
         for lab in labels
     ).row(0)
-    f1s = []
-    for c in counts:
-        if not c["pos"]:
-            continue
-        precision = c["tp"] / c["said"] if c["said"] else 0.0
-        recall = c["tp"] / c["pos"]
-        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-        f1s.append(round(f1, 4))
+    n = frame.height
+    f1s = [
+        count_metrics(c["tp"], c["said"] - c["tp"], c["pos"] - c["tp"], n - c["pos"])["f1"]
+        for c in counts
+        if c["pos"]
+    ]
     return round(sum(f1s) / len(f1s), 4) if f1s else 0.0
 
 

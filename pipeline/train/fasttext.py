@@ -322,7 +322,11 @@ def binary_metrics(truth: Sequence[bool], pred: Sequence[bool]) -> dict[str, flo
     tp = sum(t and p for t, p in pairs)
     fp = sum(p and not t for t, p in pairs)
     fn = sum(t and not p for t, p in pairs)
-    negatives = len(pairs) - tp - fn
+    return count_metrics(tp, fp, fn, len(pairs) - tp - fn)
+
+
+def count_metrics(tp: int, fp: int, fn: int, negatives: int) -> dict[str, float | int]:
+    """`binary_metrics` from the counts: true and false positives, false negatives, negatives."""
     precision = tp / (tp + fp) if tp + fp else 0.0
     recall = tp / (tp + fn) if tp + fn else 0.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
