@@ -22,9 +22,9 @@ own functions, with two changes of cost only:
 - the comment-section and appended-article prunes (XPaths whose regular expressions lxml tests
   through a Python callback per element) are skipped where no class or id value of the page can
   match them (`_could_match`).
-- the main extraction's section prunes (OVERALL_DISCARD_XPATH, whose re:test calls lxml runs
-  in Python for every element) are element walks selecting the same elements
-  (stages/extract_xpath.py).
+- the main extraction's article search and section prunes (BODY_XPATH, OVERALL_DISCARD_XPATH,
+  whose re:test calls lxml runs in Python for every element) are element walks selecting the
+  same elements (stages/extract_xpath.py).
 - the escalation's page measure, `len(html2txt(tree))`, is `page_text_bounds`: one XSLT pass in
   libxslt over the page without copying it (see there), the same number on every page without
   control characters, and bounds that decide the escalation on the others (html2txt itself only
@@ -48,7 +48,7 @@ from typing import Any
 
 from lxml import etree
 
-from thresher.stages.extract_xpath import discard_walks
+from thresher.stages.extract_xpath import xpath_walks
 
 log = logging.getLogger(__name__)
 
@@ -244,7 +244,7 @@ def extract_content(cleaned: Any, opts: Any) -> tuple[Any, str, bool]:
 
     backup = deepcopy(cleaned)  # what the recovery searches: the main pass moves elements
     order = list(cleaned.iter())
-    with discard_walks():  # the section prunes walk the tree (stages/extract_xpath.py)
+    with xpath_walks():  # its XPaths as walks (stages/extract_xpath.py)
         body, text, tags = _extract(cleaned, opts)
         recovered = len(body) == 0 or len(text) < opts.min_extracted_size
         if recovered:

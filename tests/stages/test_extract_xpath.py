@@ -1,4 +1,4 @@
-"""The walks of stages/extract_xpath.py select what trafilatura's OVERALL_DISCARD_XPATH selects."""
+"""The walks of stages/extract_xpath.py select what trafilatura's XPaths select."""
 
 from __future__ import annotations
 
@@ -8,20 +8,30 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lxml import etree
 from lxml import html as lxml_html
-from trafilatura import main_extractor
+from trafilatura import main_extractor, xpaths
 from trafilatura.core import _prepare_tree
 from trafilatura.settings import Extractor as TrafilaturaOptions
 from trafilatura.utils import decode_file
-from trafilatura.xpaths import OVERALL_DISCARD_XPATH
 
 from thresher.stages.extract_meta import load_page
-from thresher.stages.extract_xpath import discard_walks, overall_discard
+from thresher.stages.extract_xpath import LENT, walked, xpath_walks
 
 
 def selections(tree: object) -> tuple[list[object], list[object]]:
-    walks = overall_discard()
-    assert walks is not None  # the installed XPaths are the ones followed
-    return [x(tree) for x in OVERALL_DISCARD_XPATH], [w(tree) for w in walks]
+    """What trafilatura's XPaths select and what the walks do (BODY_XPATH: the first element,
+    the one trafilatura reads)."""
+    theirs, ours = [], []
+    for name in LENT:
+        for x, w in zip(getattr(xpaths, name), walked(name), strict=True):
+            first = name == "BODY_XPATH"
+            theirs.append(x(tree)[:1] if first else x(tree))
+            ours.append(w(tree)[:1] if first else w(tree))
+    return theirs, ours
+
+
+def test_the_installed_xpaths_are_the_ones_the_walks_follow():
+    kept = [x for name in LENT for x in walked(name) if isinstance(x, etree.XPath)]
+    assert [x.path for x in kept] == [xpaths.BODY_XPATH[1].path, xpaths.BODY_XPATH[4].path]
 
 
 @needs_fixtures
@@ -43,7 +53,7 @@ def test_the_walks_select_what_the_xpaths_select_on_every_fixture_page():
     assert selected > 10_000  # the walks select something: the comparison is not empty
 
 
-TAGS = ["div", "p", "span", "section", "item", "list", "a", "article", "ul"]
+TAGS = ["div", "p", "span", "section", "item", "list", "a", "article", "main", "ul"]
 ATTRS = [
     "",
     ' class="menu"',
@@ -70,6 +80,16 @@ ATTRS = [
     ' id="ad-x"',
     ' class="main"',
     ' class=""',
+    ' class="post"',
+    ' itemprop="articleBody"',
+    ' id="article-body" class="x"',
+    ' class="FullText"',  # re:test's i flag
+    ' class="article body"',
+    ' id="Main-Content"',
+    ' class="Page-Content"',
+    ' role="article"',
+    ' class="content" id="x"',
+    ' id="primary"',
 ]
 
 
@@ -96,11 +116,11 @@ def test_the_walks_select_what_the_xpaths_select_on_generated_markup(body):
 
 
 def test_the_walks_are_lent_for_the_block_only():
-    own = main_extractor.OVERALL_DISCARD_XPATH
-    with discard_walks():
-        assert main_extractor.OVERALL_DISCARD_XPATH is overall_discard()
-    assert main_extractor.OVERALL_DISCARD_XPATH is own
-    with pytest.raises(ValueError), discard_walks():
+    own = [getattr(main_extractor, name) for name in LENT]
+    with xpath_walks():
+        assert [getattr(main_extractor, name) for name in LENT] == [walked(n) for n in LENT]
+    assert [getattr(main_extractor, name) for name in LENT] == own
+    with pytest.raises(ValueError), xpath_walks():
         raise ValueError
-    assert main_extractor.OVERALL_DISCARD_XPATH is own
-    assert all(isinstance(x, etree.XPath) for x in own)
+    assert [getattr(main_extractor, name) for name in LENT] == own
+    assert all(isinstance(x, etree.XPath) for xs in own for x in xs)
