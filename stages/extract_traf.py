@@ -22,6 +22,9 @@ own functions, with two changes of cost only:
 - the comment-section and appended-article prunes (XPaths whose regular expressions lxml tests
   through a Python callback per element) are skipped where no class or id value of the page can
   match them (`_could_match`).
+- the main extraction's article search and section prunes (BODY_XPATH, OVERALL_DISCARD_XPATH,
+  whose re:test calls lxml runs in Python for every element) are element walks selecting the
+  same elements (stages/extract_xpath.py).
 - the escalation's page measure, `len(html2txt(tree))`, is `page_text_bounds`: one XSLT pass in
   libxslt over the page without copying it (see there), the same number on every page without
   control characters, and bounds that decide the escalation on the others (html2txt itself only
@@ -44,6 +47,8 @@ from functools import cache
 from typing import Any
 
 from lxml import etree
+
+from thresher.stages.extract_xpath import xpath_walks
 
 log = logging.getLogger(__name__)
 
@@ -239,13 +244,14 @@ def extract_content(cleaned: Any, opts: Any) -> tuple[Any, str, bool]:
 
     backup = deepcopy(cleaned)  # what the recovery searches: the main pass moves elements
     order = list(cleaned.iter())
-    body, text, tags = _extract(cleaned, opts)
-    recovered = len(body) == 0 or len(text) < opts.min_extracted_size
-    if recovered:
-        # the twins of what the main pass took ("done") are not recovered again
-        done = {twin for el, twin in zip(order, backup.iter(), strict=True) if el.tag == "done"}
-        body = recover_wild_text(backup, body, opts, tags, done)
-        text = " ".join(body.itertext()).strip()
+    with xpath_walks():  # its XPaths as walks (stages/extract_xpath.py)
+        body, text, tags = _extract(cleaned, opts)
+        recovered = len(body) == 0 or len(text) < opts.min_extracted_size
+        if recovered:
+            # the twins of what the main pass took ("done") are not recovered again
+            done = {twin for el, twin in zip(order, backup.iter(), strict=True) if el.tag == "done"}
+            body = recover_wild_text(backup, body, opts, tags, done)
+            text = " ".join(body.itertext()).strip()
     previous = None  # a long element repeating the one before it goes
     for el in list(body):
         current = _elem_text(el)
