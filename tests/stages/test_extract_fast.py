@@ -7,8 +7,8 @@ from polars.testing import assert_frame_equal
 from pydantic import ValidationError
 from test_extract import ARTICLE, fixture_pages, raw
 
-from thresher.stages import extract_fast
-from thresher.stages.dates import gather_evidence, schema_article_type
+from thresher.stages import date_search, extract_fast
+from thresher.stages.dates import gather_evidence, htmldate_max, schema_article_type
 from thresher.stages.extract import Extractor
 from thresher.stages.extract_meta import page_metadata
 
@@ -82,11 +82,12 @@ def test_without_resiliparse_the_config_names_the_package(monkeypatch):
 @pytest.mark.slow
 def test_the_skeleton_gives_the_whole_pages_title_type_and_date_evidence():
     """On every fixture page where the fast engine reads a skeleton, title, page type, canonical
-    URL, schema.org type and every DateEvidence field are those of the whole page."""
+    URL, schema.org type, every DateEvidence field and htmldate's markup-step answer are those of
+    the whole page (the skeleton's head has no styles and no scripts but JSON-LD)."""
     from trafilatura.utils import decode_file, load_html
 
     pages = every_fixture_page()
-    skeletons = 0
+    skeletons = marked = 0
     for name, html, url, crawl in pages:
         decoded = decode_file(html)
         bones = extract_fast.skeleton(extract_fast.parse(decoded))
@@ -99,9 +100,18 @@ def test_the_skeleton_gives_the_whole_pages_title_type_and_date_evidence():
         assert schema_article_type(part) == schema_article_type(whole), name
         evidence = gather_evidence(part, url, None, crawl, text=False)
         assert evidence == gather_evidence(whole, url, None, crawl, text=False), name
+        meta = page_metadata(whole, url)
+        args = {
+            "extensive_search": True,
+            "original_date": True,
+            "max_date": htmldate_max(crawl, url),
+        }
+        found = date_search.markup_date(part, meta.date_url, **args)
+        assert found == date_search.markup_date(whole, meta.date_url, **args), name
+        marked += found is not None
     # measured: 770 pages, 669 with a skeleton (88 of the others put head elements in lexbor's
     # body, 13 are not plainly HTML and take the whole-page path before)
-    assert len(pages) == 770 and skeletons >= 650
+    assert len(pages) == 770 and skeletons >= 650 and marked > 50
 
 
 @needs_fixtures
