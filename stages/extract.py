@@ -200,11 +200,12 @@ class Extractor(BaseModel):
         text: str | None = None
         if fast and not all_evidence and not _dubious(decoded):
             lexbor = extract_fast.parse(decoded)
-            # title, page type and markup dates off a skeleton: the page's full lxml parse
-            # only where htmldate searches it (stages/extract_fast.py)
+            text = extract_fast.resiliparse_text(lexbor, self.include_comments)
+            # title, page type and markup dates off a skeleton (which prunes the lexbor tree's
+            # head: after the text): the page's full lxml parse only where htmldate searches it
+            # (stages/extract_fast.py)
             if (bones := extract_fast.skeleton(lexbor)) is not None:
                 tree = load_page(bones)
-            text = extract_fast.resiliparse_text(lexbor, self.include_comments)
         elif fast:
             text = extract_fast.resiliparse_text(decoded, self.include_comments)
         if tree is None:  # the default engine, an odd page, or no skeleton for it

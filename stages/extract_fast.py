@@ -10,14 +10,15 @@ The page is decoded once (`decode`: UTF-8, else the charset the page declares, e
 guess) and parsed once by lexbor. Title, page type and the markup date evidence are read by the
 same functions as with the default engine (stages/extract_meta.py, stages/dates.py), so both
 engines date and name pages alike (but where they decode a page differently: `decode`), on a
-skeleton of the page (`skeleton`): lexbor picks out the elements those functions read (the head;
-the body's h1/h2 and title-like headings, JSON-LD, <meta>, `itemprop="datePublished"` elements,
-`itemtype` values) and lxml parses only that, a few KB, not the page. htmldate's first steps (URL,
-<meta>, JSON-LD: stages/date_search.py `markup_date`) read the skeleton too; the full lxml parse
-happens only where htmldate must search the page (stages/dates.py `needs_search`) and those steps
-found nothing. On the 770 pages of
+skeleton of the page (`skeleton`): lexbor picks out the elements those functions read (the head
+without its styles and non-JSON scripts; the body's h1/h2 and title-like headings, JSON-LD,
+<meta>, `itemprop="datePublished"` elements, `itemtype` values) and lxml parses only that, a few
+KB, not the page. htmldate's first steps (URL, <meta>, JSON-LD: stages/date_search.py
+`markup_date`) read the skeleton too; the full lxml parse happens only where htmldate must search
+the page (stages/dates.py `needs_search`) and those steps found nothing. On the 770 pages of
 ../shared/fixtures (html/, dates/, warc/) the skeleton gives the same title, page type, date
-evidence and decision as the whole page (tests/stages/test_extract_fast.py).
+evidence, htmldate markup answer and decision as the whole page (tests/stages/test_extract_fast.py);
+721 of them get one.
 
 Resiliparse is an optional dependency (`pip install 'thresher[fast]'`): `require()` names it when it
 is missing, and the config check calls it, so a run that asks for this engine without it stops
@@ -127,26 +128,38 @@ _ITEMTYPES = ", ".join(
 # early under HTML5's rules (a <div>, <img> or stray text in it) where libxml2 kept it open, and
 # the two heads differ: on ../shared/fixtures 88 of 757 pages, among them all 18 whose skeleton
 # gave another title, page type or canonical URL than the whole page.
-_HEAD_IN_BODY = ", ".join(
-    (
-        "title",
-        "base",
-        "link[rel=canonical]",
-        "link[rel=alternate][hreflang]",
-        'meta[property^="og:"]',
-        "meta[name]",
-        "meta[itemprop=headline]",
-    )
+_HEAD_READS = (
+    "base",
+    "link[rel=canonical]",
+    "link[rel=alternate][hreflang]",
+    'meta[property^="og:"]',
+    "meta[name]",
+    "meta[itemprop=headline]",
 )
+_HEAD_IN_BODY = ", ".join(("title", *_HEAD_READS))
+# An SVG's <title> (an icon's name) is no sign of an early head on its own where lexbor's head
+# has a <title>: trafilatura reads the first title in the head, which then comes before any SVG
+# libxml2 keeps in its head (it keeps an <svg> there, lexbor moves it to the body: a head without
+# a <title> can differ). 55 of the 101 fixture pages without a skeleton had only SVG titles in the
+# body; the whole-page path took them at 7.2 CPU-ms a page, against 4.1 for the others.
+_HEAD_IN_BODY_TITLED = ", ".join(("title:not(svg title)", *_HEAD_READS))
+
+
+# The only scripts the metadata functions read (trafilatura's extract_meta_json, htmldate's
+# json_search, stages/dates.py: by these exact type values); the head's other scripts and its
+# styles are two thirds of a skeleton's bytes on the fixture pages (33 KB a page, 9 KB without),
+# which lexbor serialises and lxml parses for nothing.
+_READ_SCRIPTS = frozenset({"application/ld+json", "application/settings+json"})
 
 
 def skeleton(tree: Any) -> str | None:
     """The parts of a parsed page (lexbor tree) that title, page type and markup dates are read
-    from, as an HTML document: the head whole, then the body's `itemtype` values that can name an
-    article type (`_ITEMTYPES`) on empty elements in document order (schema_article_type reads
-    only the attribute), then the body's `_BODY_PARTS` in document order (an element inside one
-    already taken comes with it, not twice). None where lexbor's head is not libxml2's
-    (`_HEAD_IN_BODY`): the caller then reads the whole page."""
+    from, as an HTML document: the head without its styles and without scripts other than
+    `_READ_SCRIPTS` (they are removed from `tree`: take its main text first), then the body's
+    `itemtype` values that can name an article type (`_ITEMTYPES`) on empty elements in document
+    order (schema_article_type reads only the attribute), then the body's `_BODY_PARTS` in
+    document order (an element inside one already taken comes with it, not twice). None where
+    lexbor's head is not libxml2's (`_HEAD_IN_BODY`): the caller then reads the whole page."""
     root = tree.document.query_selector("html")
     body = tree.body
     rooted = ""  # <html itemtype> comes before the head's, as in the page
@@ -157,7 +170,8 @@ def skeleton(tree: Any) -> str | None:
         itemtypes.append(body.getattr("itemtype"))
     parts: list[str] = []
     if body is not None:
-        if body.query_selector(_HEAD_IN_BODY) is not None:
+        titled = tree.head is not None and tree.head.query_selector("title") is not None
+        if body.query_selector(_HEAD_IN_BODY_TITLED if titled else _HEAD_IN_BODY) is not None:
             return None
         # values(): indexing or iterating a lexbor collection rebuilds it per item (quadratic:
         # 1 ms a page here, 7 ms an item on a page of 2,000 elements); values() builds it once
@@ -167,7 +181,13 @@ def skeleton(tree: Any) -> str | None:
             if last is None or not last.contains(node):
                 parts.append(node.html)
                 last = node
-    head = tree.head.html if tree.head is not None else "<head></head>"
+    if tree.head is None:
+        head = "<head></head>"
+    else:
+        for node in tree.head.query_selector_all("script, style").values():
+            if node.tag == "style" or node.getattr("type") not in _READ_SCRIPTS:
+                node.decompose()
+        head = tree.head.html
     marks = "".join(f'<span itemtype="{_attr(v)}"></span>' for v in itemtypes)
     return f"<html{rooted}>{head}<body>{marks}{''.join(parts)}</body></html>"
 
