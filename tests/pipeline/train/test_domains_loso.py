@@ -184,3 +184,13 @@ def test_weak_folds_command_scores_the_named_units(
     assert pl.read_parquet(out)["unit"].unique().to_list() == ["statutes"]
     with pytest.raises(SystemExit):
         main([*args, "--set", "epoch"])
+    # the same figures again from the scores file, without training
+    assert main([str(cfg), "--from-scores", str(out)]) == 0
+    assert json.loads(capsys.readouterr().out) == row
+    with pytest.raises(SystemExit):  # a unit the file does not hold
+        main([str(cfg), "--from-scores", str(out), "--only", "news"])
+    assert "no scores of units ['news']" in capsys.readouterr().err
+    pl.read_parquet(out).head(3).write_parquet(out)
+    with pytest.raises(SystemExit):  # scores of other data: chunk counts differ
+        main([str(cfg), "--from-scores", str(out)])
+    assert f"{out}: units not in this data set" in capsys.readouterr().err
