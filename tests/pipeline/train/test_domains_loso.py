@@ -15,6 +15,8 @@ from hypothesis import strategies as st
 from thresher.pipeline.train.domains import FASTTEXT_PARAMS
 from thresher.pipeline.train.domains_eval import metrics
 from thresher.pipeline.train.domains_loso import (
+    GRID,
+    OVA_GRID,
     balance_sources,
     choose_thresholds,
     format_table,
@@ -130,6 +132,29 @@ def test_fast_macro_f1_is_the_metrics_macro_f1(pairs: list[tuple[str, str]]) -> 
     truth, pred = [t for t, _ in pairs], [p for _, p in pairs]
     expected = metrics(truth, pred, LABELS)["macro_f1"]
     assert macro_f1(pl.Series(truth), pl.Series(pred), LABELS) == expected
+
+
+def test_one_vs_all_scores_take_thresholds_from_their_lower_grid() -> None:
+    # one-vs-all: law pages score 0.2-0.25 for law, forum pages 0.05; nothing in GRID reaches
+    # the law pages, OVA_GRID does and keeps the forum general
+    n = 4
+    scores = pl.DataFrame(
+        {
+            "unit": ["cases"] * n + ["forum"] * n,
+            "source": ["cases"] * n + ["forum"] * n,
+            "label": ["law"] * n + ["general"] * n,
+            "group": [str(i) for i in range(2 * n)],
+            "score_law": [0.2, 0.25] * (n // 2) + [0.05] * n,
+            "score_general": [0.1] * n + [0.3] * n,
+        }
+    )
+    kinds = {"forum": "forum"}
+    assert min(GRID) > 0.25
+    assert report_of(scores, kinds, ("forum",))["per_label"]["law"]["recall"] == 0.0
+    report = report_of(scores, kinds, ("forum",), grid=OVA_GRID)
+    assert report["thresholds"] == {"law": 0.2}
+    assert report["macro_f1"] == 1.0 and report["web_domain_share"] == 0.0
+    assert report["nested"]["thresholds"]["forum"] == {"law": 0.2}
 
 
 def test_nested_thresholds_are_chosen_without_the_source() -> None:
