@@ -66,6 +66,9 @@ from thresher.stages.domains import (
 log = logging.getLogger(__name__)
 
 GRID = tuple(round(0.3 + 0.05 * i, 2) for i in range(13))  # 0.30 ... 0.90
+# one-vs-all (loss="ova") probabilities are independent per label and sit lower than softmax
+# ones: on the weak folds its best recall came at 0.1-0.25, under GRID
+OVA_GRID = tuple(round(0.1 + 0.05 * i, 2) for i in range(17))  # 0.10 ... 0.90
 DEFAULT_MAX_WEB_SHARE = 0.03  # issue 17: <= 3% of news, forum and shop pages given a domain
 
 
@@ -283,6 +286,7 @@ def nested_table(
     kinds: dict[str, str],
     web: Sequence[str],
     max_web_share: float = DEFAULT_MAX_WEB_SHARE,
+    grid: Sequence[float] = GRID,
 ) -> dict[str, Any]:
     """The table with each unit decided by thresholds chosen (choose_thresholds) on the other
     units' scores only; `thresholds` per unit."""
@@ -291,7 +295,7 @@ def nested_table(
     parts = []
     for (unit,), part in indexed.group_by(["unit"], maintain_order=True):
         chosen[unit] = choose_thresholds(
-            scores.filter(pl.col("unit") != unit), kinds, web, max_web_share
+            scores.filter(pl.col("unit") != unit), kinds, web, max_web_share, grid
         )
         parts.append(part.select("row").with_columns(domain=predicted(part, chosen[unit])))
     pred = pl.concat(parts).sort("row")["domain"]
@@ -325,12 +329,13 @@ def report_of(
     kinds: dict[str, str],
     web: Sequence[str],
     max_web_share: float = DEFAULT_MAX_WEB_SHARE,
+    grid: Sequence[float] = GRID,
 ) -> dict[str, Any]:
-    """loso_report's figures from the leave-one-source-out scores."""
+    """loso_report's figures from the leave-one-source-out scores (thresholds from `grid`)."""
     labels = list(score_labels(scores))
-    chosen = choose_thresholds(scores, kinds, web, max_web_share)
+    chosen = choose_thresholds(scores, kinds, web, max_web_share, grid)
     at_default = table(scores, {}, kinds, web)
-    nested = nested_table(scores, kinds, web, max_web_share)
+    nested = nested_table(scores, kinds, web, max_web_share, grid)
     pooled = ("macro_f1", "per_label", "web_domain_share", "worst_source")
     return {
         "rule": "each source scored by a model trained on all other sources (both splits); "
@@ -380,6 +385,30 @@ def format_table(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def read_scores(path: Path, data: pl.DataFrame, only: Sequence[str] | None) -> pl.DataFrame:
+    """Scores an earlier run wrote (loso_scores' columns), checked against the data set's units
+    (`only`: just these); a file of other data fails naming the file and what differs."""
+    try:
+        scores = pl.read_parquet(path)
+    except (OSError, pl.exceptions.PolarsError) as err:
+        raise ValueError(f"{path}: not a scores file: {err}") from err
+    missing = {"unit", "source", "label", "group"} - set(scores.columns)
+    if missing or not score_labels(scores):
+        lacks = sorted(missing) or "score_<label>"
+        raise ValueError(f"{path}: not a scores file: no {lacks} columns")
+    counts = dict(data.group_by("unit").len().rows())
+    found = dict(scores.group_by("unit").len().rows())
+    wrong = sorted(u for u, n in found.items() if counts.get(u) != n)
+    if wrong:
+        raise ValueError(f"{path}: units not in this data set, or with other chunk counts: {wrong}")
+    if only is not None:
+        absent = sorted(set(only) - set(found))
+        if absent:
+            raise ValueError(f"{path}: no scores of units {absent}")
+        scores = scores.filter(pl.col("unit").is_in(list(only)))
+    return scores
+
+
 def _value(text: str) -> Any:
     """A --set value as the int, float or string it spells."""
     for kind in (int, float):
@@ -408,6 +437,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("config", type=Path, help="the training config (configs/domains-train.toml)")
     p.add_argument("--only", nargs="+", metavar="UNIT", help="these units' folds (default: all)")
     p.add_argument("--scores", type=Path, help="write the scores here (Parquet)")
+    p.add_argument("--from-scores", type=Path, metavar="PARQUET",
+                   help="no training: the figures of an earlier run's --scores")  # fmt: skip
     p.add_argument("--workers", type=int, help="trainings at once (default: the config's)")
     p.add_argument("--vectors-cache", type=Path, help="keep the fold vectors in this folder")
     p.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE",
@@ -424,14 +455,22 @@ def main(argv: list[str] | None = None) -> int:
     if args.vectors_cache:
         args.vectors_cache.mkdir(parents=True, exist_ok=True)
     workers = args.workers or cfg.loso_workers
-    scores = loso_scores(
-        dataset, params, cfg.seed, workers, cfg.max_repeat, cfg.vectors, unlabelled,
-        only=args.only, vectors_cache=args.vectors_cache,
-    )  # fmt: skip
+    if args.from_scores:
+        try:
+            scores = read_scores(args.from_scores, with_units(dataset), args.only)
+        except ValueError as err:
+            p.error(str(err))
+    else:
+        scores = loso_scores(
+            dataset, params, cfg.seed, workers, cfg.max_repeat, cfg.vectors, unlabelled,
+            only=args.only, vectors_cache=args.vectors_cache,
+        )  # fmt: skip
     if args.scores:
         scores.write_parquet(args.scores)
     kinds = source_kinds(cfg, dataset)
-    report = report_of(scores, kinds, cfg.web_kinds) if args.only is None else None
+    whole = args.only is None and set(scores["unit"]) == set(with_units(dataset)["unit"])
+    grid = OVA_GRID if params["loss"] == "ova" else GRID
+    report = report_of(scores, kinds, cfg.web_kinds, grid=grid) if whole else None
     # a subset's table at the shipped thresholds (a choice needs every unit's scores)
     rows = (report or table(scores, SHIPPED_THRESHOLDS, kinds, cfg.web_kinds))["sources"]
     for r in rows:
@@ -449,6 +488,7 @@ __all__ = [
     "loso_scores",
     "macro_f1",
     "nested_table",
+    "read_scores",
     "report_of",
     "table",
     "with_units",

@@ -15,6 +15,8 @@ from hypothesis import strategies as st
 from thresher.pipeline.train.domains import FASTTEXT_PARAMS
 from thresher.pipeline.train.domains_eval import metrics
 from thresher.pipeline.train.domains_loso import (
+    GRID,
+    OVA_GRID,
     balance_sources,
     choose_thresholds,
     format_table,
@@ -132,6 +134,29 @@ def test_fast_macro_f1_is_the_metrics_macro_f1(pairs: list[tuple[str, str]]) -> 
     assert macro_f1(pl.Series(truth), pl.Series(pred), LABELS) == expected
 
 
+def test_one_vs_all_scores_take_thresholds_from_their_lower_grid() -> None:
+    # one-vs-all: law pages score 0.2-0.25 for law, forum pages 0.05; nothing in GRID reaches
+    # the law pages, OVA_GRID does and keeps the forum general
+    n = 4
+    scores = pl.DataFrame(
+        {
+            "unit": ["cases"] * n + ["forum"] * n,
+            "source": ["cases"] * n + ["forum"] * n,
+            "label": ["law"] * n + ["general"] * n,
+            "group": [str(i) for i in range(2 * n)],
+            "score_law": [0.2, 0.25] * (n // 2) + [0.05] * n,
+            "score_general": [0.1] * n + [0.3] * n,
+        }
+    )
+    kinds = {"forum": "forum"}
+    assert min(GRID) > 0.25
+    assert report_of(scores, kinds, ("forum",))["per_label"]["law"]["recall"] == 0.0
+    report = report_of(scores, kinds, ("forum",), grid=OVA_GRID)
+    assert report["thresholds"] == {"law": 0.2}
+    assert report["macro_f1"] == 1.0 and report["web_domain_share"] == 0.0
+    assert report["nested"]["thresholds"]["forum"] == {"law": 0.2}
+
+
 def test_nested_thresholds_are_chosen_without_the_source() -> None:
     # Two law sources and a forum. "cases" scores 0.9 for law, "hearings" 0.4-0.45; the forum's
     # pages score 0.35. On all scores law's threshold drops to 0.4 and takes the hearings in;
@@ -184,3 +209,13 @@ def test_weak_folds_command_scores_the_named_units(
     assert pl.read_parquet(out)["unit"].unique().to_list() == ["statutes"]
     with pytest.raises(SystemExit):
         main([*args, "--set", "epoch"])
+    # the same figures again from the scores file, without training
+    assert main([str(cfg), "--from-scores", str(out)]) == 0
+    assert json.loads(capsys.readouterr().out) == row
+    with pytest.raises(SystemExit):  # a unit the file does not hold
+        main([str(cfg), "--from-scores", str(out), "--only", "news"])
+    assert "no scores of units ['news']" in capsys.readouterr().err
+    pl.read_parquet(out).head(3).write_parquet(out)
+    with pytest.raises(SystemExit):  # scores of other data: chunk counts differ
+        main([str(cfg), "--from-scores", str(out)])
+    assert f"{out}: units not in this data set" in capsys.readouterr().err
