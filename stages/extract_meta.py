@@ -67,12 +67,10 @@ def load_page(page: str) -> Any:
     call (extraction runs one page at a time in a process)."""
     from trafilatura import utils
 
-    own = utils.HTML_PARSER
-    utils.HTML_PARSER = _parser()
-    try:
+    from thresher.stages.extract_xpath import lent
+
+    with lent(utils, {"HTML_PARSER": _parser()}):
         return utils.load_html(page)
-    finally:
-        utils.HTML_PARSER = own
 
 
 # trafilatura's JSON-LD step (metadata.extract_meta_json, 2.3.1) minifies each script with

@@ -39,7 +39,6 @@ tests/stages/test_extract_traf.py compares the text with `bare_extraction`'s on 
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import re
 from copy import copy, deepcopy
@@ -48,7 +47,7 @@ from typing import Any
 
 from lxml import etree
 
-from thresher.stages.extract_xpath import xpath_walks
+from thresher.stages.extract_xpath import fingerprint, re_tests, xpath_walks
 
 log = logging.getLogger(__name__)
 
@@ -354,7 +353,6 @@ class _Shared:
 # pattern matches any class or id value of the page the XPath cannot match, and is not run.
 _NEEDS_A_PATTERN = {"01e7c660fd6406f2", "3c7afe92279543d5", "9cc18d34e6e2d258"}
 _CONTAINS = re.compile(r"contains\(@class, '([^']*)'\)")
-_RE_TEST = re.compile(r"re:test\(@[\w|@]+, '([^']*)'(?:, '(\w*)')?\)")
 _LABELS = etree.XPath("descendant-or-self::*/@class|descendant-or-self::*/@id", smart_strings=False)
 
 
@@ -371,10 +369,9 @@ def _patterns(path: str) -> tuple[re.Pattern[str], ...] | None:
     values at once (None: another XPath). ^ matches at every line start, which only adds
     matches (a value may hold a newline); the end of a value is a newline, which no pattern here
     matches (they have no `.`, `\s` or `$`; the lookahead `(?!ary)` sees the newline)."""
-    if hashlib.sha256(path.encode()).hexdigest()[:16] not in _NEEDS_A_PATTERN:
+    if fingerprint(path) not in _NEEDS_A_PATTERN:
         return None
-    tests = [(p, re.IGNORECASE if "i" in flags else 0) for p, flags in _RE_TEST.findall(path)]
-    tests += [(re.escape(s), 0) for s in _CONTAINS.findall(path)]
+    tests = re_tests(path) + [(re.escape(s), 0) for s in _CONTAINS.findall(path)]
     return tuple(re.compile(p, re.MULTILINE | flags) for p, flags in tests)
 
 
@@ -417,7 +414,7 @@ def _basic_clean_mirrored() -> bool:
         f"|.//*[re:test(@class, '{_COOKIE_CONSENT_RE}', 'i') or "
         f"re:test(@id, '{_COOKIE_CONSENT_RE}', 'i')]"
     )
-    consent = hashlib.sha256(_COOKIE_CONSENT_RE.encode()).hexdigest()[:16]
+    consent = fingerprint(_COOKIE_CONSENT_RE)
     return (
         mirrors_installed() and BASIC_CLEAN_XPATH.path == expected and consent == "5929917707a90c35"
     )

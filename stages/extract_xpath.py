@@ -36,14 +36,25 @@ from typing import Any
 _RE_TEST = re.compile(r"re:test\((@[\w-]+(?:\|@[\w-]+)*), '([^']*)'(?:, '(\w*)')?\)")
 
 
+def fingerprint(text: str) -> str:
+    """The first 16 hex digits of the sha256 of `text`: how an XPath or expression of the
+    trafilatura a module follows is recognised (another trafilatura's is then left as it is)."""
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def re_tests(path: str) -> list[tuple[str, int]]:
+    """The regular expressions of an XPath's `re:test` calls, in order, each with its re flags
+    (`i`: re.IGNORECASE)."""
+    return [(p, re.IGNORECASE if "i" in f else 0) for _, p, f in _RE_TEST.findall(path)]
+
+
 class _Memo(dict[str, bool]):
     """Whether a regular expression (re:test's flags) matches a value, searched once a value.
     Values repeat within a page and across the pages of a site; the dict is emptied when large."""
 
-    def __init__(self, expression: str, flags: str) -> None:
+    def __init__(self, expression: str, flags: int) -> None:
         super().__init__()
-        case = re.IGNORECASE if "i" in flags else 0
-        self.search = re.compile(expression, re.UNICODE | case).search
+        self.search = re.compile(expression, re.UNICODE | flags).search
 
     def __missing__(self, value: str) -> bool:
         if len(self) > 50_000:
@@ -70,7 +81,7 @@ class _Walk:
 
     def __init__(self, path: str, select: _Predicate, tags: tuple[str, ...], first: bool) -> None:
         self.path, self._select, self._tags, self._first = path, select, tags, first
-        self._memos = [_Memo(expression, flags) for _, expression, flags in _RE_TEST.findall(path)]
+        self._memos = [_Memo(expression, flags) for expression, flags in re_tests(path)]
 
     def __call__(self, tree: Any) -> list[Any]:
         from lxml import etree
@@ -176,7 +187,7 @@ def walked(name: str) -> list[Any]:
 
     out: list[Any] = []
     for x in getattr(xpaths, name):
-        walk = _WALKS.get(hashlib.sha256(x.path.encode()).hexdigest()[:16])
+        walk = _WALKS.get(fingerprint(x.path))
         out.append(x if walk is None else _Walk(x.path, *walk))
     return out
 
@@ -189,11 +200,19 @@ def xpath_walks() -> Iterator[None]:
     (extraction runs one page at a time in a process), the module's own lists after."""
     from trafilatura import main_extractor
 
-    own = {name: getattr(main_extractor, name) for name in LENT}
+    with lent(main_extractor, {name: walked(name) for name in LENT}):
+        yield
+
+
+@contextmanager
+def lent(module: Any, values: dict[str, Any]) -> Iterator[None]:
+    """`module`'s globals named in `values` set to them for the duration of the block, and its
+    own back after it, also on an error (a module reads its globals when its functions run)."""
+    own = {name: getattr(module, name) for name in values}
     try:
-        for name in LENT:
-            setattr(main_extractor, name, walked(name))
+        for name, value in values.items():
+            setattr(module, name, value)
         yield
     finally:
-        for name, xpaths in own.items():
-            setattr(main_extractor, name, xpaths)
+        for name, value in own.items():
+            setattr(module, name, value)
